@@ -1,0 +1,202 @@
+//! Command-line definitions (clap derive) for every `eco` subcommand.
+//!
+//! Only parsing lives here: each subcommand's options are turned into the
+//! plain config structs of the module that does the work, so the library can
+//! be driven without clap (the demo and the tests do so).
+
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::i18n::Lang;
+use crate::server::Mode;
+
+/// TCP echo toolkit: server, client and the classroom exercise, end to end.
+#[derive(Debug, Parser)]
+#[command(name = "eco", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Language of the output: `en` or `pt` (pt-BR). Default: ECO_LANG, then
+    /// LC_ALL / LC_MESSAGES / LANG (a value starting with `pt` picks pt).
+    #[arg(long, global = true, value_enum)]
+    pub lang: Option<LangArg>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Wait on HOST:PORT and echo every byte back until the client closes (RFC 862).
+    Server(ServerArgs),
+    /// Connect, send a message, check that the echo is identical.
+    Client(ClientArgs),
+    /// The classroom exercise end to end: a server and a client, both transcripts.
+    Demo(DemoArgs),
+}
+
+/// `--lang` values. A separate enum so that `i18n` does not depend on clap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LangArg {
+    En,
+    Pt,
+}
+
+impl From<LangArg> for Lang {
+    fn from(arg: LangArg) -> Self {
+        match arg {
+            LangArg::En => Lang::En,
+            LangArg::Pt => Lang::Pt,
+        }
+    }
+}
+
+/// `--mode` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModeArg {
+    /// Blocking, one client at a time: the exercise's `servidor.py`.
+    Single,
+    /// One OS thread per connection.
+    Threads,
+    /// tokio, one task per connection.
+    Async,
+}
+
+impl From<ModeArg> for Mode {
+    fn from(arg: ModeArg) -> Self {
+        match arg {
+            ModeArg::Single => Mode::Single,
+            ModeArg::Threads => Mode::Threads,
+            ModeArg::Async => Mode::Async,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// Address to listen on (an IP address or a name such as `localhost`).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+
+    /// TCP port to listen on; 0 picks a free port (printed on stderr).
+    #[arg(long, short, default_value_t = 5050)]
+    pub port: u16,
+
+    /// How connections are served.
+    #[arg(long, value_enum, default_value_t = ModeArg::Async)]
+    pub mode: ModeArg,
+
+    /// Serve exactly one connection, then exit 0 (how the exercise's run ends).
+    #[arg(long)]
+    pub once: bool,
+
+    /// Bytes read per `recv` call [default: 1024 in single mode, as the
+    /// exercise's `recv(1024)`; 32768 otherwise]. Longer messages are still
+    /// echoed whole.
+    #[arg(long, value_name = "BYTES", value_parser = parse_buffer)]
+    pub buffer: Option<usize>,
+
+    /// Leave Nagle's algorithm on (TCP_NODELAY off). By default it is off,
+    /// so small echoes do not wait for the 40 ms delayed-ACK stall.
+    #[arg(long)]
+    pub nagle: bool,
+
+    /// Seconds that open connections get to finish after Ctrl-C / SIGTERM.
+    #[arg(long, value_name = "SECONDS", default_value = "1", value_parser = parse_seconds)]
+    pub grace: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct ClientArgs {
+    /// Server address (an IP address or a name such as `localhost`).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+
+    /// Server TCP port.
+    #[arg(long, short, default_value_t = 5050, value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: u16,
+
+    /// The message to send.
+    #[arg(long, short, default_value = crate::client::EXERCISE_MESSAGE)]
+    pub message: String,
+
+    /// Send the message N times on one connection and print each round trip, like ping.
+    #[arg(long, short, value_name = "N", conflicts_with = "stdin",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
+
+    /// Seconds to wait between messages with --count.
+    #[arg(long, value_name = "SECONDS", default_value = "0", value_parser = parse_seconds,
+          requires = "count")]
+    pub interval: Duration,
+
+    /// Pipe mode: stream standard input to the server and the echo to standard
+    /// output (binary-safe); half-close after stdin's end, exit after the server's.
+    #[arg(long, conflicts_with = "message")]
+    pub stdin: bool,
+
+    /// Seconds to wait for the connection to be established.
+    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = parse_seconds)]
+    pub connect_timeout: Duration,
+
+    /// Seconds to wait for the echo to come back (not used with --stdin).
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_seconds)]
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// The message the client sends.
+    #[arg(long, short, default_value = crate::client::EXERCISE_MESSAGE)]
+    pub message: String,
+}
+
+/// Seconds as a decimal number (`0.5`, `2`), at most one day.
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number of seconds: write e.g. 2 or 0.5"))?;
+    if !(0.0..=86_400.0).contains(&secs) {
+        return Err(format!("{text} seconds is out of range: use 0 to 86400"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// The largest `--buffer` accepted: 16 MiB is far past any socket buffer.
+const MAX_BUFFER: usize = 16 << 20;
+
+fn parse_buffer(text: &str) -> Result<usize, String> {
+    let bytes: usize = text
+        .parse()
+        .map_err(|_| format!("'{text}' is not a byte count: write e.g. 1024"))?;
+    if !(1..=MAX_BUFFER).contains(&bytes) {
+        return Err(format!(
+            "{bytes} bytes is out of range: use 1 to {MAX_BUFFER}"
+        ));
+    }
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn seconds_accept_fractions_and_reject_nonsense() {
+        assert_eq!(parse_seconds("0.5"), Ok(Duration::from_millis(500)));
+        assert!(parse_seconds("-1").unwrap_err().contains("-1"));
+        assert!(parse_seconds("abc").unwrap_err().contains("'abc'"));
+    }
+
+    #[test]
+    fn buffer_bounds() {
+        assert_eq!(parse_buffer("1024"), Ok(1024));
+        assert!(parse_buffer("0").unwrap_err().contains("use 1 to"));
+        assert!(parse_buffer("x").is_err());
+    }
+}

@@ -1,0 +1,159 @@
+//! English text for every [`Msg`].
+
+use std::io;
+
+use super::{Millis, Msg};
+use crate::error::{Doing, Error};
+
+pub(super) fn text(msg: &Msg<'_>) -> String {
+    match msg {
+        Msg::Waiting => "Waiting for a client connection ...".into(),
+        Msg::Listening { addr, mode } => format!("listening on {addr} (mode {mode})"),
+        Msg::Connected { peer } => format!("Connected to {peer}"),
+        Msg::Closed => "Connection closed :)".into(),
+        Msg::ConnectionFailed { peer, error } => {
+            format!("connection with {peer} failed: {}", io_reason(error))
+        }
+        Msg::AcceptFailed { error, retry_in } => format!(
+            "accepting a connection failed: {}; trying again in {} s",
+            io_reason(error),
+            retry_in.as_secs_f64()
+        ),
+        Msg::ShuttingDown { open, grace } => format!(
+            "stopping: no new connections; {open} open connection(s) get {} s to finish",
+            grace.as_secs_f64()
+        ),
+        Msg::Echoed { message } => format!("Echoed message: {message}"),
+        Msg::RoundTrip {
+            bytes,
+            peer,
+            seq,
+            time,
+        } => {
+            format!(
+                "{bytes} bytes from {peer}: seq={seq} time={} ms",
+                Millis(*time)
+            )
+        }
+        Msg::RoundTripSummary {
+            peer,
+            count,
+            min,
+            avg,
+            max,
+        } => format!(
+            "--- {peer} echo statistics ---\n\
+             {count} round trips, min/avg/max = {}/{}/{} ms",
+            Millis(*min),
+            Millis(*avg),
+            Millis(*max)
+        ),
+        Msg::DemoServerTitle { addr } => {
+            format!("── server (eco server --mode single --once, on {addr}) ──")
+        }
+        Msg::DemoClientTitle { addr } => format!("── client (eco client, to {addr}) ──"),
+        Msg::DemoWhatHappened => "── what happened ──".into(),
+        Msg::DemoNetworkLevel => "Network level, answered by the kernel: connect() sent a SYN, \
+             the server's kernel answered SYN-ACK and the client's ACK completed the three-way \
+             handshake before accept() returned; every data segment was acknowledged (ACK)."
+            .into(),
+        Msg::DemoApplicationLevel { bytes } => format!(
+            "Application level, answered by eco: the client sent {bytes} bytes with send(); \
+             the server's recv() got them and its send() wrote the same bytes back; the client \
+             read them and printed the echo."
+        ),
+        Msg::DemoBytesVsChars { chars, bytes } => format!(
+            "TCP carries bytes, not characters: the message has {chars} characters and {bytes} \
+             bytes in UTF-8 (letters such as á, é, ú take two bytes each)."
+        ),
+        Msg::DemoCloseLevel => "Close: the client called close() first and sent FIN; the \
+             server's recv() returned 0 bytes, so it closed its side too (FIN); each FIN was \
+             acknowledged by the other side."
+            .into(),
+        Msg::Error(error) => error_text(error),
+        Msg::Raw(text) => (*text).into(),
+    }
+}
+
+fn error_text(error: &Error) -> String {
+    match error {
+        Error::BadHost { host } => format!(
+            "cannot resolve host '{host}': give an IP address such as 127.0.0.1 or ::1, \
+             or a name this machine knows (see /etc/hosts)"
+        ),
+        Error::AddrInUse { addr } => format!(
+            "address {addr} is already in use: stop the program that listens on port {port} \
+             (ss -ltnp 'sport = :{port}' shows it) or choose another port with --port",
+            port = addr.port()
+        ),
+        Error::PortNeedsPrivilege { addr } => format!(
+            "port {} is below 1024 and needs root or CAP_NET_BIND_SERVICE: choose a port \
+             of 1024 or above, e.g. --port 5050",
+            addr.port()
+        ),
+        Error::AddrNotAvailable { addr } => format!(
+            "address {} is not on this machine: listen on 127.0.0.1, ::1, 0.0.0.0 or an \
+             address of one of its interfaces",
+            addr.ip()
+        ),
+        Error::ConnectRefused { addr } => format!(
+            "connection to {addr} refused: nothing listens there. Is `eco server --host {} \
+             --port {}` running?",
+            addr.ip(),
+            addr.port()
+        ),
+        Error::ConnectTimeout { addr, timeout } => format!(
+            "no answer from {addr} within {} s: check the address and any firewall on the \
+             way; --connect-timeout waits longer",
+            timeout.as_secs_f64()
+        ),
+        Error::EchoTimeout {
+            addr,
+            timeout,
+            got,
+            expected,
+        } => format!(
+            "the echo from {addr} did not come back within {} s ({got} of {expected} bytes): \
+             is it an echo server? --timeout waits longer",
+            timeout.as_secs_f64()
+        ),
+        Error::EchoShort {
+            addr,
+            got,
+            expected,
+        } => format!(
+            "{addr} closed the connection after echoing {got} of {expected} bytes: \
+             is it an echo server?"
+        ),
+        Error::EchoMismatch {
+            addr,
+            offset,
+            sent,
+            got,
+        } => format!(
+            "the echo from {addr} differs from what was sent at byte {offset}: \
+             sent 0x{sent:02x}, got 0x{got:02x}"
+        ),
+        Error::Io { doing, source } => {
+            let reason = io_reason(source);
+            match doing {
+                Doing::Bind(addr) => format!("cannot listen on {addr}: {reason}"),
+                Doing::Connect(addr) => format!("cannot connect to {addr}: {reason}"),
+                Doing::Talk(addr) => format!("connection with {addr} failed: {reason}"),
+                Doing::Setup => reason,
+            }
+        }
+    }
+}
+
+/// The usual socket errors in words; anything else as the OS says it.
+fn io_reason(error: &io::Error) -> String {
+    match error.kind() {
+        io::ErrorKind::ConnectionReset => "the peer reset the connection (RST)".into(),
+        io::ErrorKind::BrokenPipe => "the peer closed the connection while eco was writing".into(),
+        io::ErrorKind::ConnectionAborted => "the connection was aborted".into(),
+        io::ErrorKind::TimedOut => "timed out".into(),
+        io::ErrorKind::UnexpectedEof => "the peer closed the connection too early".into(),
+        _ => error.to_string(),
+    }
+}

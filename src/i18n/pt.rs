@@ -1,0 +1,160 @@
+//! Texto em português do Brasil para cada [`Msg`].
+
+use std::io;
+
+use super::{Millis, Msg};
+use crate::error::{Doing, Error};
+
+pub(super) fn text(msg: &Msg<'_>) -> String {
+    match msg {
+        Msg::Waiting => "Aguardando conexão de um cliente ...".into(),
+        Msg::Listening { addr, mode } => format!("escutando em {addr} (modo {mode})"),
+        Msg::Connected { peer } => format!("Conectado em {peer}"),
+        Msg::Closed => "Conexão fechada :)".into(),
+        Msg::ConnectionFailed { peer, error } => {
+            format!("a conexão com {peer} falhou: {}", io_reason(error))
+        }
+        Msg::AcceptFailed { error, retry_in } => format!(
+            "aceitar uma conexão falhou: {}; nova tentativa em {} s",
+            io_reason(error),
+            retry_in.as_secs_f64()
+        ),
+        Msg::ShuttingDown { open, grace } => format!(
+            "encerrando: nenhuma conexão nova; {open} conexão(ões) aberta(s) têm {} s para terminar",
+            grace.as_secs_f64()
+        ),
+        Msg::Echoed { message } => format!("Mensagem ecoada: {message}"),
+        Msg::RoundTrip {
+            bytes,
+            peer,
+            seq,
+            time,
+        } => {
+            format!(
+                "{bytes} bytes de {peer}: seq={seq} tempo={} ms",
+                Millis(*time)
+            )
+        }
+        Msg::RoundTripSummary {
+            peer,
+            count,
+            min,
+            avg,
+            max,
+        } => format!(
+            "--- estatísticas de eco de {peer} ---\n\
+             {count} idas e voltas, mín/méd/máx = {}/{}/{} ms",
+            Millis(*min),
+            Millis(*avg),
+            Millis(*max)
+        ),
+        Msg::DemoServerTitle { addr } => {
+            format!("── servidor (eco server --mode single --once, em {addr}) ──")
+        }
+        Msg::DemoClientTitle { addr } => format!("── cliente (eco client, para {addr}) ──"),
+        Msg::DemoWhatHappened => "── o que aconteceu ──".into(),
+        Msg::DemoNetworkLevel => "Nível de rede, respondido pelo kernel: connect() enviou um \
+             SYN, o kernel do servidor respondeu SYN-ACK e o ACK do cliente completou o \
+             three-way handshake antes de accept() retornar; cada segmento de dados foi \
+             confirmado (ACK)."
+            .into(),
+        Msg::DemoApplicationLevel { bytes } => format!(
+            "Nível de aplicação, respondido pelo eco: o cliente enviou {bytes} bytes com \
+             send(); o recv() do servidor os recebeu e o seu send() devolveu os mesmos bytes; \
+             o cliente os leu e imprimiu o eco."
+        ),
+        Msg::DemoBytesVsChars { chars, bytes } => format!(
+            "O TCP transporta bytes, não caracteres: a mensagem tem {chars} caracteres e \
+             {bytes} bytes em UTF-8 (letras como á, é, ú ocupam dois bytes cada)."
+        ),
+        Msg::DemoCloseLevel => "Encerramento: o cliente chamou close() primeiro e enviou FIN; \
+             o recv() do servidor retornou 0 bytes, então ele fechou o seu lado também (FIN); \
+             cada FIN foi confirmado pelo outro lado."
+            .into(),
+        Msg::Error(error) => error_text(error),
+        Msg::Raw(text) => (*text).into(),
+    }
+}
+
+fn error_text(error: &Error) -> String {
+    match error {
+        Error::BadHost { host } => format!(
+            "não foi possível resolver o host '{host}': informe um endereço IP como \
+             127.0.0.1 ou ::1, ou um nome que esta máquina conheça (veja /etc/hosts)"
+        ),
+        Error::AddrInUse { addr } => format!(
+            "o endereço {addr} já está em uso: pare o programa que escuta na porta {port} \
+             (ss -ltnp 'sport = :{port}' mostra qual) ou escolha outra porta com --port",
+            port = addr.port()
+        ),
+        Error::PortNeedsPrivilege { addr } => format!(
+            "a porta {} é menor que 1024 e exige root ou CAP_NET_BIND_SERVICE: escolha uma \
+             porta a partir de 1024, por exemplo --port 5050",
+            addr.port()
+        ),
+        Error::AddrNotAvailable { addr } => format!(
+            "o endereço {} não pertence a esta máquina: escute em 127.0.0.1, ::1, 0.0.0.0 \
+             ou num endereço de uma de suas interfaces",
+            addr.ip()
+        ),
+        Error::ConnectRefused { addr } => format!(
+            "conexão com {addr} recusada: nada escuta ali. O `eco server --host {} --port {}` \
+             está rodando?",
+            addr.ip(),
+            addr.port()
+        ),
+        Error::ConnectTimeout { addr, timeout } => format!(
+            "nenhuma resposta de {addr} em {} s: confira o endereço e algum firewall no \
+             caminho; --connect-timeout espera mais",
+            timeout.as_secs_f64()
+        ),
+        Error::EchoTimeout {
+            addr,
+            timeout,
+            got,
+            expected,
+        } => format!(
+            "o eco de {addr} não voltou em {} s ({got} de {expected} bytes): é um servidor \
+             de eco? --timeout espera mais",
+            timeout.as_secs_f64()
+        ),
+        Error::EchoShort {
+            addr,
+            got,
+            expected,
+        } => format!(
+            "{addr} fechou a conexão depois de ecoar {got} de {expected} bytes: é um \
+             servidor de eco?"
+        ),
+        Error::EchoMismatch {
+            addr,
+            offset,
+            sent,
+            got,
+        } => format!(
+            "o eco de {addr} difere do que foi enviado no byte {offset}: enviado \
+             0x{sent:02x}, recebido 0x{got:02x}"
+        ),
+        Error::Io { doing, source } => {
+            let reason = io_reason(source);
+            match doing {
+                Doing::Bind(addr) => format!("não foi possível escutar em {addr}: {reason}"),
+                Doing::Connect(addr) => format!("não foi possível conectar a {addr}: {reason}"),
+                Doing::Talk(addr) => format!("a conexão com {addr} falhou: {reason}"),
+                Doing::Setup => reason,
+            }
+        }
+    }
+}
+
+/// Os erros de socket mais comuns em palavras; os demais como o SO os diz.
+fn io_reason(error: &io::Error) -> String {
+    match error.kind() {
+        io::ErrorKind::ConnectionReset => "o outro lado reiniciou a conexão (RST)".into(),
+        io::ErrorKind::BrokenPipe => "o outro lado fechou a conexão enquanto o eco escrevia".into(),
+        io::ErrorKind::ConnectionAborted => "a conexão foi abortada".into(),
+        io::ErrorKind::TimedOut => "tempo esgotado".into(),
+        io::ErrorKind::UnexpectedEof => "o outro lado fechou a conexão cedo demais".into(),
+        _ => error.to_string(),
+    }
+}

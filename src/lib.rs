@@ -1,0 +1,76 @@
+//! eco: TCP echo — a server, a client and the classroom exercise they come
+//! from, with both levels of the exchange explained: the network level (the
+//! kernel's handshake, ACKs and close) and the application level (the echo).
+//!
+//! # Layout
+//! - [`cli`]: clap definitions; turned into each module's `Config` in [`run`].
+//! - [`server`]: `eco server`; `server/single.rs` is the exercise's blocking
+//!   server, `threads.rs` a thread per client, `async_tokio.rs` a tokio task
+//!   per client; what they share lives in `server/mod.rs`.
+//! - [`client`]: `eco client`: one message, `--count` (ping-like), `--stdin` (pipe).
+//! - [`demo`]: `eco demo`: server and client in one process, both transcripts.
+//! - [`i18n`]: every user-facing sentence, in English and pt-BR.
+//! - [`console`]: where sentences are written (stdout, stderr or a buffer).
+//! - [`error`]: the errors that end a command, and their exit codes.
+//! - [`net`]: `--host`/`--port` to socket addresses.
+
+pub mod cli;
+pub mod client;
+pub mod console;
+pub mod demo;
+pub mod error;
+pub mod i18n;
+pub mod net;
+pub mod server;
+
+use std::sync::Arc;
+
+pub use error::{Error, Result};
+
+use cli::{Cli, ClientArgs, Command, ServerArgs};
+use console::Console;
+use i18n::Lang;
+
+/// The language for this run: `--lang`, else the environment.
+pub fn lang_of(cli: &Cli) -> Lang {
+    Lang::detect(cli.lang.map(Lang::from), |name| std::env::var(name).ok())
+}
+
+/// Runs the parsed command line; the binary turns an error into its exit code.
+pub fn run(cli: Cli, lang: Lang) -> Result<()> {
+    let console = Console::stdio(lang);
+    match cli.command {
+        Command::Server(args) => run_server(args, console),
+        Command::Client(args) => run_client(args, &console),
+        Command::Demo(args) => demo::run(&args.message, &console),
+    }
+}
+
+fn run_server(args: ServerArgs, console: Console) -> Result<()> {
+    let mode = server::Mode::from(args.mode);
+    let config = server::Config {
+        once: args.once,
+        buffer: args.buffer.unwrap_or(mode.default_buffer()),
+        nodelay: !args.nagle,
+        grace: args.grace,
+        ..server::Config::new(mode)
+    };
+    let addr = net::resolve(&args.host, args.port)?[0];
+    let listener = server::listen(addr)?;
+    server::serve(listener, &config, Arc::new(console))
+}
+
+fn run_client(args: ClientArgs, console: &Console) -> Result<()> {
+    let config = client::Config {
+        addrs: net::resolve(&args.host, args.port)?,
+        connect_timeout: args.connect_timeout,
+        timeout: args.timeout,
+    };
+    if args.stdin {
+        client::run_stdin(&config)
+    } else if let Some(count) = args.count {
+        client::run_count(&config, &args.message, count, args.interval, console)
+    } else {
+        client::run_message(&config, &args.message, console)
+    }
+}
