@@ -84,8 +84,11 @@ async fn accept_loop(listener: TcpListener, config: Config, shared: Arc<Shared>)
         tokio::time::sleep(config.grace).await;
     };
     tokio::select! {
-        _ = tracker.wait() => {}
+        // `grace_over` first, so that a stop is always announced, even when
+        // no connection is left to wait for.
+        biased;
         _ = grace_over => {}
+        _ = tracker.wait() => {}
     }
     Ok(())
 }

@@ -1,0 +1,110 @@
+//! Command-line handling: usage errors, start-up errors, language choice.
+
+use std::net::TcpListener;
+
+use crate::support::*;
+
+#[test]
+fn a_port_in_use_is_named_and_the_exit_is_non_zero() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = eco_output(&["server", "--lang", "en", "--port", &port]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with(&format!("eco: address 127.0.0.1:{port} is already in use")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--port"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1);
+}
+
+#[test]
+fn a_port_out_of_range_is_a_usage_error() {
+    let out = eco_output(&["server", "--port", "70000"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("'70000'"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn a_bad_host_is_a_usage_error_naming_it() {
+    let out = eco_output(&[
+        "client",
+        "--lang",
+        "en",
+        "--host",
+        "no such host",
+        "--port",
+        "5050",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).starts_with("eco: cannot resolve host 'no such host'"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn an_address_of_no_interface_is_explained() {
+    // 192.0.2.0/24 is TEST-NET-1: documentation only, never on a machine.
+    let out = eco_output(&[
+        "server",
+        "--lang",
+        "en",
+        "--host",
+        "192.0.2.1",
+        "--port",
+        "0",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).starts_with("eco: address 192.0.2.1 is not on this machine"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_buffer_of_zero_is_a_usage_error() {
+    let out = eco_output(&["server", "--buffer", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("use 1 to"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn language_comes_from_the_environment_when_no_flag_is_given() {
+    let server = Server::start(&[]);
+    let out = eco()
+        .args(["client", "--port", &server.port(), "-m", "oi"])
+        .env("LANG", "pt_BR.UTF-8")
+        .output()
+        .unwrap();
+    assert_eq!(text(&out.stdout), "Mensagem ecoada: oi\n");
+    let out = eco()
+        .args(["client", "--port", &server.port(), "-m", "hi"])
+        .env("LANG", "pt_BR.UTF-8")
+        .env("ECO_LANG", "en")
+        .output()
+        .unwrap();
+    assert_eq!(text(&out.stdout), "Echoed message: hi\n");
+}
+
+#[test]
+fn help_lists_the_subcommands() {
+    let out = eco_output(&["--help"]);
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    for sub in ["server", "client", "demo"] {
+        assert!(help.contains(sub), "{help}");
+    }
+}

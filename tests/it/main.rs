@@ -1,0 +1,9 @@
+//! eco's integration tests: the real binary, real sockets on 127.0.0.1
+//! (port 0), and real peers (Python's socket module, nc) where a user
+//! would use them. One test binary, so that it is built once.
+
+mod cli;
+mod client;
+mod demo;
+mod server;
+mod support;

@@ -1,0 +1,299 @@
+//! Helpers shared by the integration tests: run `eco` as a real process,
+//! talk to it over real loopback sockets, make test data.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+/// Generous upper bound for anything a test waits on: a bug fails the test
+/// instead of hanging CI.
+pub const LIMIT: Duration = Duration::from_secs(30);
+
+pub fn eco() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_eco"));
+    // Tests choose the language explicitly; the environment must not.
+    for var in ["ECO_LANG", "LC_ALL", "LC_MESSAGES", "LANG"] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// Runs `eco ARGS` to the end, with a time limit.
+pub fn eco_output(args: &[&str]) -> Output {
+    let child = eco()
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn eco");
+    wait_output(child)
+}
+
+/// Waits for `child` to exit (killing it after [`LIMIT`]) and collects its output.
+pub fn wait_output(mut child: Child) -> Output {
+    let out = drain(child.stdout.take());
+    let err = drain(child.stderr.take());
+    let status = wait_status(&mut child, LIMIT).unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("eco did not exit within {LIMIT:?}");
+    });
+    Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
+}
+
+fn drain(pipe: Option<impl Read + Send + 'static>) -> JoinHandle<Vec<u8>> {
+    thread::spawn(move || {
+        let mut bytes = Vec::new();
+        if let Some(mut pipe) = pipe {
+            let _ = pipe.read_to_end(&mut bytes);
+        }
+        bytes
+    })
+}
+
+fn wait_status(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return Some(status);
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    None
+}
+
+/// An `eco server` process on 127.0.0.1 and a free port.
+pub struct Server {
+    child: Child,
+    pub addr: SocketAddr,
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Server {
+    /// `eco server --port 0 ARGS`; returns once it listens.
+    pub fn start(args: &[&str]) -> Server {
+        let mut child = eco()
+            .args(["server", "--port", "0"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn eco server");
+        let stdout = collect_lines(child.stdout.take().unwrap(), None);
+        let (tx, rx) = mpsc::channel();
+        let stderr = collect_lines(child.stderr.take().unwrap(), Some(tx));
+        let addr = listening_addr(&rx).unwrap_or_else(|| {
+            let _ = child.kill();
+            panic!(
+                "eco server did not say where it listens; stderr: {}",
+                stderr.lock().unwrap()
+            );
+        });
+        Server {
+            child,
+            addr,
+            stdout,
+            stderr,
+        }
+    }
+
+    pub fn port(&self) -> String {
+        self.addr.port().to_string()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn stdout(&self) -> String {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits for the server to exit by itself; `None` if it is still running after `limit`.
+    pub fn wait(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let status = wait_status(&mut self.child, limit)?;
+        // Let the reader threads take in the last lines.
+        thread::sleep(Duration::from_millis(50));
+        Some(status)
+    }
+
+    /// Sends `signal` (e.g. "TERM") with kill(1).
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .status();
+        assert!(status.expect("run kill").success());
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("try_wait").is_none()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads `pipe` line by line into a shared string; sends each line to `tx` too.
+fn collect_lines(
+    pipe: impl Read + Send + 'static,
+    tx: Option<mpsc::Sender<String>>,
+) -> Arc<Mutex<String>> {
+    let text = Arc::new(Mutex::new(String::new()));
+    let sink = Arc::clone(&text);
+    thread::spawn(move || {
+        for line in BufReader::new(pipe).lines() {
+            let Ok(line) = line else { break };
+            sink.lock().unwrap().push_str(&format!("{line}\n"));
+            if let Some(tx) = &tx {
+                let _ = tx.send(line);
+            }
+        }
+    });
+    text
+}
+
+/// Finds "eco: listening on ADDR (mode M)" (or the pt-BR "escutando em").
+fn listening_addr(lines: &Receiver<String>) -> Option<SocketAddr> {
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        let left = deadline.checked_duration_since(Instant::now())?;
+        let line = lines.recv_timeout(left).ok()?;
+        let rest = line
+            .strip_prefix("eco: listening on ")
+            .or_else(|| line.strip_prefix("eco: escutando em "));
+        if let Some(rest) = rest {
+            return rest.split(' ').next()?.parse().ok();
+        }
+    }
+}
+
+/// Connects with time limits on every call.
+pub fn connect(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect_timeout(&addr, LIMIT).expect("connect to eco server");
+    stream.set_read_timeout(Some(LIMIT)).unwrap();
+    stream.set_write_timeout(Some(LIMIT)).unwrap();
+    stream
+}
+
+/// Sends `data` (from a second thread, so that neither side can stall),
+/// half-closes, and returns everything read until the server's FIN.
+pub fn echo_of(addr: SocketAddr, data: &[u8]) -> Vec<u8> {
+    let stream = connect(addr);
+    let mut writer = stream.try_clone().unwrap();
+    let data_for_writer = data.to_vec();
+    let sending = thread::spawn(move || {
+        writer.write_all(&data_for_writer).unwrap();
+        writer.shutdown(Shutdown::Write).unwrap();
+    });
+    let mut echo = Vec::with_capacity(data.len());
+    (&stream)
+        .read_to_end(&mut echo)
+        .expect("read the echo to EOF");
+    sending.join().unwrap();
+    echo
+}
+
+/// Deterministic pseudo-random bytes (xorshift64*): enough to catch
+/// reordered or corrupted data, with no dependency for it.
+pub fn bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            (state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 56) as u8
+        })
+        .collect()
+}
+
+/// Asserts equality without printing megabytes on failure.
+#[track_caller]
+pub fn assert_same(got: &[u8], want: &[u8]) {
+    if got != want {
+        let first = got.iter().zip(want).position(|(a, b)| a != b);
+        panic!(
+            "echo differs: got {} bytes, want {}; first difference at {first:?}",
+            got.len(),
+            want.len()
+        );
+    }
+}
+
+/// An external program the tests use as a real peer. CI installs them all
+/// and sets ECO_REQUIRE_TOOLS=1, so there a missing one fails; on a
+/// developer's machine the test says what to install and passes over it.
+pub fn tool(name: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("ECO_REQUIRE_TOOLS").is_none(),
+            "{name} is required (ECO_REQUIRE_TOOLS is set) but not on PATH"
+        );
+        eprintln!(
+            "skipped: {name} is not installed (apt-get install {})",
+            package_of(name)
+        );
+    }
+    found
+}
+
+fn package_of(tool: &str) -> &str {
+    match tool {
+        "nc" => "netcat-openbsd",
+        "python3" => "python3",
+        other => other,
+    }
+}
+
+pub fn python_script(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/python")
+        .join(name)
+}
+
+/// stdout as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).expect("utf-8 output")
+}
+
+/// Runs each listed test body once per server mode, as a module per test
+/// with one `#[test]` per mode.
+macro_rules! each_mode {
+    ($( $(#[$meta:meta])* fn $name:ident($mode:ident) $body:block )*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            $(#[$meta])*
+            fn run($mode: &str) $body
+            #[test] fn single() { run("single") }
+            #[test] fn threads() { run("threads") }
+            #[test] fn async_tokio() { run("async") }
+        }
+    )*};
+}
+pub(crate) use each_mode;
