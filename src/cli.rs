@@ -152,9 +152,8 @@ pub struct DemoArgs {
 
 /// Seconds as a decimal number (`0.5`, `2`), at most one day.
 fn parse_seconds(text: &str) -> Result<Duration, String> {
-    let secs: f64 = text
-        .parse()
-        .map_err(|_| format!("'{text}' is not a number of seconds: write e.g. 2 or 0.5"))?;
+    let secs: f64 =
+        text.parse().map_err(|_| format!("'{text}' is not a number of seconds: write e.g. 2 or 0.5"))?;
     if !(0.0..=86_400.0).contains(&secs) {
         return Err(format!("{text} seconds is out of range: use 0 to 86400"));
     }
@@ -165,13 +164,9 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
 const MAX_BUFFER: usize = 16 << 20;
 
 fn parse_buffer(text: &str) -> Result<usize, String> {
-    let bytes: usize = text
-        .parse()
-        .map_err(|_| format!("'{text}' is not a byte count: write e.g. 1024"))?;
+    let bytes: usize = text.parse().map_err(|_| format!("'{text}' is not a byte count: write e.g. 1024"))?;
     if !(1..=MAX_BUFFER).contains(&bytes) {
-        return Err(format!(
-            "{bytes} bytes is out of range: use 1 to {MAX_BUFFER}"
-        ));
+        return Err(format!("{bytes} bytes is out of range: use 1 to {MAX_BUFFER}"));
     }
     Ok(bytes)
 }

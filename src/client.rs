@@ -37,19 +37,13 @@ pub fn connect(config: &Config) -> Result<TcpStream> {
         match TcpStream::connect_timeout(&addr, config.connect_timeout) {
             Ok(stream) => {
                 // TCP_NODELAY: send each message at once; see server::Config.
-                stream
-                    .set_nodelay(true)
-                    .map_err(|source| talk(addr, source))?;
+                stream.set_nodelay(true).map_err(|source| talk(Some(addr), source))?;
                 return Ok(stream);
             }
-            Err(source) => {
-                last_error = Some(Error::from_connect(addr, config.connect_timeout, source))
-            }
+            Err(source) => last_error = Some(Error::from_connect(addr, config.connect_timeout, source)),
         }
     }
-    Err(last_error.unwrap_or(Error::BadHost {
-        host: String::new(),
-    }))
+    Err(last_error.unwrap_or(Error::BadHost { host: String::new() }))
 }
 
 /// Sends `message` and reads back exactly as many bytes, into `echo`; fails
@@ -60,15 +54,27 @@ pub fn round_trip(
     timeout: Duration,
     echo: &mut Vec<u8>,
 ) -> Result<()> {
-    let addr = peer_of(stream)?;
+    send(stream, message)?;
+    receive_echo(stream, message, timeout, echo)
+}
+
+/// Hands all of `message` to the kernel.
+pub fn send(stream: &mut TcpStream, message: &[u8]) -> Result<()> {
     // send(): `write_all` hands every byte to the kernel, which sends them
     // in segments and retransmits what is lost; we do not wait for ACKs.
-    stream
-        .write_all(message)
-        .map_err(|source| talk(addr, source))?;
-    stream
-        .set_read_timeout(Some(timeout).filter(|t| !t.is_zero()))
-        .map_err(|source| talk(addr, source))?;
+    stream.write_all(message).map_err(|source| talk(peer_of(stream).ok(), source))
+}
+
+/// Reads exactly `message.len()` bytes into `echo` and checks them against `message`.
+pub fn receive_echo(
+    stream: &mut TcpStream,
+    message: &[u8],
+    timeout: Duration,
+    echo: &mut Vec<u8>,
+) -> Result<()> {
+    let addr = peer_of(stream)?;
+    let talk = |source| talk(Some(addr), source);
+    stream.set_read_timeout(Some(timeout).filter(|t| !t.is_zero())).map_err(talk)?;
     echo.clear();
     echo.resize(message.len(), 0);
     let mut got = 0;
@@ -77,42 +83,17 @@ pub fn round_trip(
     // recv(1024) works only because its message is short).
     while got < message.len() {
         match stream.read(&mut echo[got..]) {
-            Ok(0) => {
-                return Err(Error::EchoShort {
-                    addr,
-                    got,
-                    expected: message.len(),
-                });
-            }
+            Ok(0) => return Err(Error::EchoShort { addr, got, expected: message.len() }),
             Ok(n) => got += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Err(Error::EchoTimeout {
-                    addr,
-                    timeout,
-                    got,
-                    expected: message.len(),
-                });
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                return Err(Error::EchoTimeout { addr, timeout, got, expected: message.len() });
             }
-            Err(source) => return Err(talk(addr, source)),
+            Err(source) => return Err(talk(source)),
         }
     }
-    match message
-        .iter()
-        .zip(echo.iter())
-        .position(|(sent, got)| sent != got)
-    {
-        Some(offset) => Err(Error::EchoMismatch {
-            addr,
-            offset,
-            sent: message[offset],
-            got: echo[offset],
-        }),
+    match message.iter().zip(echo.iter()).position(|(sent, got)| sent != got) {
+        Some(offset) => Err(Error::EchoMismatch { addr, offset, sent: message[offset], got: echo[offset] }),
         None => Ok(()),
     }
 }
@@ -122,9 +103,7 @@ pub fn run_message(config: &Config, message: &str, console: &Console) -> Result<
     let mut stream = connect(config)?;
     let mut echo = Vec::with_capacity(message.len());
     round_trip(&mut stream, message.as_bytes(), config.timeout, &mut echo)?;
-    console.say(Msg::Echoed {
-        message: &String::from_utf8_lossy(&echo),
-    });
+    console.say(Msg::Echoed { message: &String::from_utf8_lossy(&echo) });
     // close(): our FIN goes out first; the server's recv() returns 0 and it
     // closes too.
     drop(stream);
@@ -150,25 +129,14 @@ pub fn run_count(
         let start = Instant::now();
         round_trip(&mut stream, message.as_bytes(), config.timeout, &mut echo)?;
         let time = start.elapsed();
-        console.say(Msg::RoundTrip {
-            bytes: message.len(),
-            peer,
-            seq,
-            time,
-        });
+        console.say(Msg::RoundTrip { bytes: message.len(), peer, seq, time });
         times.push(time);
     }
     drop(stream);
     let (min, max) = (times.iter().min(), times.iter().max());
     if let (Some(&min), Some(&max)) = (min, max) {
         let avg = times.iter().sum::<Duration>() / times.len() as u32;
-        console.say(Msg::RoundTripSummary {
-            peer,
-            count,
-            min,
-            avg,
-            max,
-        });
+        console.say(Msg::RoundTripSummary { peer, count, min, avg, max });
     }
     Ok(())
 }
@@ -183,21 +151,18 @@ pub fn run_count(
 pub fn run_stdin(config: &Config) -> Result<()> {
     let stream = connect(config)?;
     let addr = peer_of(&stream)?;
-    let setup = |source| Error::Io {
-        doing: Doing::Setup,
-        source,
-    };
+    let setup = |source| Error::Io { doing: Doing::Setup, source };
     // Raw file handles on fd 0 and 1: no line buffering, binary-safe, and
     // std::io::copy may then move the bytes with splice() inside the kernel.
     let mut stdin = File::from(io::stdin().as_fd().try_clone_to_owned().map_err(setup)?);
     let mut stdout = File::from(io::stdout().as_fd().try_clone_to_owned().map_err(setup)?);
-    let mut to_server = stream.try_clone().map_err(|source| talk(addr, source))?;
+    let mut to_server = stream.try_clone().map_err(|source| talk(Some(addr), source))?;
     let (done_tx, done_rx) = mpsc::channel();
     std::thread::Builder::new()
         .name("eco-stdin".into())
         .spawn(move || {
-            let result = io::copy(&mut stdin, &mut to_server)
-                .and_then(|_| to_server.shutdown(Shutdown::Write));
+            let result =
+                io::copy(&mut stdin, &mut to_server).and_then(|_| to_server.shutdown(Shutdown::Write));
             let _ = done_tx.send(result);
         })
         .map_err(setup)?;
@@ -207,29 +172,24 @@ pub fn run_stdin(config: &Config) -> Result<()> {
         // Whoever reads our stdout has gone (`eco client --stdin | head`):
         // not an error, as for any Unix filter.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
-        Err(source) => return Err(talk(addr, source)),
+        Err(source) => return Err(talk(Some(addr), source)),
     }
     // The server has closed. If the writer had failed (say, the server
     // reset the connection), say so; if it is still reading a terminal,
     // there is nothing left to wait for.
     match done_rx.try_recv() {
-        Ok(Err(source)) => Err(talk(addr, source)),
+        Ok(Err(source)) => Err(talk(Some(addr), source)),
         _ => Ok(()),
     }
 }
 
 fn peer_of(stream: &TcpStream) -> Result<SocketAddr> {
-    stream.peer_addr().map_err(|source| Error::Io {
-        doing: Doing::Setup,
-        source,
-    })
+    stream.peer_addr().map_err(|source| Error::Io { doing: Doing::Setup, source })
 }
 
-fn talk(addr: SocketAddr, source: io::Error) -> Error {
-    Error::Io {
-        doing: Doing::Talk(addr),
-        source,
-    }
+fn talk(addr: Option<SocketAddr>, source: io::Error) -> Error {
+    let doing = addr.map_or(Doing::Setup, Doing::Talk);
+    Error::Io { doing, source }
 }
 
 #[cfg(test)]

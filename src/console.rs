@@ -32,10 +32,7 @@ impl Captured {
 
 impl Write for Captured {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .extend_from_slice(buf);
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).extend_from_slice(buf);
         Ok(buf.len())
     }
 
@@ -47,21 +44,14 @@ impl Write for Captured {
 impl Console {
     /// Writes to the process's stdout and stderr.
     pub fn stdio(lang: Lang) -> Console {
-        Console {
-            lang,
-            out: Mutex::new(Box::new(io::stdout())),
-            err: Mutex::new(Box::new(io::stderr())),
-        }
+        Console { lang, out: Mutex::new(Box::new(io::stdout())), err: Mutex::new(Box::new(io::stderr())) }
     }
 
     /// Writes into two buffers (transcript, notes) instead.
     pub fn capture(lang: Lang) -> (Console, Captured, Captured) {
         let (out, err) = (Captured::default(), Captured::default());
-        let console = Console {
-            lang,
-            out: Mutex::new(Box::new(out.clone())),
-            err: Mutex::new(Box::new(err.clone())),
-        };
+        let console =
+            Console { lang, out: Mutex::new(Box::new(out.clone())), err: Mutex::new(Box::new(err.clone())) };
         (console, out, err)
     }
 

@@ -19,19 +19,12 @@ pub fn run(message: &str, console: &Console) -> Result<()> {
     // Port 0: the kernel picks a free port, so the demo never collides
     // with a server already running on 5050.
     let listener = server::listen(SocketAddr::from(([127, 0, 0, 1], 0)))?;
-    let addr = listener.local_addr().map_err(|source| Error::Io {
-        doing: Doing::Setup,
-        source,
-    })?;
+    let addr = listener.local_addr().map_err(|source| Error::Io { doing: Doing::Setup, source })?;
 
     let (server_console, server_out, server_err) = Console::capture(lang);
-    let config = server::Config {
-        once: true,
-        handle_signals: false,
-        ..server::Config::new(server::Mode::Single)
-    };
-    let server =
-        std::thread::spawn(move || server::serve(listener, &config, Arc::new(server_console)));
+    let config =
+        server::Config { once: true, handle_signals: false, ..server::Config::new(server::Mode::Single) };
+    let server = std::thread::spawn(move || server::serve(listener, &config, Arc::new(server_console)));
 
     let (client_console, client_out, client_err) = Console::capture(lang);
     let client_config = client::Config {
@@ -45,18 +38,11 @@ pub fn run(message: &str, console: &Console) -> Result<()> {
     }
     // The server serves one connection (`--once`) and returns. If the client
     // never connected, stop waiting: that error is reported below.
-    let server_result = if client_result.is_ok() {
-        server.join().unwrap_or(Ok(()))
-    } else {
-        Ok(())
-    };
+    let server_result = if client_result.is_ok() { server.join().unwrap_or(Ok(())) } else { Ok(()) };
 
     console.say(Msg::DemoServerTitle { addr });
     print_block(console, &server_out.text());
-    print_block(
-        console,
-        &stderr_without_listening(&server_err.text(), lang, addr),
-    );
+    print_block(console, &stderr_without_listening(&server_err.text(), lang, addr));
     console.say(Msg::DemoClientTitle { addr });
     print_block(console, &client_out.text());
     print_block(console, &client_err.text());
@@ -65,15 +51,10 @@ pub fn run(message: &str, console: &Console) -> Result<()> {
 
     console.say(Msg::DemoWhatHappened);
     console.say(Msg::DemoNetworkLevel);
-    console.say(Msg::DemoApplicationLevel {
-        bytes: message.len(),
-    });
+    console.say(Msg::DemoApplicationLevel { bytes: message.len() });
     let chars = message.chars().count();
     if chars != message.len() {
-        console.say(Msg::DemoBytesVsChars {
-            chars,
-            bytes: message.len(),
-        });
+        console.say(Msg::DemoBytesVsChars { chars, bytes: message.len() });
     }
     console.say(Msg::DemoCloseLevel);
     Ok(())
@@ -81,17 +62,9 @@ pub fn run(message: &str, console: &Console) -> Result<()> {
 
 /// The server's "listening on" note is the demo's title already.
 fn stderr_without_listening(text: &str, lang: Lang, addr: SocketAddr) -> String {
-    let listening = format!(
-        "eco: {}",
-        lang.text(&Msg::Listening {
-            addr,
-            mode: server::Mode::Single.name()
-        })
-    );
-    text.lines()
-        .filter(|line| *line != listening)
-        .map(|line| format!("{line}\n"))
-        .collect()
+    let listening =
+        format!("eco: {}", lang.text(&Msg::Listening { addr, mode: server::Mode::Single.name() }));
+    text.lines().filter(|line| *line != listening).map(|line| format!("{line}\n")).collect()
 }
 
 fn print_block(console: &Console, text: &str) {

@@ -27,25 +27,11 @@ pub enum Error {
     /// No answer to the SYN within the connect timeout.
     ConnectTimeout { addr: SocketAddr, timeout: Duration },
     /// The echo did not come back within the timeout.
-    EchoTimeout {
-        addr: SocketAddr,
-        timeout: Duration,
-        got: usize,
-        expected: usize,
-    },
+    EchoTimeout { addr: SocketAddr, timeout: Duration, got: usize, expected: usize },
     /// The server closed before echoing everything.
-    EchoShort {
-        addr: SocketAddr,
-        got: usize,
-        expected: usize,
-    },
+    EchoShort { addr: SocketAddr, got: usize, expected: usize },
     /// The echo differs from what was sent, first at byte `offset`.
-    EchoMismatch {
-        addr: SocketAddr,
-        offset: usize,
-        sent: u8,
-        got: u8,
-    },
+    EchoMismatch { addr: SocketAddr, offset: usize, sent: u8, got: u8 },
     /// Any other I/O failure, with what eco was doing.
     Io { doing: Doing, source: io::Error },
 }
@@ -77,14 +63,9 @@ impl Error {
     pub fn from_bind(addr: SocketAddr, source: io::Error) -> Error {
         match source.kind() {
             io::ErrorKind::AddrInUse => Error::AddrInUse { addr },
-            io::ErrorKind::PermissionDenied if addr.port() < 1024 => {
-                Error::PortNeedsPrivilege { addr }
-            }
+            io::ErrorKind::PermissionDenied if addr.port() < 1024 => Error::PortNeedsPrivilege { addr },
             io::ErrorKind::AddrNotAvailable => Error::AddrNotAvailable { addr },
-            _ => Error::Io {
-                doing: Doing::Bind(addr),
-                source,
-            },
+            _ => Error::Io { doing: Doing::Bind(addr), source },
         }
     }
 
@@ -92,13 +73,8 @@ impl Error {
     pub fn from_connect(addr: SocketAddr, timeout: Duration, source: io::Error) -> Error {
         match source.kind() {
             io::ErrorKind::ConnectionRefused => Error::ConnectRefused { addr },
-            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
-                Error::ConnectTimeout { addr, timeout }
-            }
-            _ => Error::Io {
-                doing: Doing::Connect(addr),
-                source,
-            },
+            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => Error::ConnectTimeout { addr, timeout },
+            _ => Error::Io { doing: Doing::Connect(addr), source },
         }
     }
 }

@@ -24,24 +24,10 @@ pub(super) fn text(msg: &Msg<'_>) -> String {
             grace.as_secs_f64()
         ),
         Msg::Echoed { message } => format!("Echoed message: {message}"),
-        Msg::RoundTrip {
-            bytes,
-            peer,
-            seq,
-            time,
-        } => {
-            format!(
-                "{bytes} bytes from {peer}: seq={seq} time={} ms",
-                Millis(*time)
-            )
+        Msg::RoundTrip { bytes, peer, seq, time } => {
+            format!("{bytes} bytes from {peer}: seq={seq} time={} ms", Millis(*time))
         }
-        Msg::RoundTripSummary {
-            peer,
-            count,
-            min,
-            avg,
-            max,
-        } => format!(
+        Msg::RoundTripSummary { peer, count, min, avg, max } => format!(
             "--- {peer} echo statistics ---\n\
              {count} round trips, min/avg/max = {}/{}/{} ms",
             Millis(*min),
@@ -107,30 +93,16 @@ fn error_text(error: &Error) -> String {
              way; --connect-timeout waits longer",
             timeout.as_secs_f64()
         ),
-        Error::EchoTimeout {
-            addr,
-            timeout,
-            got,
-            expected,
-        } => format!(
+        Error::EchoTimeout { addr, timeout, got, expected } => format!(
             "the echo from {addr} did not come back within {} s ({got} of {expected} bytes): \
              is it an echo server? --timeout waits longer",
             timeout.as_secs_f64()
         ),
-        Error::EchoShort {
-            addr,
-            got,
-            expected,
-        } => format!(
+        Error::EchoShort { addr, got, expected } => format!(
             "{addr} closed the connection after echoing {got} of {expected} bytes: \
              is it an echo server?"
         ),
-        Error::EchoMismatch {
-            addr,
-            offset,
-            sent,
-            got,
-        } => format!(
+        Error::EchoMismatch { addr, offset, sent, got } => format!(
             "the echo from {addr} differs from what was sent at byte {offset}: \
              sent 0x{sent:02x}, got 0x{got:02x}"
         ),

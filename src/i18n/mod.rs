@@ -39,11 +39,7 @@ impl Lang {
 
     /// `pt`, `pt_BR.UTF-8`, `pt-PT` → Portuguese; anything else → English.
     fn from_locale(value: &str) -> Lang {
-        if value.to_ascii_lowercase().starts_with("pt") {
-            Lang::Pt
-        } else {
-            Lang::En
-        }
+        if value.to_ascii_lowercase().starts_with("pt") { Lang::Pt } else { Lang::En }
     }
 
     /// The sentence for `msg` in this language.
@@ -148,10 +144,8 @@ mod tests {
     use std::collections::HashMap;
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |name| map.get(name).cloned()
     }
 
@@ -184,24 +178,12 @@ mod tests {
 
     #[test]
     fn exercise_lines_in_both_languages() {
-        assert_eq!(
-            Lang::Pt.text(&Msg::Waiting),
-            "Aguardando conexão de um cliente ..."
-        );
+        assert_eq!(Lang::Pt.text(&Msg::Waiting), "Aguardando conexão de um cliente ...");
         assert_eq!(Lang::Pt.text(&Msg::Closed), "Conexão fechada :)");
-        assert_eq!(
-            Lang::En.text(&Msg::Waiting),
-            "Waiting for a client connection ..."
-        );
+        assert_eq!(Lang::En.text(&Msg::Waiting), "Waiting for a client connection ...");
         assert_eq!(Lang::En.text(&Msg::Closed), "Connection closed :)");
         let peer: SocketAddr = "127.0.0.1:49595".parse().unwrap();
-        assert_eq!(
-            Lang::Pt.text(&Msg::Connected { peer }),
-            "Conectado em 127.0.0.1:49595"
-        );
-        assert_eq!(
-            Lang::En.text(&Msg::Connected { peer }),
-            "Connected to 127.0.0.1:49595"
-        );
+        assert_eq!(Lang::Pt.text(&Msg::Connected { peer }), "Conectado em 127.0.0.1:49595");
+        assert_eq!(Lang::En.text(&Msg::Connected { peer }), "Connected to 127.0.0.1:49595");
     }
 }

@@ -24,24 +24,10 @@ pub(super) fn text(msg: &Msg<'_>) -> String {
             grace.as_secs_f64()
         ),
         Msg::Echoed { message } => format!("Mensagem ecoada: {message}"),
-        Msg::RoundTrip {
-            bytes,
-            peer,
-            seq,
-            time,
-        } => {
-            format!(
-                "{bytes} bytes de {peer}: seq={seq} tempo={} ms",
-                Millis(*time)
-            )
+        Msg::RoundTrip { bytes, peer, seq, time } => {
+            format!("{bytes} bytes de {peer}: seq={seq} tempo={} ms", Millis(*time))
         }
-        Msg::RoundTripSummary {
-            peer,
-            count,
-            min,
-            avg,
-            max,
-        } => format!(
+        Msg::RoundTripSummary { peer, count, min, avg, max } => format!(
             "--- estatísticas de eco de {peer} ---\n\
              {count} idas e voltas, mín/méd/máx = {}/{}/{} ms",
             Millis(*min),
@@ -108,30 +94,16 @@ fn error_text(error: &Error) -> String {
              caminho; --connect-timeout espera mais",
             timeout.as_secs_f64()
         ),
-        Error::EchoTimeout {
-            addr,
-            timeout,
-            got,
-            expected,
-        } => format!(
+        Error::EchoTimeout { addr, timeout, got, expected } => format!(
             "o eco de {addr} não voltou em {} s ({got} de {expected} bytes): é um servidor \
              de eco? --timeout espera mais",
             timeout.as_secs_f64()
         ),
-        Error::EchoShort {
-            addr,
-            got,
-            expected,
-        } => format!(
+        Error::EchoShort { addr, got, expected } => format!(
             "{addr} fechou a conexão depois de ecoar {got} de {expected} bytes: é um \
              servidor de eco?"
         ),
-        Error::EchoMismatch {
-            addr,
-            offset,
-            sent,
-            got,
-        } => format!(
+        Error::EchoMismatch { addr, offset, sent, got } => format!(
             "o eco de {addr} difere do que foi enviado no byte {offset}: enviado \
              0x{sent:02x}, recebido 0x{got:02x}"
         ),

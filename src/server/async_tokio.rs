@@ -14,25 +14,17 @@ use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::{Backoff, Config, Shared};
+use super::{Backoff, Config, Shared, ack_fin_apart};
 use crate::error::{Doing, Error, Result};
 use crate::i18n::Msg;
 
 pub(super) fn serve(listener: TcpListener, config: &Config, shared: Arc<Shared>) -> Result<()> {
-    let setup = |source| Error::Io {
-        doing: Doing::Setup,
-        source,
-    };
+    let setup = |source| Error::Io { doing: Doing::Setup, source };
     // tokio needs the socket in non-blocking mode: accept() and recv() then
     // return "would block" instead of sleeping, and epoll wakes the task.
     listener.set_nonblocking(true).map_err(setup)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(setup)?;
-    runtime
-        .block_on(accept_loop(listener, config.clone(), shared))
-        .map_err(setup)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(setup)?;
+    runtime.block_on(accept_loop(listener, config.clone(), shared)).map_err(setup)?;
     // Tasks still running past the grace are dropped (their sockets closed)
     // here, without waiting for them.
     runtime.shutdown_background();
@@ -41,6 +33,8 @@ pub(super) fn serve(listener: TcpListener, config: &Config, shared: Arc<Shared>)
 
 async fn accept_loop(listener: TcpListener, config: Config, shared: Arc<Shared>) -> io::Result<()> {
     let listener = tokio::net::TcpListener::from_std(listener)?;
+    // Shared with every connection's task.
+    let config = Arc::new(config);
     let stop = CancellationToken::new();
     if config.handle_signals {
         tokio::spawn(cancel_on_signal(stop.clone()));
@@ -60,10 +54,10 @@ async fn accept_loop(listener: TcpListener, config: Config, shared: Arc<Shared>)
             }
         };
         backoff.reset();
-        let (shared, buffer, nodelay) = (Arc::clone(&shared), config.buffer, config.nodelay);
+        let (shared, conn_config) = (Arc::clone(&shared), Arc::clone(&config));
         tracker.spawn(async move {
             let guard = shared.opened(peer);
-            let result = echo(stream, buffer, nodelay).await;
+            let result = echo(stream, &conn_config).await;
             drop(guard);
             shared.closed(peer, result);
         });
@@ -77,10 +71,7 @@ async fn accept_loop(listener: TcpListener, config: Config, shared: Arc<Shared>)
     tracker.close();
     let grace_over = async {
         stop.cancelled().await;
-        shared.console.note(Msg::ShuttingDown {
-            open: tracker.len(),
-            grace: config.grace,
-        });
+        shared.console.note(Msg::ShuttingDown { open: tracker.len(), grace: config.grace });
         tokio::time::sleep(config.grace).await;
     };
     tokio::select! {
@@ -95,15 +86,16 @@ async fn accept_loop(listener: TcpListener, config: Config, shared: Arc<Shared>)
 
 /// The echo loop of one connection: the same steps as `single::echo`, with
 /// `.await` where the blocking version would sleep.
-async fn echo(mut stream: TcpStream, buffer: usize, nodelay: bool) -> io::Result<u64> {
-    stream.set_nodelay(nodelay)?;
-    let mut buf = vec![0u8; buffer];
+async fn echo(mut stream: TcpStream, config: &Config) -> io::Result<u64> {
+    stream.set_nodelay(config.nodelay)?;
+    let mut buf = vec![0u8; config.buffer];
     let mut total = 0u64;
     loop {
         let n = stream.read(&mut buf).await?;
         if n == 0 {
             // The client's FIN: everything has been echoed; dropping the
             // stream closes our side.
+            ack_fin_apart(&stream, config)?;
             return Ok(total);
         }
         stream.write_all(&buf[..n]).await?;

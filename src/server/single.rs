@@ -9,7 +9,7 @@ use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 
-use super::{Backoff, Config, Shared, Stop};
+use super::{Backoff, Config, Shared, Stop, ack_fin_apart};
 use crate::error::Result;
 
 pub(super) fn serve(listener: TcpListener, config: &Config, shared: Arc<Shared>) -> Result<()> {
@@ -32,7 +32,8 @@ pub(super) fn serve(listener: TcpListener, config: &Config, shared: Arc<Shared>)
         let guard = shared.opened(peer);
         let result = stream
             .set_nodelay(config.nodelay)
-            .and_then(|()| echo(&mut stream, &mut buf));
+            .and_then(|()| echo(&mut stream, &mut buf))
+            .and_then(|echoed| ack_fin_apart(&stream, config).map(|()| echoed));
         // close(): dropping the socket sends our FIN. The client's FIN came
         // first (that is what ended `echo`), so this completes the close.
         drop(stream);

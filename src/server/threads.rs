@@ -9,7 +9,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::{Backoff, Config, Shared, Stop, single};
+use super::{Backoff, Config, Shared, Stop, ack_fin_apart, single};
 use crate::error::Result;
 
 pub(super) fn serve(listener: TcpListener, config: &Config, shared: Arc<Shared>) -> Result<()> {
@@ -38,10 +38,7 @@ pub(super) fn serve(listener: TcpListener, config: &Config, shared: Arc<Shared>)
         if let Err(error) = spawned {
             // Out of threads (ulimit -u) or memory. Dropping the closure
             // closed that client's socket; the server goes on for the others.
-            shared.console.note(crate::i18n::Msg::ConnectionFailed {
-                peer,
-                error: &error,
-            });
+            shared.console.note(crate::i18n::Msg::ConnectionFailed { peer, error: &error });
         }
     }
     // Stopped by a signal: give open connections the grace to finish. (The
@@ -55,7 +52,8 @@ fn handle(mut stream: TcpStream, peer: std::net::SocketAddr, config: &Config, sh
     let mut buf = vec![0u8; config.buffer];
     let result = stream
         .set_nodelay(config.nodelay)
-        .and_then(|()| single::echo(&mut stream, &mut buf));
+        .and_then(|()| single::echo(&mut stream, &mut buf))
+        .and_then(|echoed| ack_fin_apart(&stream, config).map(|()| echoed));
     drop(stream);
     drop(guard);
     shared.closed(peer, result);

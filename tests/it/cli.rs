@@ -11,10 +11,7 @@ fn a_port_in_use_is_named_and_the_exit_is_non_zero() {
     let out = eco_output(&["server", "--lang", "en", "--port", &port]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
-    assert!(
-        stderr.starts_with(&format!("eco: address 127.0.0.1:{port} is already in use")),
-        "{stderr}"
-    );
+    assert!(stderr.starts_with(&format!("eco: address 127.0.0.1:{port} is already in use")), "{stderr}");
     assert!(stderr.contains("--port"), "{stderr}");
     assert_eq!(stderr.lines().count(), 1);
 }
@@ -23,25 +20,13 @@ fn a_port_in_use_is_named_and_the_exit_is_non_zero() {
 fn a_port_out_of_range_is_a_usage_error() {
     let out = eco_output(&["server", "--port", "70000"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("'70000'"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(text(&out.stderr).contains("'70000'"), "{}", text(&out.stderr));
     assert!(out.stdout.is_empty());
 }
 
 #[test]
 fn a_bad_host_is_a_usage_error_naming_it() {
-    let out = eco_output(&[
-        "client",
-        "--lang",
-        "en",
-        "--host",
-        "no such host",
-        "--port",
-        "5050",
-    ]);
+    let out = eco_output(&["client", "--lang", "en", "--host", "no such host", "--port", "5050"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out.stderr).starts_with("eco: cannot resolve host 'no such host'"),
@@ -53,15 +38,7 @@ fn a_bad_host_is_a_usage_error_naming_it() {
 #[test]
 fn an_address_of_no_interface_is_explained() {
     // 192.0.2.0/24 is TEST-NET-1: documentation only, never on a machine.
-    let out = eco_output(&[
-        "server",
-        "--lang",
-        "en",
-        "--host",
-        "192.0.2.1",
-        "--port",
-        "0",
-    ]);
+    let out = eco_output(&["server", "--lang", "en", "--host", "192.0.2.1", "--port", "0"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).starts_with("eco: address 192.0.2.1 is not on this machine"),
@@ -74,11 +51,7 @@ fn an_address_of_no_interface_is_explained() {
 fn a_buffer_of_zero_is_a_usage_error() {
     let out = eco_output(&["server", "--buffer", "0"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("use 1 to"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(text(&out.stderr).contains("use 1 to"), "{}", text(&out.stderr));
 }
 
 #[test]

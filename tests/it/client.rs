@@ -15,27 +15,18 @@ fn eco_client_against_a_python_server_written_like_the_exercise() {
     let Some(python) = tool("python3") else {
         return;
     };
-    let mut server = Command::new(python)
-        .arg(python_script("servidor.py"))
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut server =
+        Command::new(python).arg(python_script("servidor.py")).stdout(Stdio::piped()).spawn().unwrap();
     let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
     let first = lines.next().unwrap().unwrap();
-    let port = first
-        .strip_prefix("port ")
-        .expect("servidor.py prints its port first");
+    let port = first.strip_prefix("port ").expect("servidor.py prints its port first");
     let out = eco_output(&["client", "--lang", "pt", "--port", port]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), format!("Mensagem ecoada: {EXERCISE}\n"));
     let rest: Vec<String> = lines.map(Result::unwrap).collect();
     assert!(server.wait().unwrap().success());
     assert_eq!(rest[0], "Aguardando conexão de um cliente ...");
-    assert!(
-        rest[1].starts_with("Conectado em ('127.0.0.1', "),
-        "{}",
-        rest[1]
-    );
+    assert!(rest[1].starts_with("Conectado em ('127.0.0.1', "), "{}", rest[1]);
     assert_eq!(rest[2], "Conexão fechada :)");
 }
 
@@ -70,46 +61,24 @@ fn stdin_mode_with_empty_input_exits_zero_with_empty_output() {
 #[test]
 fn count_prints_each_round_trip_and_a_summary() {
     let server = Server::start(&[]);
-    let out = eco_output(&[
-        "client",
-        "--lang",
-        "en",
-        "--port",
-        &server.port(),
-        "--count",
-        "3",
-        "-m",
-        "ping",
-    ]);
+    let out = eco_output(&["client", "--lang", "en", "--port", &server.port(), "--count", "3", "-m", "ping"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 5, "{stdout}");
     for (i, line) in lines[..3].iter().enumerate() {
         let prefix = format!("4 bytes from {}: seq={} time=", server.addr, i + 1);
-        let ms = line
-            .strip_prefix(&prefix)
-            .and_then(|r| r.strip_suffix(" ms"))
-            .expect(line);
+        let ms = line.strip_prefix(&prefix).and_then(|r| r.strip_suffix(" ms")).expect(line);
         assert!(ms.parse::<f64>().unwrap() >= 0.0);
     }
     assert_eq!(lines[3], format!("--- {} echo statistics ---", server.addr));
-    assert!(
-        lines[4].starts_with("3 round trips, min/avg/max = "),
-        "{}",
-        lines[4]
-    );
+    assert!(lines[4].starts_with("3 round trips, min/avg/max = "), "{}", lines[4]);
 }
 
 #[test]
 fn connection_refused_says_to_start_eco_server() {
     // A port that was free a moment ago: bind, note it, close.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-        .to_string();
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
     let out = eco_output(&["client", "--lang", "en", "--port", &port]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
@@ -176,15 +145,7 @@ fn a_server_that_closes_early_is_an_error() {
 fn a_server_that_never_answers_times_out() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port().to_string();
-    let out = eco_output(&[
-        "client",
-        "--lang",
-        "en",
-        "--port",
-        &port,
-        "--timeout",
-        "0.3",
-    ]);
+    let out = eco_output(&["client", "--lang", "en", "--port", &port, "--timeout", "0.3"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("did not come back within 0.3 s (0 of 55 bytes)"),

@@ -14,10 +14,7 @@ fn assert_demo(lang: &str, titles: [&str; 3], lines: [&str; 4]) {
     assert!(got[4].starts_with(titles[1]), "{stdout}");
     assert_eq!(got[5], lines[3]);
     assert_eq!(got[6], titles[2]);
-    assert!(
-        got.iter().any(|l| l.contains("52") && l.contains("55")),
-        "{stdout}"
-    );
+    assert!(got.iter().any(|l| l.contains("52") && l.contains("55")), "{stdout}");
 }
 
 #[test]

@@ -218,12 +218,7 @@ fn single_mode_serves_clients_one_after_another() {
     // Each closed connection is followed by the waiting line again, as a
     // student's loop around accept() would print it.
     let deadline = Instant::now() + LIMIT;
-    while server
-        .stdout()
-        .matches("Aguardando conexão de um cliente ...")
-        .count()
-        < 4
-    {
+    while server.stdout().matches("Aguardando conexão de um cliente ...").count() < 4 {
         assert!(Instant::now() < deadline, "{}", server.stdout());
         thread::sleep(Duration::from_millis(10));
     }
@@ -242,15 +237,7 @@ fn single_mode_serves_clients_one_after_another() {
 fn single_mode_reads_1024_bytes_per_recv_yet_echoes_longer_messages_whole() {
     let server = Server::start(&["--mode", "single", "--buffer", "1024"]);
     let message = "x".repeat(5000);
-    let out = eco_output(&[
-        "client",
-        "--lang",
-        "en",
-        "--port",
-        &server.port(),
-        "--message",
-        &message,
-    ]);
+    let out = eco_output(&["client", "--lang", "en", "--port", &server.port(), "--message", &message]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), format!("Echoed message: {message}\n"));
 }

@@ -43,11 +43,7 @@ pub fn wait_output(mut child: Child) -> Output {
         let _ = child.kill();
         panic!("eco did not exit within {LIMIT:?}");
     });
-    Output {
-        status,
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-    }
+    Output { status, stdout: out.join().unwrap(), stderr: err.join().unwrap() }
 }
 
 fn drain(pipe: Option<impl Read + Send + 'static>) -> JoinHandle<Vec<u8>> {
@@ -95,17 +91,9 @@ impl Server {
         let stderr = collect_lines(child.stderr.take().unwrap(), Some(tx));
         let addr = listening_addr(&rx).unwrap_or_else(|| {
             let _ = child.kill();
-            panic!(
-                "eco server did not say where it listens; stderr: {}",
-                stderr.lock().unwrap()
-            );
+            panic!("eco server did not say where it listens; stderr: {}", stderr.lock().unwrap());
         });
-        Server {
-            child,
-            addr,
-            stdout,
-            stderr,
-        }
+        Server { child, addr, stdout, stderr }
     }
 
     pub fn port(&self) -> String {
@@ -134,10 +122,7 @@ impl Server {
 
     /// Sends `signal` (e.g. "TERM") with kill(1).
     pub fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(self.pid().to_string())
-            .status();
+        let status = Command::new("kill").arg(format!("-{signal}")).arg(self.pid().to_string()).status();
         assert!(status.expect("run kill").success());
     }
 
@@ -154,10 +139,7 @@ impl Drop for Server {
 }
 
 /// Reads `pipe` line by line into a shared string; sends each line to `tx` too.
-fn collect_lines(
-    pipe: impl Read + Send + 'static,
-    tx: Option<mpsc::Sender<String>>,
-) -> Arc<Mutex<String>> {
+fn collect_lines(pipe: impl Read + Send + 'static, tx: Option<mpsc::Sender<String>>) -> Arc<Mutex<String>> {
     let text = Arc::new(Mutex::new(String::new()));
     let sink = Arc::clone(&text);
     thread::spawn(move || {
@@ -178,9 +160,8 @@ fn listening_addr(lines: &Receiver<String>) -> Option<SocketAddr> {
     loop {
         let left = deadline.checked_duration_since(Instant::now())?;
         let line = lines.recv_timeout(left).ok()?;
-        let rest = line
-            .strip_prefix("eco: listening on ")
-            .or_else(|| line.strip_prefix("eco: escutando em "));
+        let rest =
+            line.strip_prefix("eco: listening on ").or_else(|| line.strip_prefix("eco: escutando em "));
         if let Some(rest) = rest {
             return rest.split(' ').next()?.parse().ok();
         }
@@ -206,9 +187,7 @@ pub fn echo_of(addr: SocketAddr, data: &[u8]) -> Vec<u8> {
         writer.shutdown(Shutdown::Write).unwrap();
     });
     let mut echo = Vec::with_capacity(data.len());
-    (&stream)
-        .read_to_end(&mut echo)
-        .expect("read the echo to EOF");
+    (&stream).read_to_end(&mut echo).expect("read the echo to EOF");
     sending.join().unwrap();
     echo
 }
@@ -232,11 +211,7 @@ pub fn bytes(len: usize, seed: u64) -> Vec<u8> {
 pub fn assert_same(got: &[u8], want: &[u8]) {
     if got != want {
         let first = got.iter().zip(want).position(|(a, b)| a != b);
-        panic!(
-            "echo differs: got {} bytes, want {}; first difference at {first:?}",
-            got.len(),
-            want.len()
-        );
+        panic!("echo differs: got {} bytes, want {}; first difference at {first:?}", got.len(), want.len());
     }
 }
 
@@ -244,20 +219,14 @@ pub fn assert_same(got: &[u8], want: &[u8]) {
 /// and sets ECO_REQUIRE_TOOLS=1, so there a missing one fails; on a
 /// developer's machine the test says what to install and passes over it.
 pub fn tool(name: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(name))
-            .find(|p| p.is_file())
-    });
+    let found = std::env::var_os("PATH")
+        .and_then(|paths| std::env::split_paths(&paths).map(|dir| dir.join(name)).find(|p| p.is_file()));
     if found.is_none() {
         assert!(
             std::env::var_os("ECO_REQUIRE_TOOLS").is_none(),
             "{name} is required (ECO_REQUIRE_TOOLS is set) but not on PATH"
         );
-        eprintln!(
-            "skipped: {name} is not installed (apt-get install {})",
-            package_of(name)
-        );
+        eprintln!("skipped: {name} is not installed (apt-get install {})", package_of(name));
     }
     found
 }
@@ -271,9 +240,7 @@ fn package_of(tool: &str) -> &str {
 }
 
 pub fn python_script(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/python")
-        .join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python").join(name)
 }
 
 /// stdout as text.
