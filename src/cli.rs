@@ -4,6 +4,7 @@
 //! plain config structs of the module that does the work, so the library can
 //! be driven without clap (the demo and the tests do so).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -30,6 +31,8 @@ pub enum Command {
     Server(ServerArgs),
     /// Connect, send a message, check that the echo is identical.
     Client(ClientArgs),
+    /// Capture an echo exchange on loopback and show its packets, like Wireshark.
+    Trace(TraceArgs),
     /// The classroom exercise end to end: a server and a client, both transcripts.
     Demo(DemoArgs),
 }
@@ -141,6 +144,50 @@ pub struct ClientArgs {
     /// Seconds to wait for the echo to come back (not used with --stdin).
     #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_seconds)]
     pub timeout: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct TraceArgs {
+    /// Loopback address for the exchange: 127.0.0.1 (or any 127.x.y.z) or ::1.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+
+    /// Server port; 0 picks a free one. With --attach: the port to watch.
+    #[arg(long, short, default_value_t = 0)]
+    pub port: u16,
+
+    /// The message the client sends.
+    #[arg(long, short, default_value = crate::client::EXERCISE_MESSAGE)]
+    pub message: String,
+
+    /// How the server serves the exchange.
+    #[arg(long, value_enum, default_value_t = ModeArg::Single)]
+    pub mode: ModeArg,
+
+    /// The server acknowledges the client's FIN in a segment of its own
+    /// (TCP_QUICKACK), as in the exercise's 11-frame capture. Linux
+    /// otherwise lets that ACK ride on the server's FIN (10 frames).
+    #[arg(long)]
+    pub ack_fin_apart: bool,
+
+    /// Also write the captured packets to FILE (pcap, opens in Wireshark).
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<PathBuf>,
+
+    /// Show the table for a pcap or pcapng FILE taken elsewhere, instead of
+    /// running an exchange.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["attach", "pcap", "message", "ack_fin_apart"])]
+    pub read: Option<PathBuf>,
+
+    /// Watch connections to a server already running on --port (any server,
+    /// any client), and show each one when it closes.
+    #[arg(long, requires = "port", conflicts_with_all = ["pcap", "message", "ack_fin_apart"])]
+    pub attach: bool,
+
+    /// With --attach: stop after N connections.
+    #[arg(long, short, value_name = "N", requires = "attach",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
 }
 
 #[derive(Debug, Args)]

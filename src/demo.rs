@@ -3,51 +3,44 @@
 //! A `single`-mode server (the exercise's `servidor.py`) on a free loopback
 //! port and the client (`cliente.py`) run in this process, each writing its
 //! own transcript; then both transcripts are printed, each under its title,
-//! with a few lines on what answered at which level.
+//! then the packets of the exchange (when capture is possible) with the
+//! exercise's phases, and a few lines on what answered at which level.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
 
-use crate::console::Console;
-use crate::error::{Doing, Error, Result};
+use crate::console::{Captured, Console};
+use crate::error::Result;
 use crate::i18n::{Lang, Msg};
-use crate::{client, server};
+use crate::server;
+use crate::trace::{self, exchange};
 
-pub fn run(message: &str, console: &Console) -> Result<()> {
+pub fn run(message: &str, capture: bool, console: &Console) -> Result<()> {
     let lang = console.lang();
-    // Port 0: the kernel picks a free port, so the demo never collides
-    // with a server already running on 5050.
-    let listener = server::listen(SocketAddr::from(([127, 0, 0, 1], 0)))?;
-    let addr = listener.local_addr().map_err(|source| Error::Io { doing: Doing::Setup, source })?;
-
-    let (server_console, server_out, server_err) = Console::capture(lang);
-    let config =
-        server::Config { once: true, handle_signals: false, ..server::Config::new(server::Mode::Single) };
-    let server = std::thread::spawn(move || server::serve(listener, &config, Arc::new(server_console)));
-
-    let (client_console, client_out, client_err) = Console::capture(lang);
-    let client_config = client::Config {
-        addrs: vec![addr],
-        connect_timeout: Duration::from_secs(5),
-        timeout: Duration::from_secs(10),
+    let options = exchange::Options {
+        // Port 0: the kernel picks a free port, so the demo never collides
+        // with a server already running on 5050.
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        message: message.to_owned(),
+        mode: server::Mode::Single,
+        // The exercise's 11 frames: the ACK of the client's FIN on its own.
+        ack_fin_apart: true,
     };
-    let client_result = client::run_message(&client_config, message, &client_console);
-    if let Err(error) = &client_result {
-        client_console.note(Msg::Error(error));
-    }
-    // The server serves one connection (`--once`) and returns. If the client
-    // never connected, stop waiting: that error is reported below.
-    let server_result = if client_result.is_ok() { server.join().unwrap_or(Ok(())) } else { Ok(()) };
+    let mut exchange = exchange::run(&options, capture, lang)?;
+    let addr = exchange.addr;
 
     console.say(Msg::DemoServerTitle { addr });
-    print_block(console, &server_out.text());
-    print_block(console, &stderr_without_listening(&server_err.text(), lang, addr));
+    print_block(console, &exchange.server_out);
+    print_block_without_listening(console, &exchange.server_err, lang, addr);
     console.say(Msg::DemoClientTitle { addr });
-    print_block(console, &client_out.text());
-    print_block(console, &client_err.text());
-    client_result?;
-    server_result?;
+    print_block(console, &exchange.client_out);
+    print_block(console, &exchange.client_err);
+    std::mem::replace(&mut exchange.result, Ok(()))?;
+
+    if exchange.frames.is_empty() {
+        console.say(Msg::DemoNoCapture);
+    } else {
+        trace::print_exchange(&exchange, options.mode.name(), console);
+    }
 
     console.say(Msg::DemoWhatHappened);
     console.say(Msg::DemoNetworkLevel);
@@ -60,15 +53,17 @@ pub fn run(message: &str, console: &Console) -> Result<()> {
     Ok(())
 }
 
-/// The server's "listening on" note is the demo's title already.
-fn stderr_without_listening(text: &str, lang: Lang, addr: SocketAddr) -> String {
-    let listening =
-        format!("eco: {}", lang.text(&Msg::Listening { addr, mode: server::Mode::Single.name() }));
-    text.lines().filter(|line| *line != listening).map(|line| format!("{line}\n")).collect()
+fn print_block(console: &Console, text: &Captured) {
+    for line in text.text().lines() {
+        console.say(Msg::Raw(line));
+    }
 }
 
-fn print_block(console: &Console, text: &str) {
-    for line in text.lines() {
+/// The server's "listening on" note is the demo's title already.
+fn print_block_without_listening(console: &Console, text: &Captured, lang: Lang, addr: SocketAddr) {
+    let listening =
+        format!("eco: {}", lang.text(&Msg::Listening { addr, mode: server::Mode::Single.name() }));
+    for line in text.text().lines().filter(|line| *line != listening) {
         console.say(Msg::Raw(line));
     }
 }

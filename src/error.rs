@@ -8,6 +8,7 @@
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::i18n::{Lang, Msg};
@@ -32,6 +33,16 @@ pub enum Error {
     EchoShort { addr: SocketAddr, got: usize, expected: usize },
     /// The echo differs from what was sent, first at byte `offset`.
     EchoMismatch { addr: SocketAddr, offset: usize, sent: u8, got: u8 },
+    /// `eco trace` captures on `lo`: the exchange must use a loopback address.
+    TraceNotLoopback { addr: SocketAddr },
+    /// Opening the packet capture on `lo` failed.
+    Capture { source: io::Error },
+    /// Capture needs a privilege this process lacks, and no namespace helped.
+    CaptureDenied { reason: String },
+    /// `--read FILE` could not be read as pcap or pcapng.
+    PcapRead { path: PathBuf, source: io::Error },
+    /// `--pcap FILE` could not be written.
+    PcapWrite { path: PathBuf, source: io::Error },
     /// Any other I/O failure, with what eco was doing.
     Io { doing: Doing, source: io::Error },
 }
@@ -49,7 +60,7 @@ impl Error {
     /// 2 for bad input (as for a usage error), 1 for everything else.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::BadHost { .. } => 2,
+            Error::BadHost { .. } | Error::TraceNotLoopback { .. } => 2,
             _ => 1,
         }
     }
@@ -89,7 +100,10 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Io { source, .. } => Some(source),
+            Error::Io { source, .. }
+            | Error::Capture { source }
+            | Error::PcapRead { source, .. }
+            | Error::PcapWrite { source, .. } => Some(source),
             _ => None,
         }
     }

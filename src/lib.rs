@@ -8,7 +8,9 @@
 //!   server, `threads.rs` a thread per client, `async_tokio.rs` a tokio task
 //!   per client; what they share lives in `server/mod.rs`.
 //! - [`client`]: `eco client`: one message, `--count` (ping-like), `--stdin` (pipe).
-//! - [`demo`]: `eco demo`: server and client in one process, both transcripts.
+//! - [`trace`]: `eco trace`: the packets of an exchange, captured on `lo` and explained.
+//! - [`demo`]: `eco demo`: server and client in one process, both transcripts,
+//!   and the packets when capture is possible.
 //! - [`i18n`]: every user-facing sentence, in English and pt-BR.
 //! - [`console`]: where sentences are written (stdout, stderr or a buffer).
 //! - [`error`]: the errors that end a command, and their exit codes.
@@ -22,12 +24,13 @@ pub mod error;
 pub mod i18n;
 pub mod net;
 pub mod server;
+pub mod trace;
 
 use std::sync::Arc;
 
 pub use error::{Error, Result};
 
-use cli::{Cli, ClientArgs, Command, ServerArgs};
+use cli::{Cli, ClientArgs, Command, ServerArgs, TraceArgs};
 use console::Console;
 use i18n::Lang;
 
@@ -36,14 +39,47 @@ pub fn lang_of(cli: &Cli) -> Lang {
     Lang::detect(cli.lang.map(Lang::from), |name| std::env::var(name).ok())
 }
 
-/// Runs the parsed command line; the binary turns an error into its exit code.
-pub fn run(cli: Cli, lang: Lang) -> Result<()> {
+/// Runs the parsed command line and returns the exit status; the binary
+/// turns an error into its exit code.
+pub fn run(cli: Cli, lang: Lang) -> Result<u8> {
     let console = Console::stdio(lang);
     match cli.command {
-        Command::Server(args) => run_server(args, console),
-        Command::Client(args) => run_client(args, &console),
-        Command::Demo(args) => demo::run(&args.message, &console),
+        Command::Server(args) => run_server(args, console).map(|()| 0),
+        Command::Client(args) => run_client(args, &console).map(|()| 0),
+        Command::Trace(args) => run_trace(args, &console),
+        Command::Demo(args) => match trace::access() {
+            trace::Access::Child(code) => Ok(code),
+            access => demo::run(&args.message, matches!(access, trace::Access::Here), &console).map(|()| 0),
+        },
     }
+}
+
+fn run_trace(args: TraceArgs, console: &Console) -> Result<u8> {
+    if let Some(path) = &args.read {
+        return trace::run_read(path, console).map(|()| 0);
+    }
+    let addr = net::resolve(&args.host, args.port)?[0];
+    if !addr.ip().is_loopback() {
+        return Err(Error::TraceNotLoopback { addr });
+    }
+    if args.attach {
+        return trace::run_attach(args.port, args.count, console).map(|()| 0);
+    }
+    let job = trace::TraceJob {
+        options: trace::exchange::Options {
+            addr,
+            message: args.message,
+            mode: server::Mode::from(args.mode),
+            ack_fin_apart: args.ack_fin_apart,
+        },
+        pcap: args.pcap,
+    };
+    let capture = match trace::access() {
+        trace::Access::Child(code) => return Ok(code),
+        trace::Access::Here => Ok(()),
+        trace::Access::Denied(reason) => Err(reason),
+    };
+    trace::run_live(&job, capture, console).map(|()| 0)
 }
 
 fn run_server(args: ServerArgs, console: Console) -> Result<()> {

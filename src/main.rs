@@ -11,7 +11,7 @@ fn main() -> ExitCode {
     let cli = eco::cli::Cli::parse();
     let lang = eco::lang_of(&cli);
     match eco::run(cli, lang) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(err) => {
             eprintln!("eco: {}", err.localized(lang));
             ExitCode::from(err.exit_code())

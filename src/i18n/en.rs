@@ -2,8 +2,10 @@
 
 use std::io;
 
-use super::{Millis, Msg};
+use super::{FrameList, Millis, Msg};
 use crate::error::{Doing, Error};
+use crate::trace::exchange::AppEvent;
+use crate::trace::flow::Phase;
 
 pub(super) fn text(msg: &Msg<'_>) -> String {
     match msg {
@@ -56,8 +58,84 @@ pub(super) fn text(msg: &Msg<'_>) -> String {
              server's recv() returned 0 bytes, so it closed its side too (FIN); each FIN was \
              acknowledged by the other side."
             .into(),
+        Msg::TraceTitle { addr, mode } => format!("── packets on lo: {addr}, server mode {mode} ──"),
+        Msg::TraceColumns => "No.|Time|Source|Destination|Protocol|Length|Info".into(),
+        Msg::TraceEvent { event } => match event {
+            AppEvent::ConnectCalled => "client: connect() called: the kernel sends SYN".into(),
+            AppEvent::ConnectReturned => "client: connect() returned: the handshake is complete".into(),
+            AppEvent::Sent(n) => format!("client: send() handed {n} bytes to the kernel"),
+            AppEvent::EchoReceived(n) => format!("client: recv() got the {n}-byte echo"),
+            AppEvent::CloseCalled => "client: close() called: the kernel sends FIN".into(),
+        },
+        Msg::TracePhasesTitle => "── phases ──".into(),
+        Msg::TracePhase { phase } => phase_text(phase),
+        Msg::TraceTcpInfoTitle => "── TCP_INFO of the client socket, before close() ──".into(),
+        Msg::TraceTcpInfo { info } => format!(
+            "rtt {} ms (±{} ms), rto {} ms, cwnd {} segments, retransmissions {}, \
+             segments sent {} / received {}, bytes acknowledged {} / received {}",
+            Millis(info.rtt),
+            Millis(info.rttvar),
+            Millis(info.rto),
+            info.snd_cwnd,
+            info.total_retrans,
+            info.segs_out,
+            info.segs_in,
+            info.bytes_acked,
+            info.bytes_received
+        ),
+        Msg::TracePcapWritten { path, frames } => format!("wrote {frames} packets to {path}"),
+        Msg::TraceConnectionTitle { a, b } => format!("── connection {a} ↔ {b} ──"),
+        Msg::TraceAttached { port } => format!(
+            "watching TCP port {port} on lo; each connection is shown when it closes (Ctrl-C to stop)"
+        ),
+        Msg::DemoNoCapture => "(To see the packets themselves, run `eco demo` as root, or where \
+             user namespaces are allowed.)"
+            .into(),
         Msg::Error(error) => error_text(error),
         Msg::Raw(text) => (*text).into(),
+    }
+}
+
+fn phase_text(phase: &Phase) -> String {
+    let side = |client: bool| if client { "client" } else { "server" };
+    match phase {
+        Phase::Handshake { frames } => format!(
+            "{}: Three-way handshake (SYN, SYN-ACK, ACK): the kernels agree on initial sequence \
+             numbers and options before any data; connect() returns after it.",
+            FrameList(frames)
+        ),
+        Phase::Data { frames, client_bytes, server_bytes, retransmissions } => {
+            let mut text = format!(
+                "{}: Data and ACKs: the client sent {client_bytes} bytes, the server echoed \
+                 {server_bytes} bytes, and each side's kernel acknowledged (ACK) what it received.",
+                FrameList(frames)
+            );
+            if *retransmissions > 0 {
+                text.push_str(&format!(
+                    " {retransmissions} segment(s) were lost and sent again (retransmission)."
+                ));
+            }
+            text
+        }
+        Phase::Close { frames, client_first } if frames.len() >= 4 => format!(
+            "{}: Four-way close: the {first}'s FIN, the {other}'s ACK, the {other}'s FIN, the {first}'s ACK.",
+            FrameList(frames),
+            first = side(*client_first),
+            other = side(!*client_first)
+        ),
+        Phase::Close { frames, client_first } => format!(
+            "{}: Close in three segments: the {first}'s FIN; the {other}'s FIN carrying the ACK of it \
+             (Linux delays that ACK, and the application closes at once); the {first}'s ACK. The \
+             exercise's capture shows four segments: --ack-fin-apart sends that ACK alone.",
+            FrameList(frames),
+            first = side(*client_first),
+            other = side(!*client_first)
+        ),
+        Phase::Reset { frames, by_client } => format!(
+            "{}: Reset: the {} sent RST; the connection was aborted without the FIN exchange.",
+            FrameList(frames),
+            side(*by_client)
+        ),
     }
 }
 
@@ -106,6 +184,21 @@ fn error_text(error: &Error) -> String {
             "the echo from {addr} differs from what was sent at byte {offset}: \
              sent 0x{sent:02x}, got 0x{got:02x}"
         ),
+        Error::TraceNotLoopback { addr } => format!(
+            "eco trace captures on lo, so it needs a loopback address, not {}: use 127.0.0.1 or ::1",
+            addr.ip()
+        ),
+        Error::Capture { source } => format!("cannot capture on lo: {}", io_reason(source)),
+        Error::CaptureDenied { reason } => format!(
+            "packets were not captured ({reason}): run `sudo eco trace`, or once \
+             `sudo setcap cap_net_raw+ep \"$(command -v eco)\"`"
+        ),
+        Error::PcapRead { path, source } => {
+            format!("cannot read {} as pcap or pcapng: {}", path.display(), io_reason(source))
+        }
+        Error::PcapWrite { path, source } => {
+            format!("cannot write {}: {}", path.display(), io_reason(source))
+        }
         Error::Io { doing, source } => {
             let reason = io_reason(source);
             match doing {

@@ -123,10 +123,52 @@ pub enum Msg<'a> {
     },
     DemoCloseLevel,
 
+    // -- trace -----------------------------------------------------------------
+    TraceTitle {
+        addr: SocketAddr,
+        mode: &'a str,
+    },
+    /// The table's column titles, separated by `|`.
+    TraceColumns,
+    TraceEvent {
+        event: crate::trace::exchange::AppEvent,
+    },
+    TracePhasesTitle,
+    TracePhase {
+        phase: &'a crate::trace::flow::Phase,
+    },
+    TraceTcpInfoTitle,
+    TraceTcpInfo {
+        info: &'a crate::trace::tcp_info::TcpInfo,
+    },
+    TracePcapWritten {
+        path: &'a str,
+        frames: usize,
+    },
+    TraceConnectionTitle {
+        a: SocketAddr,
+        b: SocketAddr,
+    },
+    TraceAttached {
+        port: u16,
+    },
+    /// In the demo, when packets could not be captured.
+    DemoNoCapture,
+
     // -- errors ----------------------------------------------------------------
     Error(&'a crate::Error),
     /// Text that is already in the user's language (a captured transcript line).
     Raw(&'a str),
+}
+
+/// `[1, 2, 3]`: frame numbers as the exercise's notes list them.
+pub(crate) struct FrameList<'a>(pub &'a [usize]);
+
+impl fmt::Display for FrameList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let numbers: Vec<String> = self.0.iter().map(usize::to_string).collect();
+        write!(f, "[{}]", numbers.join(", "))
+    }
 }
 
 /// A [`Duration`] as milliseconds with three decimals, as ping prints it.

@@ -2,8 +2,10 @@
 
 use std::io;
 
-use super::{Millis, Msg};
+use super::{FrameList, Millis, Msg};
 use crate::error::{Doing, Error};
+use crate::trace::exchange::AppEvent;
+use crate::trace::flow::Phase;
 
 pub(super) fn text(msg: &Msg<'_>) -> String {
     match msg {
@@ -57,8 +59,84 @@ pub(super) fn text(msg: &Msg<'_>) -> String {
              o recv() do servidor retornou 0 bytes, então ele fechou o seu lado também (FIN); \
              cada FIN foi confirmado pelo outro lado."
             .into(),
+        Msg::TraceTitle { addr, mode } => format!("── pacotes em lo: {addr}, servidor no modo {mode} ──"),
+        Msg::TraceColumns => "Nº|Tempo|Origem|Destino|Protocolo|Tamanho|Info".into(),
+        Msg::TraceEvent { event } => match event {
+            AppEvent::ConnectCalled => "cliente: connect() chamado: o kernel envia SYN".into(),
+            AppEvent::ConnectReturned => "cliente: connect() retornou: o handshake está completo".into(),
+            AppEvent::Sent(n) => format!("cliente: send() entregou {n} bytes ao kernel"),
+            AppEvent::EchoReceived(n) => format!("cliente: recv() recebeu o eco de {n} bytes"),
+            AppEvent::CloseCalled => "cliente: close() chamado: o kernel envia FIN".into(),
+        },
+        Msg::TracePhasesTitle => "── fases ──".into(),
+        Msg::TracePhase { phase } => phase_text(phase),
+        Msg::TraceTcpInfoTitle => "── TCP_INFO do socket do cliente, antes de close() ──".into(),
+        Msg::TraceTcpInfo { info } => format!(
+            "rtt {} ms (±{} ms), rto {} ms, cwnd {} segmentos, retransmissões {}, \
+             segmentos enviados {} / recebidos {}, bytes confirmados {} / recebidos {}",
+            Millis(info.rtt),
+            Millis(info.rttvar),
+            Millis(info.rto),
+            info.snd_cwnd,
+            info.total_retrans,
+            info.segs_out,
+            info.segs_in,
+            info.bytes_acked,
+            info.bytes_received
+        ),
+        Msg::TracePcapWritten { path, frames } => format!("{frames} pacotes gravados em {path}"),
+        Msg::TraceConnectionTitle { a, b } => format!("── conexão {a} ↔ {b} ──"),
+        Msg::TraceAttached { port } => format!(
+            "observando a porta TCP {port} em lo; cada conexão aparece quando fecha (Ctrl-C para parar)"
+        ),
+        Msg::DemoNoCapture => "(Para ver os próprios pacotes, rode `eco demo` como root, ou onde \
+             namespaces de usuário são permitidos.)"
+            .into(),
         Msg::Error(error) => error_text(error),
         Msg::Raw(text) => (*text).into(),
+    }
+}
+
+fn phase_text(phase: &Phase) -> String {
+    let side = |client: bool| if client { "cliente" } else { "servidor" };
+    match phase {
+        Phase::Handshake { frames } => format!(
+            "{}: Three-way handshake (SYN, SYN-ACK, ACK): os kernels combinam os números de \
+             sequência iniciais e as opções antes de qualquer dado; connect() retorna depois dele.",
+            FrameList(frames)
+        ),
+        Phase::Data { frames, client_bytes, server_bytes, retransmissions } => {
+            let mut text = format!(
+                "{}: Dados e ACKs: o cliente enviou {client_bytes} bytes, o servidor ecoou \
+                 {server_bytes} bytes, e o kernel de cada lado confirmou (ACK) o que recebeu.",
+                FrameList(frames)
+            );
+            if *retransmissions > 0 {
+                text.push_str(&format!(
+                    " {retransmissions} segmento(s) se perderam e foram reenviados (retransmissão)."
+                ));
+            }
+            text
+        }
+        Phase::Close { frames, client_first } if frames.len() >= 4 => format!(
+            "{}: Encerramento em quatro vias: FIN do {first}, ACK do {other}, FIN do {other}, ACK do {first}.",
+            FrameList(frames),
+            first = side(*client_first),
+            other = side(!*client_first)
+        ),
+        Phase::Close { frames, client_first } => format!(
+            "{}: Encerramento em três segmentos: FIN do {first}; FIN do {other} levando o ACK dele \
+             (o Linux atrasa esse ACK, e a aplicação fecha em seguida); ACK do {first}. A captura do \
+             exercício mostra quatro segmentos: --ack-fin-apart envia esse ACK sozinho.",
+            FrameList(frames),
+            first = side(*client_first),
+            other = side(!*client_first)
+        ),
+        Phase::Reset { frames, by_client } => format!(
+            "{}: Reset: o {} enviou RST; a conexão foi abortada sem a troca de FINs.",
+            FrameList(frames),
+            side(*by_client)
+        ),
     }
 }
 
@@ -107,6 +185,22 @@ fn error_text(error: &Error) -> String {
             "o eco de {addr} difere do que foi enviado no byte {offset}: enviado \
              0x{sent:02x}, recebido 0x{got:02x}"
         ),
+        Error::TraceNotLoopback { addr } => format!(
+            "o eco trace captura em lo, então precisa de um endereço de loopback, não {}: use \
+             127.0.0.1 ou ::1",
+            addr.ip()
+        ),
+        Error::Capture { source } => format!("não foi possível capturar em lo: {}", io_reason(source)),
+        Error::CaptureDenied { reason } => format!(
+            "os pacotes não foram capturados ({reason}): rode `sudo eco trace`, ou uma vez \
+             `sudo setcap cap_net_raw+ep \"$(command -v eco)\"`"
+        ),
+        Error::PcapRead { path, source } => {
+            format!("não foi possível ler {} como pcap ou pcapng: {}", path.display(), io_reason(source))
+        }
+        Error::PcapWrite { path, source } => {
+            format!("não foi possível gravar {}: {}", path.display(), io_reason(source))
+        }
         Error::Io { doing, source } => {
             let reason = io_reason(source);
             match doing {

@@ -1,0 +1,222 @@
+//! `eco trace`: the network level of an echo exchange, captured and
+//! explained — the packets of the learner's own exchange, in a table like
+//! Wireshark's, with the client's calls between the rows and the phases
+//! (handshake, data, close) named as the classroom exercise names them.
+//!
+//! - [`capture`]: AF_PACKET on `lo`, kernel BPF filter, kernel timestamps.
+//! - [`packet`]: one frame → TCP fields (etherparse); never panics.
+//! - [`flow`]: relative seq/ack, window scaling, analysis tags, phases.
+//! - [`table`]: printing; [`pcap`]: files; [`tcp_info`]: kernel counters.
+//! - [`exchange`]: one server + client exchange, recorded at both levels.
+//! - [`namespace`]: capture without root, in a namespace of our own.
+
+pub mod capture;
+pub mod exchange;
+pub mod flow;
+pub mod namespace;
+pub mod packet;
+pub mod pcap;
+pub mod table;
+pub mod tcp_info;
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use capture::{Capture, Frame};
+use exchange::{CloseWatch, Exchange, Options};
+use flow::{Analyzer, Row};
+use packet::Link;
+
+use crate::console::Console;
+use crate::error::{Error, Result};
+use crate::i18n::Msg;
+
+/// Whether this process can capture on `lo`, and how.
+pub enum Access {
+    /// Here: root, CAP_NET_RAW, or already inside our own namespace.
+    Here,
+    /// A child `eco` ran the command inside a namespace; its exit status.
+    Child(u8),
+    /// Not possible: why (printed with what to do instead).
+    Denied(String),
+}
+
+/// Finds a way to capture, starting a child in a new namespace if needed.
+/// Call this before any thread is started (see [`namespace`]).
+pub fn access() -> Access {
+    if std::env::var_os(namespace::CHILD_ENV).is_some() {
+        // We are that child: enter the namespace, or tell the parent why not.
+        return match namespace::enter() {
+            Ok(()) => Access::Here,
+            Err(_) => std::process::exit(namespace::UNAVAILABLE),
+        };
+    }
+    match Capture::open_loopback(0, Duration::from_millis(1)) {
+        Ok(_) => return Access::Here,
+        Err(e) if e.kind() != io::ErrorKind::PermissionDenied => return Access::Denied(e.to_string()),
+        Err(_) => {}
+    }
+    if std::env::var(namespace::ALLOW_ENV).is_ok_and(|v| v == "0") {
+        return Access::Denied(format!("{}=0", namespace::ALLOW_ENV));
+    }
+    let status = std::env::current_exe().and_then(|exe| {
+        Command::new(exe).args(std::env::args_os().skip(1)).env(namespace::CHILD_ENV, "1").status()
+    });
+    match status.map(|s| s.code()) {
+        Ok(Some(namespace::UNAVAILABLE)) => Access::Denied("user namespaces are not allowed here".into()),
+        Ok(Some(code)) => Access::Child(code.clamp(0, 255) as u8),
+        Ok(None) => Access::Child(1),
+        Err(e) => Access::Denied(e.to_string()),
+    }
+}
+
+/// What `eco trace` was asked to do.
+pub struct TraceJob {
+    pub options: Options,
+    pub pcap: Option<PathBuf>,
+}
+
+/// `eco trace`: one exchange, captured (when `capture`), then explained.
+pub fn run_live(job: &TraceJob, capture: Result<(), String>, console: &Console) -> Result<()> {
+    let exchange = exchange::run(&job.options, capture.is_ok(), console.lang())?;
+    print_exchange(&exchange, job.options.mode.name(), console);
+    if let Some(path) = &job.pcap {
+        write_pcap(path, &exchange.frames, console)?;
+    }
+    exchange.result?;
+    capture.map_err(|reason| Error::CaptureDenied { reason })
+}
+
+/// The table, events, phases and TCP_INFO of one exchange.
+pub fn print_exchange(exchange: &Exchange, mode: &str, console: &Console) {
+    console.say(Msg::TraceTitle { addr: exchange.addr, mode });
+    let rows = analyze(exchange.frames.iter().map(|f| (f, Some(Link::Ethernet))));
+    table::print_table(console, &rows, &exchange.events);
+    for line in exchange.client_err.text().lines() {
+        console.say(Msg::Raw(line));
+    }
+    if !rows.is_empty() {
+        console.say(Msg::TracePhasesTitle);
+        table::print_phases(console, &flow::phases(&rows));
+    }
+    if let Some(info) = &exchange.tcp_info {
+        table::print_tcp_info(console, info);
+    }
+}
+
+fn write_pcap(path: &Path, frames: &[Frame], console: &Console) -> Result<()> {
+    pcap::write(path, frames).map_err(|source| Error::PcapWrite { path: path.to_owned(), source })?;
+    console.note(Msg::TracePcapWritten { path: &path.display().to_string(), frames: frames.len() });
+    Ok(())
+}
+
+/// Decodes and analyzes frames in order: the table's rows.
+fn analyze<'a>(frames: impl Iterator<Item = (&'a Frame, Option<Link>)>) -> Vec<Row> {
+    let mut analyzer = Analyzer::default();
+    frames
+        .map(|(frame, link)| {
+            let decoded = match link {
+                Some(link) => packet::decode(link, &frame.data),
+                None => packet::Decoded::Malformed("link type not supported".into()),
+            };
+            analyzer.push(frame.ts, frame.orig_len, decoded)
+        })
+        .collect()
+}
+
+/// `eco trace --read FILE`: the table for any pcap or pcapng file.
+pub fn run_read(path: &Path, console: &Console) -> Result<()> {
+    let frames = pcap::read(path).map_err(|source| Error::PcapRead { path: path.to_owned(), source })?;
+    let rows = analyze(frames.iter().map(|f| (&f.frame, f.link)));
+    table::print_table(console, &rows, &[]);
+    let conversations = group_by_connection(&rows);
+    for (key, rows) in &conversations {
+        if conversations.len() > 1 {
+            console.say(Msg::TraceConnectionTitle { a: key.0, b: key.1 });
+        } else {
+            console.say(Msg::TracePhasesTitle);
+        }
+        table::print_phases(console, &flow::phases(rows));
+    }
+    Ok(())
+}
+
+/// Rows of each TCP connection, in order of first appearance.
+fn group_by_connection(rows: &[Row]) -> Vec<((SocketAddr, SocketAddr), Vec<Row>)> {
+    let mut order: Vec<(SocketAddr, SocketAddr)> = Vec::new();
+    let mut groups: HashMap<(SocketAddr, SocketAddr), Vec<Row>> = HashMap::new();
+    for row in rows {
+        let Some(seg) = &row.segment else { continue };
+        let key = if seg.src <= seg.dst { (seg.src, seg.dst) } else { (seg.dst, seg.src) };
+        if !groups.contains_key(&key) {
+            order.push(key);
+        }
+        groups.entry(key).or_default().push(row.clone());
+    }
+    order.into_iter().filter_map(|key| groups.remove(&key).map(|rows| (key, rows))).collect()
+}
+
+/// `eco trace --attach --port P`: every connection to a running server,
+/// printed when it closes, until Ctrl-C or `count` connections.
+pub fn run_attach(port: u16, count: Option<u64>, console: &Console) -> Result<()> {
+    let capture = Capture::open_loopback(port, Duration::from_millis(100)).map_err(|source| {
+        if source.kind() == io::ErrorKind::PermissionDenied {
+            Error::CaptureDenied { reason: source.to_string() }
+        } else {
+            Error::Capture { source }
+        }
+    })?;
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .map_err(|source| Error::Io { doing: crate::error::Doing::Setup, source })?;
+    }
+    console.note(Msg::TraceAttached { port });
+    let mut open: HashMap<(SocketAddr, SocketAddr), (Vec<Frame>, CloseWatch)> = HashMap::new();
+    let mut order: Vec<(SocketAddr, SocketAddr)> = Vec::new();
+    let mut shown = 0u64;
+    while !stop.load(Ordering::SeqCst) && count.is_none_or(|n| shown < n) {
+        let frame = match capture.next_frame() {
+            Ok(Some(frame)) => frame,
+            Ok(None) => continue,
+            Err(source) => return Err(Error::Capture { source }),
+        };
+        let decoded = packet::decode(Link::Ethernet, &frame.data);
+        let packet::Decoded::Tcp(seg) = &decoded else { continue };
+        let key = if seg.src <= seg.dst { (seg.src, seg.dst) } else { (seg.dst, seg.src) };
+        let (frames, watch) = open.entry(key).or_insert_with(|| {
+            order.push(key);
+            (Vec::new(), CloseWatch::default())
+        });
+        let closed = watch.see(&decoded);
+        frames.push(frame);
+        if closed {
+            order.retain(|k| *k != key);
+            if let Some((frames, _)) = open.remove(&key) {
+                print_connection(key, &frames, console);
+                shown += 1;
+            }
+        }
+    }
+    // Stopped: show what was seen of connections still open.
+    for key in order {
+        if let Some((frames, _)) = open.remove(&key) {
+            print_connection(key, &frames, console);
+        }
+    }
+    Ok(())
+}
+
+fn print_connection(key: (SocketAddr, SocketAddr), frames: &[Frame], console: &Console) {
+    console.say(Msg::TraceConnectionTitle { a: key.0, b: key.1 });
+    let rows = analyze(frames.iter().map(|f| (f, Some(Link::Ethernet))));
+    table::print_table(console, &rows, &[]);
+    console.say(Msg::TracePhasesTitle);
+    table::print_phases(console, &flow::phases(&rows));
+}
