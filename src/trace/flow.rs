@@ -62,19 +62,32 @@ struct Tags {
     lost_segment: bool,
     acked_unseen: bool,
     window_update: bool,
+    window_full: bool,
+    keep_alive: bool,
+    zero_window: bool,
     dup_ack: Option<(usize, u32)>,
 }
 
-/// Wireshark's default threshold for "out of order" (3 ms) when the
-/// connection's first RTT is unknown.
+/// Wireshark's threshold for "out of order" when the connection's first
+/// RTT (SYN to the handshake's last ACK) is unknown: 3 ms.
 const OUT_OF_ORDER_THRESHOLD: Duration = Duration::from_millis(3);
+
+/// State of one connection: both directions, and the handshake's timing.
+#[derive(Debug, Default)]
+struct Conn {
+    dirs: [Dir; 2],
+    /// When the latest SYN (without ACK) was seen.
+    syn_ts: Option<Duration>,
+    /// The first round trip: from the SYN to the first ACK without SYN.
+    first_rtt: Option<Duration>,
+}
 /// A fast retransmission comes within 20 ms of the last duplicate ACK.
 const FAST_RETRANSMISSION_WINDOW: Duration = Duration::from_millis(20);
 
 /// Builds the rows for frames in capture order.
 #[derive(Default)]
 pub struct Analyzer {
-    conns: HashMap<(SocketAddr, SocketAddr), [Dir; 2]>,
+    conns: HashMap<(SocketAddr, SocketAddr), Conn>,
     first_ts: Option<Duration>,
     rows: usize,
 }
@@ -111,8 +124,15 @@ impl Analyzer {
         // the ordered pair, and index the directions by which end sent.
         let (key, fwd_index) =
             if seg.src <= seg.dst { ((seg.src, seg.dst), 0) } else { ((seg.dst, seg.src), 1) };
-        let dirs = self.conns.entry(key).or_default();
-        let (a, b) = dirs.split_at_mut(1);
+        let conn = self.conns.entry(key).or_default();
+        if seg.has(SYN) && !seg.has(ACK) {
+            conn.syn_ts = Some(ts);
+        } else if seg.has(ACK) && !seg.has(SYN) && conn.first_rtt.is_none() {
+            conn.first_rtt = conn.syn_ts.map(|syn| ts.saturating_sub(syn));
+        }
+        let out_of_order_threshold =
+            conn.first_rtt.filter(|rtt| !rtt.is_zero()).unwrap_or(OUT_OF_ORDER_THRESHOLD);
+        let (a, b) = conn.dirs.split_at_mut(1);
         let (fwd, rev) = if fwd_index == 0 { (&mut a[0], &mut b[0]) } else { (&mut b[0], &mut a[0]) };
 
         if seg.has(SYN) {
@@ -129,33 +149,24 @@ impl Analyzer {
             _ => u32::from(seg.window),
         };
 
-        let tags = analyze(no, ts, seg, window, fwd, rev);
+        let tags = analyze(no, ts, seg, window, out_of_order_threshold, fwd, rev);
 
-        let mut info = String::new();
-        if tags.retransmission {
-            info.push_str(if tags.fast {
-                "[TCP Fast Retransmission] "
-            } else if tags.spurious {
-                "[TCP Spurious Retransmission] "
-            } else {
-                "[TCP Retransmission] "
-            });
-        }
-        if tags.out_of_order {
-            info.push_str("[TCP Out-Of-Order] ");
-        }
-        if tags.lost_segment {
-            info.push_str("[TCP Previous segment not captured] ");
-        }
-        if tags.acked_unseen {
-            info.push_str("[TCP ACKed unseen segment] ");
-        }
-        if tags.window_update {
-            info.push_str("[TCP Window Update] ");
-        }
-        if let Some((frame, count)) = tags.dup_ack {
-            let _ = write!(info, "[TCP Dup ACK {frame}#{count}] ");
-        }
+        // Wireshark prepends each tag in turn, so the last checked comes first.
+        let dup_ack = tags.dup_ack.map(|(frame, count)| format!("[TCP Dup ACK {frame}#{count}] "));
+        let prefixes = [
+            (tags.out_of_order, "[TCP Out-Of-Order] "),
+            (tags.fast, "[TCP Fast Retransmission] "),
+            (tags.spurious, "[TCP Spurious Retransmission] "),
+            (tags.zero_window, "[TCP ZeroWindow] "),
+            (dup_ack.is_some(), dup_ack.as_deref().unwrap_or_default()),
+            (tags.window_full, "[TCP Window Full] "),
+            (tags.window_update, "[TCP Window Update] "),
+            (tags.keep_alive, "[TCP Keep-Alive] "),
+            (tags.acked_unseen, "[TCP ACKed unseen segment] "),
+            (tags.lost_segment, "[TCP Previous segment not captured] "),
+            (tags.retransmission && !tags.fast && !tags.spurious, "[TCP Retransmission] "),
+        ];
+        let mut info: String = prefixes.iter().filter(|(set, _)| *set).map(|(_, text)| *text).collect();
         let _ = write!(
             info,
             "{} → {} {} Seq={}",
@@ -202,7 +213,15 @@ impl Analyzer {
 
 /// Wireshark's sequence analysis for one segment, simplified to the tags
 /// eco prints; updates the direction's state.
-fn analyze(no: usize, ts: Duration, seg: &Segment, window: u32, fwd: &mut Dir, rev: &mut Dir) -> Tags {
+fn analyze(
+    no: usize,
+    ts: Duration,
+    seg: &Segment,
+    window: u32,
+    out_of_order_threshold: Duration,
+    fwd: &mut Dir,
+    rev: &mut Dir,
+) -> Tags {
     let mut tags = Tags::default();
     let seglen = seg.seg_len();
     let control = seg.has(SYN) || seg.has(FIN) || seg.has(RST);
@@ -230,8 +249,22 @@ fn analyze(no: usize, ts: Duration, seg: &Segment, window: u32, fwd: &mut Dir, r
         fwd.dupacks += 1;
         tags.dup_ack = Some((fwd.lastack_frame, fwd.dupacks));
     }
+    // One byte (or none) just below the next expected: a keep-alive probe.
+    tags.keep_alive =
+        seg.len <= 1 && !control && fwd.nextseq.is_some_and(|next| seg.seq == next.wrapping_sub(1));
+    // Data up to the very edge of the window the other side advertised.
+    let scaling_off = fwd.ws == Some(None) || rev.ws == Some(None);
+    tags.window_full = seg.len > 0
+        && !control
+        && !scaling_off
+        && rev
+            .lastack
+            .zip(rev.window)
+            .is_some_and(|(acked, win)| seg.seq.wrapping_add(seg.len) == acked.wrapping_add(win));
+    tags.zero_window = window == 0 && !control;
     // Data (or SYN/FIN) that does not advance the sequence: sent before.
     if seglen > 0
+        && !tags.keep_alive
         && let Some(next) = fwd.nextseq
         && lt(seg.seq, next)
     {
@@ -243,7 +276,7 @@ fn analyze(no: usize, ts: Duration, seg: &Segment, window: u32, fwd: &mut Dir, r
         {
             tags.retransmission = true;
             tags.fast = true;
-        } else if since_next < OUT_OF_ORDER_THRESHOLD && next != seg.seq.wrapping_add(seglen) {
+        } else if since_next < out_of_order_threshold && next != seg.seq.wrapping_add(seglen) {
             tags.out_of_order = true;
         } else {
             tags.retransmission = true;
