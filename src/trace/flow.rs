@@ -112,8 +112,8 @@ impl Analyzer {
                 (seg.src.ip().to_string(), seg.dst.ip().to_string(), "TCP", info, Some(seg))
             }
             Decoded::Other { src, dst, protocol } => (src, dst, protocol, String::new(), None),
-            Decoded::Malformed(reason) => {
-                (String::new(), String::new(), "?", format!("[Malformed frame: {reason}]"), None)
+            Decoded::Malformed { src, dst, reason } => {
+                (src, dst, "?", format!("[Malformed frame: {reason}]"), None)
             }
         };
         Row { no, time, ts, src, dst, protocol, length, info, segment }

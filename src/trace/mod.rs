@@ -123,7 +123,11 @@ fn analyze<'a>(frames: impl Iterator<Item = (&'a Frame, Option<Link>)>) -> Vec<R
         .map(|(frame, link)| {
             let decoded = match link {
                 Some(link) => packet::decode(link, &frame.data),
-                None => packet::Decoded::Malformed("link type not supported".into()),
+                None => packet::Decoded::Malformed {
+                    src: "?".into(),
+                    dst: "?".into(),
+                    reason: "link type not supported".into(),
+                },
             };
             analyzer.push(frame.ts, frame.orig_len, decoded)
         })

@@ -8,7 +8,7 @@
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
-use etherparse::{NetSlice, SlicedPacket, TcpOptionElement, TransportSlice};
+use etherparse::{LaxNetSlice, LaxSlicedPacket, NetSlice, SlicedPacket, TcpOptionElement, TransportSlice};
 
 /// What the first bytes of a frame are (the pcap "link type").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,8 +90,13 @@ pub enum Decoded {
         dst: String,
         protocol: &'static str,
     },
-    /// Too short or inconsistent to decode: the reason.
-    Malformed(String),
+    /// Too short or inconsistent to decode: the addresses, if the IP header
+    /// could be read, and the reason.
+    Malformed {
+        src: String,
+        dst: String,
+        reason: String,
+    },
 }
 
 pub fn decode(link: Link, data: &[u8]) -> Decoded {
@@ -102,13 +107,13 @@ pub fn decode(link: Link, data: &[u8]) -> Decoded {
     };
     let packet = match sliced {
         Ok(packet) => packet,
-        Err(error) => return Decoded::Malformed(error.to_string()),
+        Err(error) => return malformed(link, data, error.to_string()),
     };
     let (src_ip, dst_ip): (IpAddr, IpAddr) = match &packet.net {
         Some(NetSlice::Ipv4(ip)) => (ip.header().source_addr().into(), ip.header().destination_addr().into()),
         Some(NetSlice::Ipv6(ip)) => (ip.header().source_addr().into(), ip.header().destination_addr().into()),
         Some(NetSlice::Arp(_)) => return other("ARP", "", ""),
-        None => return Decoded::Malformed("no IP header".into()),
+        None => return malformed(link, data, "no IP header".into()),
     };
     let tcp = match &packet.transport {
         Some(TransportSlice::Tcp(tcp)) => tcp,
@@ -161,6 +166,26 @@ pub fn decode(link: Link, data: &[u8]) -> Decoded {
     })
 }
 
+/// A frame that did not decode, with the addresses of its IP header when
+/// that much is there (etherparse's lax parser reads a truncated packet).
+fn malformed(link: Link, data: &[u8], reason: String) -> Decoded {
+    let lax = match link {
+        Link::Ethernet => LaxSlicedPacket::from_ethernet(data).ok(),
+        Link::RawIp => LaxSlicedPacket::from_ip(data).ok(),
+        Link::LinuxSll => None,
+    };
+    let (src, dst) = match lax.and_then(|p| p.net) {
+        Some(LaxNetSlice::Ipv4(ip)) => {
+            (ip.header().source_addr().to_string(), ip.header().destination_addr().to_string())
+        }
+        Some(LaxNetSlice::Ipv6(ip)) => {
+            (ip.header().source_addr().to_string(), ip.header().destination_addr().to_string())
+        }
+        _ => ("?".into(), "?".into()),
+    };
+    Decoded::Malformed { src, dst, reason }
+}
+
 fn other(protocol: &'static str, src: &str, dst: &str) -> Decoded {
     Decoded::Other { src: src.into(), dst: dst.into(), protocol }
 }
@@ -200,7 +225,7 @@ mod tests {
 
     #[test]
     fn a_truncated_frame_is_malformed_not_a_panic() {
-        assert!(matches!(decode(Link::Ethernet, &[0u8; 20]), Decoded::Malformed(_)));
-        assert!(matches!(decode(Link::RawIp, &[]), Decoded::Malformed(_)));
+        assert!(matches!(decode(Link::Ethernet, &[0u8; 20]), Decoded::Malformed { .. }));
+        assert!(matches!(decode(Link::RawIp, &[]), Decoded::Malformed { .. }));
     }
 }

@@ -7,3 +7,4 @@ mod client;
 mod demo;
 mod server;
 mod support;
+mod trace;
