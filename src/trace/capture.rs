@@ -63,7 +63,7 @@ const PORT: u32 = 0x13ba;
 
 /// Each packet on `lo` is at most 64 KiB of IP plus the Ethernet header;
 /// GSO can hand a tap somewhat larger frames, so leave room.
-const SNAPLEN: usize = 256 * 1024;
+pub const SNAPLEN: usize = 256 * 1024;
 
 impl Capture {
     /// Starts capturing TCP on `lo` to or from `port`. Once this returns the

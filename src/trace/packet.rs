@@ -228,4 +228,116 @@ mod tests {
         assert!(matches!(decode(Link::Ethernet, &[0u8; 20]), Decoded::Malformed { .. }));
         assert!(matches!(decode(Link::RawIp, &[]), Decoded::Malformed { .. }));
     }
+
+    mod properties {
+        use super::*;
+        use etherparse::PacketBuilder;
+        use proptest::prelude::*;
+
+        /// A segment as a real frame: Ethernet, IPv4 or IPv6, TCP, payload.
+        #[allow(clippy::too_many_arguments)]
+        fn frame(
+            v6: bool,
+            sport: u16,
+            dport: u16,
+            seq: u32,
+            ack: Option<u32>,
+            flags: u16,
+            window: u16,
+            options: &[TcpOptionElement],
+            payload: &[u8],
+        ) -> Vec<u8> {
+            let eth = PacketBuilder::ethernet2([0; 6], [0; 6]);
+            let ip = if v6 {
+                let lo = std::net::Ipv6Addr::LOCALHOST.octets();
+                eth.ipv6(lo, lo, 64)
+            } else {
+                eth.ipv4([127, 0, 0, 1], [127, 0, 0, 1], 64)
+            };
+            let mut tcp = ip.tcp(sport, dport, seq, window);
+            if flags & FIN != 0 {
+                tcp = tcp.fin();
+            }
+            if flags & SYN != 0 {
+                tcp = tcp.syn();
+            }
+            if flags & RST != 0 {
+                tcp = tcp.rst();
+            }
+            if flags & PSH != 0 {
+                tcp = tcp.psh();
+            }
+            if let Some(ack) = ack {
+                tcp = tcp.ack(ack);
+            }
+            let tcp = tcp.options(options).expect("options fit");
+            let mut out = Vec::new();
+            tcp.write(&mut out, payload).expect("write frame");
+            out
+        }
+
+        fn option() -> impl Strategy<Value = TcpOptionElement> {
+            prop_oneof![
+                any::<u16>().prop_map(TcpOptionElement::MaximumSegmentSize),
+                (0u8..15).prop_map(TcpOptionElement::WindowScale),
+                Just(TcpOptionElement::SelectiveAcknowledgementPermitted),
+                (any::<u32>(), any::<u32>()).prop_map(|(a, b)| TcpOptionElement::Timestamp(a, b)),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn decoding_any_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300), link in 0u8..3) {
+                let link = [Link::Ethernet, Link::RawIp, Link::LinuxSll][link as usize];
+                let _ = decode(link, &bytes);
+            }
+
+            #[test]
+            fn a_built_segment_decodes_to_its_fields(
+                v6 in any::<bool>(), sport in 1u16.., dport in 1u16.., seq in any::<u32>(),
+                ack in proptest::option::of(any::<u32>()), flags in 0u16..16, window in any::<u16>(),
+                options in proptest::collection::vec(option(), 0..3),
+                payload in proptest::collection::vec(any::<u8>(), 0..100),
+            ) {
+                let bytes = frame(v6, sport, dport, seq, ack, flags, window, &options, &payload);
+                let Decoded::Tcp(seg) = decode(Link::Ethernet, &bytes) else { panic!("not decoded") };
+                prop_assert_eq!(seg.src.port(), sport);
+                prop_assert_eq!(seg.dst.port(), dport);
+                prop_assert_eq!(seg.seq, seq);
+                prop_assert_eq!(seg.ack, ack.unwrap_or(0));
+                prop_assert_eq!(seg.flags, flags | if ack.is_some() { ACK } else { 0 });
+                prop_assert_eq!(seg.window, window);
+                prop_assert_eq!(seg.len as usize, payload.len());
+                prop_assert_eq!(seg.options.len(), options.len());
+            }
+
+            #[test]
+            fn a_truncated_frame_never_panics_and_never_claims_more_payload(
+                payload in proptest::collection::vec(any::<u8>(), 0..100), cut in 0usize..200,
+            ) {
+                let bytes = frame(false, 1000, 5050, 1, Some(1), PSH, 512, &[], &payload);
+                let cut = cut.min(bytes.len());
+                if let Decoded::Tcp(seg) = decode(Link::Ethernet, &bytes[..cut]) {
+                    prop_assert!(seg.len as usize <= payload.len());
+                }
+            }
+
+            #[test]
+            fn analysis_of_any_segments_numbers_rows_and_never_panics(
+                segments in proptest::collection::vec(
+                    (any::<bool>(), any::<u32>(), any::<u32>(), 0u16..0x200, any::<u16>(), 0u32..3000), 0..40),
+            ) {
+                let mut analyzer = crate::trace::flow::Analyzer::default();
+                for (i, (forward, seq, ack, flags, window, len)) in segments.into_iter().enumerate() {
+                    let (a, b) = (SocketAddr::from(([127, 0, 0, 1], 4000)), SocketAddr::from(([127, 0, 0, 1], 5050)));
+                    let (src, dst) = if forward { (a, b) } else { (b, a) };
+                    let seg = Segment { src, dst, seq, ack, flags, window, urgent: 0, len, options: Vec::new() };
+                    let row = analyzer.push(std::time::Duration::from_micros(i as u64), 66, Decoded::Tcp(seg));
+                    prop_assert_eq!(row.no, i + 1);
+                    let expected = format!(" Len={len}");
+                    prop_assert!(row.info.contains(&expected), "{}", row.info);
+                }
+            }
+        }
+    }
 }

@@ -27,6 +27,8 @@ pub fn write(path: &Path, frames: &[Frame]) -> io::Result<()> {
     let header = PcapHeader {
         datalink: DataLink::ETHERNET,
         ts_resolution: pcap_file::TsResolution::NanoSecond,
+        endianness: pcap_file::Endianness::Little,
+        snaplen: super::capture::SNAPLEN as u32,
         ..PcapHeader::default()
     };
     let mut writer = PcapWriter::with_header(file, header).map_err(io::Error::other)?;
