@@ -436,4 +436,37 @@ mod tests {
         assert!(gt(5, u32::MAX - 5));
         assert!(!lt(7, 7));
     }
+
+    fn rows_of(segments: Vec<Decoded>) -> Vec<Row> {
+        let mut a = Analyzer::default();
+        segments.into_iter().map(|d| a.push(Duration::ZERO, 66, d)).collect()
+    }
+
+    #[test]
+    fn phases_of_a_three_segment_close_and_of_a_reset() {
+        let psh = 0x08;
+        let rows = rows_of(vec![
+            seg(4000, 5050, 100, 0, SYN, 0),
+            seg(5050, 4000, 900, 101, SYN | ACK, 0),
+            seg(4000, 5050, 101, 901, ACK, 0),
+            seg(4000, 5050, 101, 901, psh | ACK, 5),
+            seg(5050, 4000, 901, 106, psh | ACK, 5),
+            seg(4000, 5050, 106, 906, FIN | ACK, 0),
+            seg(5050, 4000, 906, 107, FIN | ACK, 0),
+            seg(4000, 5050, 107, 907, ACK, 0),
+        ]);
+        assert_eq!(
+            phases(&rows),
+            [
+                Phase::Handshake { frames: vec![1, 2, 3] },
+                Phase::Data { frames: vec![4, 5], client_bytes: 5, server_bytes: 5, retransmissions: 0 },
+                Phase::Close { frames: vec![6, 7, 8], client_first: true },
+            ]
+        );
+        let rows = rows_of(vec![seg(4000, 5050, 100, 0, SYN, 0), seg(5050, 4000, 0, 101, RST | ACK, 0)]);
+        assert_eq!(
+            phases(&rows),
+            [Phase::Handshake { frames: vec![1] }, Phase::Reset { frames: vec![2], by_client: false }]
+        );
+    }
 }
