@@ -34,18 +34,7 @@ fn eco_client_against_a_python_server_written_like_the_exercise() {
 fn stdin_mode_round_trips_10_mib_of_random_bytes() {
     let server = Server::start(&[]);
     let data = bytes(10 << 20, 42);
-    let mut child = eco()
-        .args(["client", "--stdin", "--port", &server.port()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let input = data.clone();
-    let feeding = thread::spawn(move || stdin.write_all(&input).unwrap());
-    let out = wait_output(child);
-    feeding.join().unwrap();
+    let out = output_with_input(eco().args(["client", "--stdin", "--port", &server.port()]), &data);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_same(&out.stdout, &data);
 }

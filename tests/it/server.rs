@@ -3,7 +3,7 @@
 
 use std::io::{Read, Write};
 use std::net::Shutdown;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -116,18 +116,7 @@ each_mode! {
         let Some(nc) = tool("nc") else { return };
         let server = Server::start(&["--mode", mode]);
         let data = bytes(3 << 20, 11);
-        let mut child = Command::new(nc)
-            .args(["-N", "127.0.0.1", &server.port()])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        let input = data.clone();
-        let feeding = thread::spawn(move || stdin.write_all(&input).unwrap());
-        let out = wait_output(child);
-        feeding.join().unwrap();
+        let out = output_with_input(Command::new(nc).args(["-N", "127.0.0.1", &server.port()]), &data);
         assert!(out.status.success(), "nc: {}", text(&out.stderr));
         assert_same(&out.stdout, &data);
     }

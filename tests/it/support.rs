@@ -35,6 +35,19 @@ pub fn eco_output(args: &[&str]) -> Output {
     wait_output(child)
 }
 
+/// Runs `cmd` with `input` on its stdin (written from another thread, so
+/// that a program echoing as it reads never stalls), to the end.
+pub fn output_with_input(cmd: &mut Command, input: &[u8]) -> Output {
+    let mut child =
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let feeding = thread::spawn(move || stdin.write_all(&input));
+    let out = wait_output(child);
+    feeding.join().unwrap().expect("write stdin");
+    out
+}
+
 /// Waits for `child` to exit (killing it after [`LIMIT`]) and collects its output.
 pub fn wait_output(mut child: Child) -> Output {
     let out = drain(child.stdout.take());
