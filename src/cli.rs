@@ -21,6 +21,22 @@ pub struct Cli {
     #[arg(long, global = true, value_enum)]
     pub lang: Option<LangArg>,
 
+    /// More log lines on stderr: -v one line per connection (peer,
+    /// duration, bytes, reason), -vv each connection's start and each
+    /// unanswered datagram too.
+    #[arg(long, short, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Only errors: no transcript, no notes.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+
+    /// `text`: the exercise's transcript on stdout, notes on stderr.
+    /// `json`: one JSON object per event on stderr instead (for log
+    /// collectors), nothing on stdout.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -51,6 +67,13 @@ impl From<LangArg> for Lang {
             LangArg::Pt => Lang::Pt,
         }
     }
+}
+
+/// `--log-format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// `--mode` values.
@@ -103,9 +126,66 @@ pub struct ServerArgs {
     #[arg(long)]
     pub nagle: bool,
 
-    /// Seconds that open connections get to finish after Ctrl-C / SIGTERM.
-    #[arg(long, value_name = "SECONDS", default_value = "1", value_parser = parse_seconds)]
+    /// Seconds that open connections get to finish after Ctrl-C / SIGTERM;
+    /// then the rest are closed and eco exits 0.
+    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = parse_seconds)]
     pub grace: Duration,
+
+    /// Serve TCP (the default; with --udp: both, on the same port).
+    #[arg(long)]
+    pub tcp: bool,
+
+    /// Serve UDP: each datagram answered with one identical datagram, up to
+    /// 65507 bytes, behind the reflection guard (see --udp-rate*).
+    #[arg(long)]
+    pub udp: bool,
+
+    /// With an IPv6 --host such as `::`: refuse IPv4 clients (by default
+    /// `::` serves IPv4 and IPv6).
+    #[arg(long)]
+    pub v6only: bool,
+
+    /// At most N connections at once; further clients wait in the kernel's
+    /// backlog until one closes (their handshake completes, their data
+    /// waits). 0: no limit.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub max_conns: usize,
+
+    /// At most N connections at once from one IP address; more are refused
+    /// at once (RST) and logged. 0: no limit.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub max_conns_per_ip: usize,
+
+    /// Close a connection after SECONDS without being able to read or write
+    /// (a silent client, or one that does not read its echo). 0: never.
+    #[arg(long, value_name = "SECONDS", default_value = "300", value_parser = parse_seconds)]
+    pub idle_timeout: Duration,
+
+    /// TCP keepalive: probe a silent client after SECONDS, so that one that
+    /// vanished is noticed and closed. 0: off.
+    #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = parse_seconds)]
+    pub keepalive: Duration,
+
+    /// Close a connection after echoing BYTES. 0: no limit.
+    #[arg(long, value_name = "BYTES", default_value_t = 0)]
+    pub max_bytes: u64,
+
+    /// Only clients in these networks may connect (CIDR or address;
+    /// repeat or separate with commas). Default: everyone.
+    #[arg(long, value_name = "CIDR", value_delimiter = ',', value_parser = crate::server::limits::parse_net)]
+    pub allow: Vec<ipnet::IpNet>,
+
+    /// Clients in these networks are refused (checked before --allow).
+    #[arg(long, value_name = "CIDR", value_delimiter = ',', value_parser = crate::server::limits::parse_net)]
+    pub deny: Vec<ipnet::IpNet>,
+
+    /// UDP: datagrams per second answered for one source address.
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    pub udp_rate_per_ip: u32,
+
+    /// UDP: datagrams per second answered in all.
+    #[arg(long, value_name = "N", default_value_t = 20_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub udp_rate: u32,
 }
 
 #[derive(Debug, Args)]
@@ -136,6 +216,12 @@ pub struct ClientArgs {
     /// output (binary-safe); half-close after stdin's end, exit after the server's.
     #[arg(long, conflicts_with = "message")]
     pub stdin: bool,
+
+    /// Use UDP: the message goes as one datagram (up to 65507 bytes) and
+    /// the echo must come back as one. With --count, a missing answer is
+    /// counted as lost.
+    #[arg(long, conflicts_with = "stdin")]
+    pub udp: bool,
 
     /// Seconds to wait for the connection to be established.
     #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = parse_seconds)]

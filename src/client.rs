@@ -6,7 +6,7 @@
 
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
 use std::os::fd::AsFd;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -92,10 +92,7 @@ pub fn receive_echo(
             Err(source) => return Err(talk(source)),
         }
     }
-    match message.iter().zip(echo.iter()).position(|(sent, got)| sent != got) {
-        Some(offset) => Err(Error::EchoMismatch { addr, offset, sent: message[offset], got: echo[offset] }),
-        None => Ok(()),
-    }
+    check_echo(addr, message, echo)
 }
 
 /// The exercise: one message, its echo printed, then close.
@@ -129,14 +126,92 @@ pub fn run_count(
         let start = Instant::now();
         round_trip(&mut stream, message.as_bytes(), config.timeout, &mut echo)?;
         let time = start.elapsed();
-        console.say(Msg::RoundTrip { bytes: message.len(), peer, seq, time });
+        console.say(Msg::RoundTripTime { bytes: message.len(), peer, seq, time });
         times.push(time);
     }
     drop(stream);
-    let (min, max) = (times.iter().min(), times.iter().max());
-    if let (Some(&min), Some(&max)) = (min, max) {
-        let avg = times.iter().sum::<Duration>() / times.len() as u32;
-        console.say(Msg::RoundTripSummary { peer, count, min, avg, max });
+    summarize(peer, count, &times, console);
+    Ok(())
+}
+
+/// The ping-like summary: sent, echoed, lost, min/avg/max of the round trips.
+fn summarize(peer: SocketAddr, sent: u64, times: &[Duration], console: &Console) {
+    let (Some(&min), Some(&max)) = (times.iter().min(), times.iter().max()) else {
+        let zero = Duration::ZERO;
+        console.say(Msg::RoundTripSummary { peer, sent, received: 0, min: zero, avg: zero, max: zero });
+        return;
+    };
+    let avg = times.iter().sum::<Duration>() / times.len() as u32;
+    console.say(Msg::RoundTripSummary { peer, sent, received: times.len() as u64, min, avg, max });
+}
+
+/// `--udp`: the message as one datagram, its echo as one datagram.
+///
+/// UDP keeps no connection and promises no delivery: a datagram or its
+/// echo may be lost, and nothing resends it. With `--count`, a missing
+/// echo counts as lost (like ping); for one message, it is an error.
+pub fn run_udp(
+    config: &Config,
+    message: &str,
+    count: Option<u64>,
+    interval: Duration,
+    console: &Console,
+) -> Result<()> {
+    let addr = config.addrs[0];
+    let talk = |source| talk(Some(addr), source);
+    let local: SocketAddr =
+        if addr.is_ipv6() { "[::]:0".parse() } else { "0.0.0.0:0".parse() }.expect("literal");
+    let socket = UdpSocket::bind(local).map_err(|source| Error::Io { doing: Doing::Setup, source })?;
+    // connect() on UDP sends nothing: it fixes the peer, so that send()
+    // needs no address and recv() takes datagrams from that peer only.
+    socket.connect(addr).map_err(talk)?;
+    socket.set_read_timeout(Some(config.timeout).filter(|t| !t.is_zero())).map_err(talk)?;
+    let mut echo = vec![0u8; crate::server::udp::MAX_DATAGRAM + 1];
+    let rounds = count.unwrap_or(1);
+    let mut times = Vec::new();
+    for seq in 1..=rounds {
+        if seq > 1 && !interval.is_zero() {
+            std::thread::sleep(interval);
+        }
+        let start = Instant::now();
+        socket.send(message.as_bytes()).map_err(talk)?;
+        let got = match socket.recv(&mut echo) {
+            Ok(n) => n,
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                if count.is_none() {
+                    return Err(Error::EchoTimeout {
+                        addr,
+                        timeout: config.timeout,
+                        got: 0,
+                        expected: message.len(),
+                    });
+                }
+                console.say(Msg::RoundTripLost { peer: addr, seq, timeout: config.timeout });
+                continue;
+            }
+            Err(source) => return Err(talk(source)),
+        };
+        let time = start.elapsed();
+        check_echo(addr, message.as_bytes(), &echo[..got])?;
+        match count {
+            Some(_) => console.say(Msg::RoundTripTime { bytes: got, peer: addr, seq, time }),
+            None => console.say(Msg::Echoed { message: &String::from_utf8_lossy(&echo[..got]) }),
+        }
+        times.push(time);
+    }
+    if count.is_some() {
+        summarize(addr, rounds, &times, console);
+    }
+    Ok(())
+}
+
+/// Fails unless `echo` is exactly `sent`.
+fn check_echo(addr: SocketAddr, sent: &[u8], echo: &[u8]) -> Result<()> {
+    if let Some(offset) = sent.iter().zip(echo).position(|(s, e)| s != e) {
+        return Err(Error::EchoMismatch { addr, offset, sent: sent[offset], got: echo[offset] });
+    }
+    if echo.len() != sent.len() {
+        return Err(Error::EchoShort { addr, got: echo.len(), expected: sent.len() });
     }
     Ok(())
 }

@@ -14,10 +14,22 @@ type Sink = Mutex<Box<dyn Write + Send>>;
 
 pub struct Console {
     lang: Lang,
+    level: Level,
     /// The transcript: the lines of the exercise.
     out: Sink,
     /// Diagnostics, each line prefixed with `eco: `.
     err: Sink,
+}
+
+/// How much a [`Console`] prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// The transcript, notes and warnings.
+    Normal,
+    /// `-q`: warnings only.
+    Quiet,
+    /// `--log-format json`: nothing; the structured log says it all.
+    Silent,
 }
 
 /// A buffer that a capturing [`Console`] writes into; read it with [`Captured::text`].
@@ -43,15 +55,24 @@ impl Write for Captured {
 
 impl Console {
     /// Writes to the process's stdout and stderr.
-    pub fn stdio(lang: Lang) -> Console {
-        Console { lang, out: Mutex::new(Box::new(io::stdout())), err: Mutex::new(Box::new(io::stderr())) }
+    pub fn stdio(lang: Lang, level: Level) -> Console {
+        Console {
+            lang,
+            level,
+            out: Mutex::new(Box::new(io::stdout())),
+            err: Mutex::new(Box::new(io::stderr())),
+        }
     }
 
     /// Writes into two buffers (transcript, notes) instead.
     pub fn capture(lang: Lang) -> (Console, Captured, Captured) {
         let (out, err) = (Captured::default(), Captured::default());
-        let console =
-            Console { lang, out: Mutex::new(Box::new(out.clone())), err: Mutex::new(Box::new(err.clone())) };
+        let console = Console {
+            lang,
+            level: Level::Normal,
+            out: Mutex::new(Box::new(out.clone())),
+            err: Mutex::new(Box::new(err.clone())),
+        };
         (console, out, err)
     }
 
@@ -61,12 +82,23 @@ impl Console {
 
     /// A transcript line on stdout.
     pub fn say(&self, msg: Msg<'_>) {
-        Self::line(&self.out, "", &self.lang.text(&msg));
+        if self.level == Level::Normal {
+            Self::line(&self.out, "", &self.lang.text(&msg));
+        }
     }
 
     /// A diagnostic line on stderr.
     pub fn note(&self, msg: Msg<'_>) {
-        Self::line(&self.err, "eco: ", &self.lang.text(&msg));
+        if self.level == Level::Normal {
+            Self::line(&self.err, "eco: ", &self.lang.text(&msg));
+        }
+    }
+
+    /// A diagnostic that `-q` still shows: something went wrong.
+    pub fn warn(&self, msg: Msg<'_>) {
+        if self.level != Level::Silent {
+            Self::line(&self.err, "eco: ", &self.lang.text(&msg));
+        }
     }
 
     fn line(sink: &Sink, prefix: &str, text: &str) {

@@ -13,6 +13,7 @@
 //!   and the packets when capture is possible.
 //! - [`i18n`]: every user-facing sentence, in English and pt-BR.
 //! - [`console`]: where sentences are written (stdout, stderr or a buffer).
+//! - [`logging`]: the structured log (tracing), text or JSON.
 //! - [`error`]: the errors that end a command, and their exit codes.
 //! - [`net`]: `--host`/`--port` to socket addresses.
 
@@ -22,6 +23,7 @@ pub mod console;
 pub mod demo;
 pub mod error;
 pub mod i18n;
+pub mod logging;
 pub mod net;
 pub mod server;
 pub mod trace;
@@ -42,7 +44,13 @@ pub fn lang_of(cli: &Cli) -> Lang {
 /// Runs the parsed command line and returns the exit status; the binary
 /// turns an error into its exit code.
 pub fn run(cli: Cli, lang: Lang) -> Result<u8> {
-    let console = Console::stdio(lang);
+    let level = match (cli.log_format, cli.quiet) {
+        (cli::LogFormat::Json, _) => console::Level::Silent,
+        (_, true) => console::Level::Quiet,
+        _ => console::Level::Normal,
+    };
+    logging::init(cli.log_format, if cli.quiet { -1 } else { cli.verbose.min(2) as i8 });
+    let console = Console::stdio(lang, level);
     match cli.command {
         Command::Server(args) => run_server(args, console).map(|()| 0),
         Command::Client(args) => run_client(args, &console).map(|()| 0),
@@ -84,16 +92,35 @@ fn run_trace(args: TraceArgs, console: &Console) -> Result<u8> {
 
 fn run_server(args: ServerArgs, console: Console) -> Result<()> {
     let mode = server::Mode::from(args.mode);
+    let nonzero = |n: usize| (n > 0).then_some(n);
     let config = server::Config {
         once: args.once,
         buffer: args.buffer.unwrap_or(mode.default_buffer()),
         nodelay: !args.nagle,
         grace: args.grace,
+        limits: server::Limits {
+            max_conns: nonzero(args.max_conns),
+            max_conns_per_ip: nonzero(args.max_conns_per_ip),
+            idle_timeout: Some(args.idle_timeout).filter(|d| !d.is_zero()),
+            keepalive: Some(args.keepalive).filter(|d| !d.is_zero()),
+            max_bytes: Some(args.max_bytes).filter(|&b| b > 0),
+            allow: args.allow,
+            deny: args.deny,
+        },
+        udp: server::udp::Guard { per_source_rate: args.udp_rate_per_ip, global_rate: args.udp_rate },
         ..server::Config::new(mode)
     };
     let addr = net::resolve(&args.host, args.port)?[0];
-    let listener = server::listen(addr)?;
-    server::serve(listener, &config, Arc::new(console))
+    // Many connections need many descriptors: lift the soft limit to the
+    // hard one, as Go's runtime does at start (the default soft 1024 is
+    // a relic of select()).
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    let serve_tcp = args.tcp || !args.udp;
+    let listener = if serve_tcp { Some(server::listen(addr, args.v6only)?) } else { None };
+    // `--tcp --udp --port 0`: UDP takes the port the kernel gave TCP.
+    let udp_addr = listener.as_ref().and_then(|l| l.local_addr().ok()).unwrap_or(addr);
+    let udp = if args.udp { Some(server::bind_udp(udp_addr, args.v6only)?) } else { None };
+    server::serve_both(listener, udp, &config, Arc::new(console))
 }
 
 fn run_client(args: ClientArgs, console: &Console) -> Result<()> {
@@ -102,7 +129,9 @@ fn run_client(args: ClientArgs, console: &Console) -> Result<()> {
         connect_timeout: args.connect_timeout,
         timeout: args.timeout,
     };
-    if args.stdin {
+    if args.udp {
+        client::run_udp(&config, &args.message, args.count, args.interval, console)
+    } else if args.stdin {
         client::run_stdin(&config)
     } else if let Some(count) = args.count {
         client::run_count(&config, &args.message, count, args.interval, console)

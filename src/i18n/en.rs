@@ -2,8 +2,9 @@
 
 use std::io;
 
-use super::{FrameList, Millis, Msg};
+use super::{FrameList, Millis, Msg, lost_percent};
 use crate::error::{Doing, Error};
+use crate::server::Refusal;
 use crate::trace::exchange::AppEvent;
 use crate::trace::flow::Phase;
 
@@ -25,13 +26,33 @@ pub(super) fn text(msg: &Msg<'_>) -> String {
             "stopping: no new connections; {open} open connection(s) get {} s to finish",
             grace.as_secs_f64()
         ),
+        Msg::Stopped { finished, cut } => {
+            format!("stopped: {finished} connection(s) finished within the grace, {cut} cut off at its end")
+        }
+        Msg::Refused { peer, refusal } => match refusal {
+            Refusal::NotAllowed => format!("refused {peer}: not allowed by --allow / --deny"),
+            Refusal::PerIpLimit => format!("refused {peer}: --max-conns-per-ip reached for {}", peer.ip()),
+        },
+        Msg::ConnectionEnded { peer, reason } => match *reason {
+            "idle_timeout" => format!("closed {peer}: idle for longer than --idle-timeout"),
+            "limit" => format!("closed {peer}: --max-bytes reached"),
+            "shutdown" => format!("closed {peer}: still open when the shutdown grace was over"),
+            other => format!("closed {peer}: {other}"),
+        },
+        Msg::UdpDropped { count, details } => format!(
+            "UDP: {count} datagram(s) not answered in the last second by the reflection guard ({details})"
+        ),
+        Msg::RoundTripLost { peer, seq, timeout } => {
+            format!("no answer from {peer}: seq={seq} (waited {} s)", timeout.as_secs_f64())
+        }
         Msg::Echoed { message } => format!("Echoed message: {message}"),
-        Msg::RoundTrip { bytes, peer, seq, time } => {
+        Msg::RoundTripTime { bytes, peer, seq, time } => {
             format!("{bytes} bytes from {peer}: seq={seq} time={} ms", Millis(*time))
         }
-        Msg::RoundTripSummary { peer, count, min, avg, max } => format!(
+        Msg::RoundTripSummary { peer, sent, received, min, avg, max } => format!(
             "--- {peer} echo statistics ---\n\
-             {count} round trips, min/avg/max = {}/{}/{} ms",
+             {sent} sent, {received} echoed, {}% lost, min/avg/max = {}/{}/{} ms",
+            lost_percent(*sent, *received),
             Millis(*min),
             Millis(*avg),
             Millis(*max)

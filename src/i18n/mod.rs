@@ -83,6 +83,27 @@ pub enum Msg<'a> {
         open: usize,
         grace: Duration,
     },
+    /// After the grace: how many finished in time, how many were cut off.
+    Stopped {
+        finished: usize,
+        cut: usize,
+    },
+    /// A connection turned away right after accept.
+    Refused {
+        peer: SocketAddr,
+        refusal: crate::server::Refusal,
+    },
+    /// A connection that the server ended: `reason` is `idle_timeout`,
+    /// `limit` or `shutdown`.
+    ConnectionEnded {
+        peer: SocketAddr,
+        reason: &'a str,
+    },
+    /// UDP datagrams left unanswered by the reflection guard in the last second.
+    UdpDropped {
+        count: u64,
+        details: &'a str,
+    },
 
     // -- client --------------------------------------------------------------
     /// The exercise's client line.
@@ -90,16 +111,23 @@ pub enum Msg<'a> {
         message: &'a str,
     },
     /// One round trip of `--count`, like ping's line.
-    RoundTrip {
+    RoundTripTime {
         bytes: usize,
         peer: SocketAddr,
         seq: u64,
         time: Duration,
     },
+    /// `--count --udp`: no answer to one datagram within the timeout.
+    RoundTripLost {
+        peer: SocketAddr,
+        seq: u64,
+        timeout: Duration,
+    },
     /// The summary after `--count`.
     RoundTripSummary {
         peer: SocketAddr,
-        count: u64,
+        sent: u64,
+        received: u64,
         min: Duration,
         avg: Duration,
         max: Duration,
@@ -169,6 +197,11 @@ impl fmt::Display for FrameList<'_> {
         let numbers: Vec<String> = self.0.iter().map(usize::to_string).collect();
         write!(f, "[{}]", numbers.join(", "))
     }
+}
+
+/// The share of `sent` that never came back, in whole percent.
+pub(crate) fn lost_percent(sent: u64, received: u64) -> u64 {
+    (sent.saturating_sub(received) * 100).checked_div(sent).unwrap_or(0)
 }
 
 /// A [`Duration`] as milliseconds with three decimals, as ping prints it.

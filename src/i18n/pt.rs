@@ -2,8 +2,9 @@
 
 use std::io;
 
-use super::{FrameList, Millis, Msg};
+use super::{FrameList, Millis, Msg, lost_percent};
 use crate::error::{Doing, Error};
+use crate::server::Refusal;
 use crate::trace::exchange::AppEvent;
 use crate::trace::flow::Phase;
 
@@ -25,13 +26,33 @@ pub(super) fn text(msg: &Msg<'_>) -> String {
             "encerrando: nenhuma conexão nova; {open} conexão(ões) aberta(s) têm {} s para terminar",
             grace.as_secs_f64()
         ),
+        Msg::Stopped { finished, cut } => format!(
+            "encerrado: {finished} conexão(ões) terminaram dentro do prazo, {cut} cortada(s) no fim dele"
+        ),
+        Msg::Refused { peer, refusal } => match refusal {
+            Refusal::NotAllowed => format!("{peer} recusado: não permitido por --allow / --deny"),
+            Refusal::PerIpLimit => format!("{peer} recusado: --max-conns-per-ip atingido para {}", peer.ip()),
+        },
+        Msg::ConnectionEnded { peer, reason } => match *reason {
+            "idle_timeout" => format!("{peer} fechado: ocioso por mais que --idle-timeout"),
+            "limit" => format!("{peer} fechado: --max-bytes atingido"),
+            "shutdown" => format!("{peer} fechado: ainda aberto ao fim do prazo de encerramento"),
+            other => format!("{peer} fechado: {other}"),
+        },
+        Msg::UdpDropped { count, details } => format!(
+            "UDP: {count} datagrama(s) sem resposta no último segundo pela proteção contra reflexão ({details})"
+        ),
+        Msg::RoundTripLost { peer, seq, timeout } => {
+            format!("sem resposta de {peer}: seq={seq} (esperou {} s)", timeout.as_secs_f64())
+        }
         Msg::Echoed { message } => format!("Mensagem ecoada: {message}"),
-        Msg::RoundTrip { bytes, peer, seq, time } => {
+        Msg::RoundTripTime { bytes, peer, seq, time } => {
             format!("{bytes} bytes de {peer}: seq={seq} tempo={} ms", Millis(*time))
         }
-        Msg::RoundTripSummary { peer, count, min, avg, max } => format!(
+        Msg::RoundTripSummary { peer, sent, received, min, avg, max } => format!(
             "--- estatísticas de eco de {peer} ---\n\
-             {count} idas e voltas, mín/méd/máx = {}/{}/{} ms",
+             {sent} enviadas, {received} ecoadas, {}% perdidas, mín/méd/máx = {}/{}/{} ms",
+            lost_percent(*sent, *received),
             Millis(*min),
             Millis(*avg),
             Millis(*max)

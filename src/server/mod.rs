@@ -7,23 +7,31 @@
 //! - the **application level** is eco's: read what arrived, write it back,
 //!   and close after the client has closed its side.
 //!
-//! This file holds what every mode shares: the config, opening the listening
-//! socket, the life of a connection as the user sees it (the transcript
-//! lines), and Ctrl-C handling for the blocking modes. Each mode's file can be
-//! read on its own: [`single`] is the exercise, [`threads`] a thread per
-//! client, [`async_tokio`] a tokio task per client.
+//! This file holds what every mode shares: the config, opening the sockets,
+//! and Ctrl-C handling for the blocking modes; [`conn`] the life of one
+//! connection (admission, the log of its end), [`limits`] the limits. Each
+//! mode's file can be read on its own: [`single`] is the exercise,
+//! [`threads`] a thread per client, [`async_tokio`] a tokio task per client,
+//! [`udp`] the datagram echo.
 
 mod async_tokio;
+mod conn;
+pub mod limits;
 mod single;
 mod threads;
+pub mod udp;
 
 use std::io;
-use std::net::{Shutdown, SocketAddr, TcpListener};
+use std::net::{Shutdown, SocketAddr, TcpListener, UdpSocket};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
+
+pub use conn::Refusal;
+use conn::Shared;
+pub use limits::Limits;
 
 use crate::console::Console;
 use crate::error::{Doing, Error, Result};
@@ -78,6 +86,9 @@ pub struct Config {
     /// Install Ctrl-C / SIGTERM handling. Off when eco runs a server inside
     /// another command (`eco demo`), which owns the process's signals.
     pub handle_signals: bool,
+    pub limits: Limits,
+    /// The datagram echo's reflection guard.
+    pub udp: udp::Guard,
 }
 
 impl Config {
@@ -88,9 +99,11 @@ impl Config {
             once: false,
             buffer: mode.default_buffer(),
             nodelay: true,
-            grace: Duration::from_secs(1),
+            grace: Duration::from_secs(5),
             ack_fin_apart: false,
             handle_signals: true,
+            limits: Limits::default(),
+            udp: udp::Guard::default(),
         }
     }
 }
@@ -98,14 +111,19 @@ impl Config {
 /// Opens the listening socket at `addr`.
 ///
 /// Written out with socket2, one call per system call, instead of
-/// `TcpListener::bind`, which does the same four steps out of sight.
-pub fn listen(addr: SocketAddr) -> Result<TcpListener> {
+/// `TcpListener::bind`, which does the same steps out of sight.
+/// `v6only`: for an IPv6 address, refuse IPv4 clients (else `::` serves both).
+pub fn listen(addr: SocketAddr, v6only: bool) -> Result<TcpListener> {
     let fail = |source| Error::from_bind(addr, source);
     // socket(): a TCP endpoint of the address family of `addr` (IPv4 or IPv6).
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)).map_err(fail)?;
     // SO_REUSEADDR: a restarted server may bind the port again at once, while
     // connections of the previous run still sit in TIME_WAIT.
     socket.set_reuse_address(true).map_err(fail)?;
+    if addr.is_ipv6() {
+        // IPV6_V6ONLY off: `::` also takes IPv4 clients, as ::ffff:a.b.c.d.
+        socket.set_only_v6(v6only).map_err(fail)?;
+    }
     // bind(): claim HOST:PORT. Fails if another socket listens there already.
     socket.bind(&addr.into()).map_err(fail)?;
     // listen(): from now on the kernel answers SYNs by itself, completes
@@ -114,17 +132,75 @@ pub fn listen(addr: SocketAddr) -> Result<TcpListener> {
     Ok(socket.into())
 }
 
-/// Serves connections on `listener` until `--once` is done or a signal stops it.
-pub fn serve(listener: TcpListener, config: &Config, console: Arc<Console>) -> Result<()> {
-    let addr = listener.local_addr().map_err(|source| Error::Io { doing: Doing::Setup, source })?;
-    console.note(Msg::Listening { addr, mode: config.mode.name() });
-    console.say(Msg::Waiting);
-    let shared = Arc::new(Shared { console, active: Active::default() });
-    match config.mode {
-        Mode::Single => single::serve(listener, config, shared),
-        Mode::Threads => threads::serve(listener, config, shared),
-        Mode::Async => async_tokio::serve(listener, config, shared),
+/// Opens the UDP socket at `addr` for the datagram echo.
+pub fn bind_udp(addr: SocketAddr, v6only: bool) -> Result<UdpSocket> {
+    let fail = |source| Error::from_bind(addr, source);
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP)).map_err(fail)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(v6only).map_err(fail)?;
     }
+    socket.bind(&addr.into()).map_err(fail)?;
+    Ok(socket.into())
+}
+
+/// Serves TCP connections on `listener` until `--once` is done or a signal
+/// stops it.
+pub fn serve(listener: TcpListener, config: &Config, console: Arc<Console>) -> Result<()> {
+    serve_both(Some(listener), None, config, console)
+}
+
+/// Serves TCP on `listener` and/or UDP on `udp` (`--tcp --udp`: both, on
+/// the same port), until a signal stops them.
+pub fn serve_both(
+    listener: Option<TcpListener>,
+    udp: Option<UdpSocket>,
+    config: &Config,
+    console: Arc<Console>,
+) -> Result<()> {
+    let setup = |source| Error::Io { doing: Doing::Setup, source };
+    for (addr, proto) in [
+        (listener.as_ref().map(TcpListener::local_addr), "tcp"),
+        (udp.as_ref().map(UdpSocket::local_addr), "udp"),
+    ] {
+        if let Some(addr) = addr {
+            let addr = addr.map_err(setup)?;
+            let mode = if proto == "udp" { "udp" } else { config.mode.name() };
+            console.note(Msg::Listening { addr, mode });
+            tracing::info!(addr = %addr, mode, "listening");
+        }
+    }
+    let shared = Arc::new(Shared::new(console, config.clone()));
+    let stop = Stop::install(listener.as_ref(), &shared)?;
+    let Some(listener) = listener else {
+        // UDP only: the datagram loop is the whole server, until a signal.
+        if let Some(socket) = udp {
+            udp::serve(&socket, &config.udp, &shared.console, &stop.requested);
+        }
+        return Ok(());
+    };
+    // TCP, and UDP beside it on a thread of its own.
+    let udp_thread = match udp {
+        Some(socket) => {
+            let (shared, stop) = (Arc::clone(&shared), Arc::clone(&stop));
+            let thread = std::thread::Builder::new()
+                .name("eco-udp".into())
+                .spawn(move || udp::serve(&socket, &shared.config.udp, &shared.console, &stop.requested))
+                .map_err(setup)?;
+            Some(thread)
+        }
+        None => None,
+    };
+    shared.console.say(Msg::Waiting);
+    let result = match config.mode {
+        Mode::Single => single::serve(listener, &shared, &stop),
+        Mode::Threads => threads::serve(listener, &shared, &stop),
+        Mode::Async => async_tokio::serve(listener, &shared, &stop),
+    };
+    stop.requested.store(true, Ordering::SeqCst);
+    if let Some(thread) = udp_thread {
+        let _ = thread.join();
+    }
+    result
 }
 
 /// Sends the ACK of the client's FIN now, on its own, instead of letting it
@@ -139,44 +215,11 @@ fn ack_fin_apart(stream: impl std::os::fd::AsFd, config: &Config) -> io::Result<
     if config.ack_fin_apart { SockRef::from(&stream).set_tcp_quickack(true) } else { Ok(()) }
 }
 
-/// What the modes share while serving: the console and the count of open
-/// connections. A connection's life is told here, once for every mode.
-struct Shared {
-    console: Arc<Console>,
-    active: Active,
-}
-
-impl Shared {
-    /// Tells the user about a new connection; the returned guard counts it
-    /// as open until it is dropped.
-    fn opened(&self, peer: SocketAddr) -> ActiveGuard<'_> {
-        self.console.say(Msg::Connected { peer });
-        self.active.enter()
-    }
-
-    /// Tells how a connection ended: an error on stderr, then the exercise's line.
-    fn closed(&self, peer: SocketAddr, result: io::Result<u64>) {
-        if let Err(error) = result {
-            self.console.note(Msg::ConnectionFailed { peer, error: &error });
-        }
-        self.console.say(Msg::Closed);
-    }
-
-    /// An `accept` error: none of them may stop the server. Returns how long
-    /// to pause before the next `accept` (zero for harmless ones).
-    fn accept_failed(&self, error: &io::Error, backoff: &mut Backoff) -> Duration {
-        match error.kind() {
-            // A client gave up between its handshake and our accept(), or a
-            // signal interrupted the call: nothing to wait for.
-            io::ErrorKind::ConnectionAborted | io::ErrorKind::Interrupted => Duration::ZERO,
-            // Out of file descriptors or memory: spinning would only burn
-            // CPU, so wait, longer each time, for connections to close.
-            _ => {
-                let retry_in = backoff.next();
-                self.console.note(Msg::AcceptFailed { error, retry_in });
-                retry_in
-            }
-        }
+/// Largest read that keeps a connection within `--max-bytes`.
+fn room(limit: Option<u64>, done: u64, buffer: usize) -> usize {
+    match limit {
+        Some(limit) => usize::try_from(limit.saturating_sub(done)).unwrap_or(usize::MAX).min(buffer),
+        None => buffer,
     }
 }
 
@@ -198,61 +241,23 @@ impl Backoff {
     }
 }
 
-/// The number of connections being served, with a way to wait until none is.
-#[derive(Default)]
-struct Active {
-    count: Mutex<usize>,
-    idle: Condvar,
-}
-
-struct ActiveGuard<'a>(&'a Active);
-
-impl Active {
-    fn enter(&self) -> ActiveGuard<'_> {
-        *self.count.lock().unwrap_or_else(PoisonError::into_inner) += 1;
-        ActiveGuard(self)
-    }
-
-    fn count(&self) -> usize {
-        *self.count.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Blocks until no connection is open or `deadline` has passed.
-    fn wait_idle(&self, deadline: Instant) {
-        let mut count = self.count.lock().unwrap_or_else(PoisonError::into_inner);
-        while *count > 0 {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return;
-            }
-            count = self.idle.wait_timeout(count, left).unwrap_or_else(PoisonError::into_inner).0;
-        }
-    }
-}
-
-impl Drop for ActiveGuard<'_> {
-    fn drop(&mut self) {
-        let mut count = self.0.count.lock().unwrap_or_else(PoisonError::into_inner);
-        *count -= 1;
-        if *count == 0 {
-            self.0.idle.notify_all();
-        }
-    }
-}
-
-/// Ctrl-C / SIGTERM for the blocking modes (single, threads).
+/// Ctrl-C / SIGTERM: stop accepting at once, give open connections the
+/// grace, cut off the rest, exit 0.
 ///
-/// A thread waits for the signal; then it sets the flag, wakes the `accept`
-/// that blocks the main thread, and gives open connections `grace` to finish
-/// before it ends the process with status 0.
-struct Stop {
-    requested: AtomicBool,
+/// For the blocking modes a thread waits for the signal, sets the flag and
+/// wakes the `accept` that blocks the main thread; after the grace it shuts
+/// down the sockets still open. The async mode watches the same flag's
+/// signals with tokio (see `async_tokio`).
+pub(crate) struct Stop {
+    requested: Arc<AtomicBool>,
 }
 
 impl Stop {
-    fn install(listener: &TcpListener, config: &Config, shared: &Arc<Shared>) -> Result<Arc<Stop>> {
-        let stop = Arc::new(Stop { requested: AtomicBool::new(false) });
-        if !config.handle_signals {
+    fn install(listener: Option<&TcpListener>, shared: &Arc<Shared>) -> Result<Arc<Stop>> {
+        let stop = Arc::new(Stop { requested: Arc::new(AtomicBool::new(false)) });
+        // Async mode (with a listener) installs tokio's own handlers.
+        let blocking = listener.is_none() || shared.config.mode != Mode::Async;
+        if !shared.config.handle_signals || !blocking {
             return Ok(stop);
         }
         let setup = |source| Error::Io { doing: Doing::Setup, source };
@@ -260,8 +265,8 @@ impl Stop {
             signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])
                 .map_err(setup)?;
         // A second handle on the same listening socket, for the signal thread.
-        let listener = listener.try_clone().map_err(setup)?;
-        let (watch, shared, grace) = (Arc::clone(&stop), Arc::clone(shared), config.grace);
+        let listener = listener.map(TcpListener::try_clone).transpose().map_err(setup)?;
+        let (watch, shared) = (Arc::clone(&stop), Arc::clone(shared));
         std::thread::Builder::new()
             .name("eco-signals".into())
             .spawn(move || {
@@ -269,14 +274,24 @@ impl Stop {
                     return;
                 }
                 watch.requested.store(true, Ordering::SeqCst);
-                shared.console.note(Msg::ShuttingDown { open: shared.active.count(), grace });
+                let grace = shared.config.grace;
+                let open = shared.active.count();
+                shared.console.note(Msg::ShuttingDown { open, grace });
+                tracing::info!(open, grace_s = grace.as_secs_f64(), "stopping");
                 // shutdown() on a listening socket makes Linux fail the
                 // blocked accept() with EINVAL: the accept loop wakes up,
                 // sees the flag and stops. The kernel stops answering SYNs.
-                let _ = SockRef::from(&listener).shutdown(Shutdown::Read);
-                shared.active.wait_idle(Instant::now() + grace);
-                // Normally the main thread has returned by now; if a
-                // connection outlived the grace, it is cut off here.
+                if let Some(listener) = &listener {
+                    let _ = SockRef::from(listener).shutdown(Shutdown::Read);
+                }
+                let deadline = Instant::now() + grace;
+                shared.active.wait_below(1, deadline);
+                let cut = shared.cut_all();
+                shared.console.note(Msg::Stopped { finished: open.saturating_sub(cut), cut });
+                tracing::info!(finished = open.saturating_sub(cut), cut, "stopped");
+                // The cut connections' loops return at once and the main
+                // thread exits 0; this is only a backstop.
+                std::thread::sleep(Duration::from_secs(1));
                 std::process::exit(0);
             })
             .map_err(setup)?;
@@ -302,24 +317,18 @@ mod tests {
     }
 
     #[test]
-    fn active_counts_guards_and_wait_idle_returns_at_zero() {
-        let active = Active::default();
-        let a = active.enter();
-        let b = active.enter();
-        assert_eq!(active.count(), 2);
-        drop(a);
-        drop(b);
-        assert_eq!(active.count(), 0);
-        let start = Instant::now();
-        active.wait_idle(start + Duration::from_secs(5));
-        assert!(start.elapsed() < Duration::from_secs(1));
+    fn room_keeps_within_max_bytes() {
+        assert_eq!(room(None, 10, 1024), 1024);
+        assert_eq!(room(Some(100), 90, 1024), 10);
+        assert_eq!(room(Some(100), 100, 1024), 0);
+        assert_eq!(room(Some(5000), 0, 1024), 1024);
     }
 
     #[test]
     fn port_in_use_is_reported_with_the_address() {
-        let first = listen("127.0.0.1:0".parse().unwrap()).unwrap();
+        let first = listen("127.0.0.1:0".parse().unwrap(), false).unwrap();
         let addr = first.local_addr().unwrap();
-        let err = listen(addr).unwrap_err();
+        let err = listen(addr, false).unwrap_err();
         assert!(matches!(err, Error::AddrInUse { addr: a } if a == addr), "{err:?}");
     }
 }

@@ -6,21 +6,21 @@
 //! capture (`eco trace`) to see which call causes which segment.
 
 use std::io::{self, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::Arc;
+use std::net::{SocketAddr, TcpListener, TcpStream};
 
-use super::{Backoff, Config, Shared, Stop, ack_fin_apart};
+use super::conn::{EndReason, Ended, Shared};
+use super::{Backoff, Stop, ack_fin_apart, room};
 use crate::error::Result;
+use crate::i18n::Msg;
 
-pub(super) fn serve(listener: TcpListener, config: &Config, shared: Arc<Shared>) -> Result<()> {
-    let stop = Stop::install(&listener, config, &shared)?;
-    let mut buf = vec![0u8; config.buffer];
+pub(super) fn serve(listener: TcpListener, shared: &Shared, stop: &Stop) -> Result<()> {
+    let mut buf = vec![0u8; shared.config.buffer];
     let mut backoff = Backoff::default();
     loop {
         // accept(): sleeps until the kernel has a connection whose three-way
         // handshake (SYN, SYN-ACK, ACK) is complete, then hands it over as a
         // new socket. The listening socket stays open for the next client.
-        let (mut stream, peer) = match listener.accept() {
+        let (stream, peer) = match listener.accept() {
             Ok(accepted) => accepted,
             Err(_) if stop.requested() => return Ok(()),
             Err(error) => {
@@ -29,48 +29,66 @@ pub(super) fn serve(listener: TcpListener, config: &Config, shared: Arc<Shared>)
             }
         };
         backoff.reset();
-        let guard = shared.opened(peer);
-        let result = stream
-            .set_nodelay(config.nodelay)
-            .and_then(|()| echo(&mut stream, &mut buf))
-            .and_then(|echoed| ack_fin_apart(&stream, config).map(|()| echoed));
-        // close(): dropping the socket sends our FIN. The client's FIN came
-        // first (that is what ended `echo`), so this completes the close.
-        drop(stream);
-        drop(guard);
-        shared.closed(peer, result);
-        if config.once || stop.requested() {
+        handle(stream, peer, shared, &mut buf);
+        if shared.config.once || stop.requested() {
             return Ok(());
         }
-        shared.console.say(crate::i18n::Msg::Waiting);
+        shared.console.say(Msg::Waiting);
     }
 }
 
-/// Echoes until the client closes its side; returns the bytes echoed.
+/// Serves one accepted connection to its end; shared with `threads` mode.
+pub(super) fn handle(mut stream: TcpStream, peer: SocketAddr, shared: &Shared, buf: &mut [u8]) {
+    // Refused (deny list, per-IP limit): dropping the socket closes it.
+    let Some(mut guard) = shared.admit(&stream, peer) else { return };
+    guard.register(&stream);
+    let ended = match shared.prepare(&stream, true) {
+        Ok(()) => echo(&mut stream, buf, shared.config.limits.max_bytes),
+        Err(error) => Ended { bytes_in: 0, bytes_out: 0, reason: EndReason::from_error(error) },
+    };
+    if matches!(ended.reason, EndReason::Fin) {
+        let _ = ack_fin_apart(&stream, &shared.config);
+    }
+    // close(): dropping the socket sends our FIN. The client's FIN came
+    // first (that is what ended `echo`), so this completes the close.
+    drop(stream);
+    shared.closed(guard, ended);
+}
+
+/// Echoes until the client closes its side (or a limit ends the
+/// connection); says how much went each way and why it ended.
 ///
-/// Shared with `threads` mode: it is the whole application level of an echo
-/// server. No framing, no protocol: bytes in, the same bytes out.
-pub(super) fn echo(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<u64> {
-    let mut total = 0u64;
-    loop {
-        // recv(): sleeps until bytes arrive, then returns up to `buf.len()`
-        // of them (the exercise's recv(1024)). A message longer than the
+/// This is the whole application level of an echo server. No framing, no
+/// protocol: bytes in, the same bytes out.
+fn echo(stream: &mut TcpStream, buf: &mut [u8], max_bytes: Option<u64>) -> Ended {
+    let (mut bytes_in, mut bytes_out) = (0u64, 0u64);
+    let reason = loop {
+        let room = room(max_bytes, bytes_in, buf.len());
+        if room == 0 {
+            break EndReason::Limit;
+        }
+        // recv(): sleeps until bytes arrive, then returns up to `room` of
+        // them (the exercise's recv(1024)). A message longer than the
         // buffer simply takes several turns of this loop. The kernel has
         // already ACKed these bytes; the client did not wait for us.
-        let n = match stream.read(buf) {
+        let n = match stream.read(&mut buf[..room]) {
             // 0 bytes: the client sent FIN (close or shutdown(SHUT_WR)).
             // RFC 862: everything received was sent back already, so we
             // are done and may close.
-            Ok(0) => return Ok(total),
+            Ok(0) => break EndReason::Fin,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+            Err(e) => break EndReason::from_error(e),
         };
+        bytes_in += n as u64;
         // send(): `write_all` calls send() until the kernel has taken every
         // byte into the socket's send buffer. If the client does not read,
         // that buffer fills and we wait here (and stop reading): the
         // backpressure that keeps a server's memory bounded.
-        stream.write_all(&buf[..n])?;
-        total += n as u64;
-    }
+        if let Err(e) = stream.write_all(&buf[..n]) {
+            break EndReason::from_error(e);
+        }
+        bytes_out += n as u64;
+    };
+    Ended { bytes_in, bytes_out, reason }
 }

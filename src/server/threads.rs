@@ -1,21 +1,34 @@
 //! `--mode threads`: one OS thread per connection.
 //!
 //! The simplest way to serve many clients with blocking calls: each client
-//! gets a thread that runs the same echo loop as `single` mode. Threads cost
+//! gets a thread that runs the same code as `single` mode. Threads cost
 //! memory (a stack each) and a context switch per wake-up, which is why the
 //! `async` mode exists; but this is the code most servers started as.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use super::{Backoff, Config, Shared, Stop, ack_fin_apart, single};
+use super::conn::Shared;
+use super::{Backoff, Stop, single};
 use crate::error::Result;
 
-pub(super) fn serve(listener: TcpListener, config: &Config, shared: Arc<Shared>) -> Result<()> {
-    let stop = Stop::install(&listener, config, &shared)?;
+/// Stack per connection thread: the echo loop needs little (its buffer is
+/// on the heap); 2 MiB, Rust's default, would only reserve address space.
+const STACK: usize = 128 * 1024;
+
+pub(super) fn serve(listener: TcpListener, shared: &Arc<Shared>, stop: &Stop) -> Result<()> {
     let mut backoff = Backoff::default();
     loop {
+        // --max-conns: do not accept while the limit is reached; clients
+        // wait in the kernel's backlog (their handshake done) meanwhile.
+        if let Some(max) = shared.config.limits.max_conns {
+            while !shared.active.wait_below(max, Instant::now() + Duration::from_millis(100)) {
+                if stop.requested() {
+                    return Ok(());
+                }
+            }
+        }
         // accept(): as in single mode; the difference is what happens next.
         let (stream, peer) = match listener.accept() {
             Ok(accepted) => accepted,
@@ -26,35 +39,27 @@ pub(super) fn serve(listener: TcpListener, config: &Config, shared: Arc<Shared>)
             }
         };
         backoff.reset();
-        if config.once {
+        let mut buf = vec![0u8; shared.config.buffer];
+        if shared.config.once {
             // Nothing to do in parallel: serve the one client right here.
-            handle(stream, peer, config, &shared);
+            single::handle(stream, peer, shared, &mut buf);
             return Ok(());
         }
-        let (config, shared_for_thread) = (config.clone(), Arc::clone(&shared));
+        let for_thread = Arc::clone(shared);
         let spawned = std::thread::Builder::new()
             .name(format!("eco-{peer}"))
-            .spawn(move || handle(stream, peer, &config, &shared_for_thread));
+            .stack_size(STACK)
+            .spawn(move || single::handle(stream, peer, &for_thread, &mut buf));
         if let Err(error) = spawned {
             // Out of threads (ulimit -u) or memory. Dropping the closure
             // closed that client's socket; the server goes on for the others.
-            shared.console.note(crate::i18n::Msg::ConnectionFailed { peer, error: &error });
+            shared.console.warn(crate::i18n::Msg::ConnectionFailed { peer, error: &error });
         }
     }
-    // Stopped by a signal: give open connections the grace to finish. (The
-    // signal thread ends the process when the grace is over.)
-    shared.active.wait_idle(Instant::now() + config.grace);
+    // Stopped by a signal: the signal thread gives open connections the
+    // grace, then cuts them off; wait for that.
+    while shared.active.count() > 0 {
+        shared.active.wait_below(1, Instant::now() + Duration::from_millis(100));
+    }
     Ok(())
-}
-
-fn handle(mut stream: TcpStream, peer: std::net::SocketAddr, config: &Config, shared: &Shared) {
-    let guard = shared.opened(peer);
-    let mut buf = vec![0u8; config.buffer];
-    let result = stream
-        .set_nodelay(config.nodelay)
-        .and_then(|()| single::echo(&mut stream, &mut buf))
-        .and_then(|echoed| ack_fin_apart(&stream, config).map(|()| echoed));
-    drop(stream);
-    drop(guard);
-    shared.closed(peer, result);
 }

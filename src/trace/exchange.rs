@@ -62,7 +62,7 @@ const DEADLINE: Duration = Duration::from_secs(30);
 
 pub fn run(options: &Options, capture: bool, lang: Lang) -> Result<Exchange> {
     let setup = |source| Error::Io { doing: Doing::Setup, source };
-    let listener = server::listen(options.addr)?;
+    let listener = server::listen(options.addr, false)?;
     let addr = listener.local_addr().map_err(setup)?;
     let capture = if capture {
         Some(

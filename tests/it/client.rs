@@ -61,7 +61,7 @@ fn count_prints_each_round_trip_and_a_summary() {
         assert!(ms.parse::<f64>().unwrap() >= 0.0);
     }
     assert_eq!(lines[3], format!("--- {} echo statistics ---", server.addr));
-    assert!(lines[4].starts_with("3 round trips, min/avg/max = "), "{}", lines[4]);
+    assert!(lines[4].starts_with("3 sent, 3 echoed, 0% lost, min/avg/max = "), "{}", lines[4]);
 }
 
 #[test]

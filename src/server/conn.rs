@@ -1,0 +1,314 @@
+//! The life of one connection as every mode shares it: admission (allow,
+//! deny, per-IP limit), socket options, how it ended and why, and telling
+//! the user (the transcript lines and the structured log).
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use socket2::{SockRef, TcpKeepalive};
+
+use super::Config;
+use super::limits::PerIp;
+use crate::console::Console;
+use crate::i18n::Msg;
+
+/// Why a connection ended: the `reason` of its log line.
+#[derive(Debug)]
+pub(crate) enum EndReason {
+    /// The client closed its side (FIN) and everything was echoed.
+    Fin,
+    /// The client reset the connection, or vanished while we wrote.
+    Reset(io::Error),
+    /// Nothing could be read or written for `--idle-timeout`.
+    IdleTimeout,
+    /// `--max-bytes` reached.
+    Limit,
+    /// Still open when the shutdown grace was over.
+    Shutdown,
+    /// Any other I/O error.
+    Error(io::Error),
+}
+
+impl EndReason {
+    /// Sorts a failed read or write.
+    pub(crate) fn from_error(error: io::Error) -> EndReason {
+        match error.kind() {
+            // SO_RCVTIMEO / SO_SNDTIMEO expired: the idle timeout.
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => EndReason::IdleTimeout,
+            io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionAborted => {
+                EndReason::Reset(error)
+            }
+            _ => EndReason::Error(error),
+        }
+    }
+
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            EndReason::Fin => "fin",
+            EndReason::Reset(_) => "reset",
+            EndReason::IdleTimeout => "idle_timeout",
+            EndReason::Limit => "limit",
+            EndReason::Shutdown => "shutdown",
+            EndReason::Error(_) => "error",
+        }
+    }
+}
+
+/// What an echo loop reports when it returns.
+#[derive(Debug)]
+pub(crate) struct Ended {
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub reason: EndReason,
+}
+
+/// Why a connection was turned away right after `accept`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// `--deny`, or not in `--allow`.
+    NotAllowed,
+    /// `--max-conns-per-ip` reached for its address.
+    PerIpLimit,
+}
+
+impl Refusal {
+    fn name(self) -> &'static str {
+        match self {
+            Refusal::NotAllowed => "not_allowed",
+            Refusal::PerIpLimit => "per_ip_limit",
+        }
+    }
+}
+
+/// What the modes share while serving.
+pub(super) struct Shared {
+    pub console: Arc<Console>,
+    pub config: Config,
+    pub active: Active,
+    per_ip: PerIp,
+    /// Blocking modes: a handle on each open socket, so that the signal
+    /// thread can cut them off when the grace is over.
+    open: Mutex<HashMap<u64, TcpStream>>,
+    next_id: AtomicU64,
+    cut: AtomicBool,
+}
+
+/// An admitted connection: counted as open (overall and per IP) until dropped.
+pub(super) struct ConnGuard<'a> {
+    shared: &'a Shared,
+    /// The client, with an IPv4 client of a dual-stack socket shown as
+    /// a.b.c.d rather than ::ffff:a.b.c.d.
+    pub peer: SocketAddr,
+    ip: IpAddr,
+    started: Instant,
+    registered: Option<u64>,
+}
+
+impl Shared {
+    pub(super) fn new(console: Arc<Console>, config: Config) -> Shared {
+        Shared {
+            console,
+            config,
+            active: Active::default(),
+            per_ip: PerIp::default(),
+            open: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(0),
+            cut: AtomicBool::new(false),
+        }
+    }
+
+    /// Lets a just-accepted connection in, or refuses it: closed with RST
+    /// (SO_LINGER 0), which tells the client at once, and logged.
+    pub(super) fn admit(&self, socket: impl AsFd, peer: SocketAddr) -> Option<ConnGuard<'_>> {
+        let ip = peer.ip().to_canonical();
+        let peer = SocketAddr::new(ip, peer.port());
+        let refusal = if !self.config.limits.admits(ip) {
+            Some(Refusal::NotAllowed)
+        } else if !self.per_ip.try_enter(ip, self.config.limits.max_conns_per_ip) {
+            Some(Refusal::PerIpLimit)
+        } else {
+            None
+        };
+        if let Some(refusal) = refusal {
+            let _ = SockRef::from(&socket).set_linger(Some(Duration::ZERO));
+            self.console.note(Msg::Refused { peer, refusal });
+            tracing::info!(peer = %peer, reason = refusal.name(), "connection refused");
+            return None;
+        }
+        self.console.say(Msg::Connected { peer });
+        tracing::debug!(peer = %peer, "connection opened");
+        self.active.enter();
+        Some(ConnGuard { shared: self, peer, ip, started: Instant::now(), registered: None })
+    }
+
+    /// Socket options for an admitted connection. `blocking`: also the
+    /// idle timeout as SO_RCVTIMEO / SO_SNDTIMEO (tokio uses timers instead).
+    pub(super) fn prepare(&self, socket: impl AsFd, blocking: bool) -> io::Result<()> {
+        let socket = SockRef::from(&socket);
+        socket.set_tcp_nodelay(self.config.nodelay)?;
+        if let Some(time) = self.config.limits.keepalive {
+            // After `time` of silence, probe every `time / 6` (at least 1 s);
+            // four unanswered probes close the connection.
+            let interval = (time / 6).max(Duration::from_secs(1));
+            socket.set_tcp_keepalive(
+                &TcpKeepalive::new().with_time(time).with_interval(interval).with_retries(4),
+            )?;
+        }
+        if blocking {
+            socket.set_read_timeout(self.config.limits.idle_timeout)?;
+            socket.set_write_timeout(self.config.limits.idle_timeout)?;
+        }
+        Ok(())
+    }
+
+    /// Tells how a connection ended: a note for anything but a normal
+    /// close, the exercise's line, and the log line with its numbers.
+    pub(super) fn closed(&self, guard: ConnGuard<'_>, ended: Ended) {
+        let (peer, duration) = (guard.peer, guard.started.elapsed());
+        let reason = if guard.was_cut() { EndReason::Shutdown } else { ended.reason };
+        drop(guard);
+        match &reason {
+            EndReason::Fin => {}
+            EndReason::Reset(error) | EndReason::Error(error) => {
+                self.console.warn(Msg::ConnectionFailed { peer, error });
+            }
+            other => self.console.note(Msg::ConnectionEnded { peer, reason: other.name() }),
+        }
+        self.console.say(Msg::Closed);
+        tracing::info!(
+            peer = %peer,
+            duration_ms = (duration.as_secs_f64() * 1e6).round() / 1e3,
+            bytes_in = ended.bytes_in,
+            bytes_out = ended.bytes_out,
+            reason = reason.name(),
+            "connection closed"
+        );
+    }
+
+    /// An `accept` error: none of them may stop the server. Returns how long
+    /// to pause before the next `accept` (zero for harmless ones).
+    pub(super) fn accept_failed(&self, error: &io::Error, backoff: &mut super::Backoff) -> Duration {
+        match error.kind() {
+            // A client gave up between its handshake and our accept(), or a
+            // signal interrupted the call: nothing to wait for.
+            io::ErrorKind::ConnectionAborted | io::ErrorKind::Interrupted => Duration::ZERO,
+            // Out of file descriptors or memory: spinning would only burn
+            // CPU, so wait, longer each time, for connections to close.
+            _ => {
+                let retry_in = backoff.next();
+                self.console.warn(Msg::AcceptFailed { error, retry_in });
+                tracing::warn!(error = %error, retry_in_s = retry_in.as_secs(), "accept failed");
+                retry_in
+            }
+        }
+    }
+
+    /// Blocking modes: shuts down every open socket; their echo loops
+    /// return at once and log the reason `shutdown`. Returns how many.
+    pub(super) fn cut_all(&self) -> usize {
+        self.cut.store(true, Ordering::SeqCst);
+        let open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        for stream in open.values() {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+        open.len()
+    }
+}
+
+impl ConnGuard<'_> {
+    /// Blocking modes: keep a handle on the socket for [`Shared::cut_all`].
+    pub(super) fn register(&mut self, stream: &TcpStream) {
+        if let Ok(handle) = stream.try_clone() {
+            let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+            self.shared.open.lock().unwrap_or_else(PoisonError::into_inner).insert(id, handle);
+            self.registered = Some(id);
+        }
+    }
+
+    fn was_cut(&self) -> bool {
+        self.registered.is_some() && self.shared.cut.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for ConnGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(id) = self.registered {
+            self.shared.open.lock().unwrap_or_else(PoisonError::into_inner).remove(&id);
+        }
+        self.shared.per_ip.leave(self.ip);
+        self.shared.active.leave();
+    }
+}
+
+/// The number of connections being served, with ways to wait on it.
+#[derive(Default)]
+pub(super) struct Active {
+    count: AtomicUsize,
+    lock: Mutex<()>,
+    changed: Condvar,
+}
+
+impl Active {
+    fn enter(&self) {
+        self.count.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn leave(&self) {
+        self.count.fetch_sub(1, Ordering::SeqCst);
+        let _lock = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        self.changed.notify_all();
+    }
+
+    pub(super) fn count(&self) -> usize {
+        self.count.load(Ordering::SeqCst)
+    }
+
+    /// Blocks until fewer than `max` connections are open, or `deadline`.
+    /// Returns whether that happened.
+    pub(super) fn wait_below(&self, max: usize, deadline: Instant) -> bool {
+        let mut lock = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        while self.count() >= max {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            lock = self.changed.wait_timeout(lock, left).unwrap_or_else(PoisonError::into_inner).0;
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wait_below_returns_when_a_connection_leaves() {
+        let active = Arc::new(Active::default());
+        active.enter();
+        active.enter();
+        assert!(!active.wait_below(2, Instant::now() + Duration::from_millis(20)));
+        let leaver = Arc::clone(&active);
+        let thread = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            leaver.leave();
+        });
+        assert!(active.wait_below(2, Instant::now() + Duration::from_secs(5)));
+        assert_eq!(active.count(), 1);
+        thread.join().unwrap();
+    }
+
+    #[test]
+    fn errors_sort_into_reasons() {
+        let kind = |k| EndReason::from_error(io::Error::from(k)).name();
+        assert_eq!(kind(io::ErrorKind::WouldBlock), "idle_timeout");
+        assert_eq!(kind(io::ErrorKind::ConnectionReset), "reset");
+        assert_eq!(kind(io::ErrorKind::BrokenPipe), "reset");
+        assert_eq!(kind(io::ErrorKind::PermissionDenied), "error");
+    }
+}

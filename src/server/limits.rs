@@ -1,0 +1,138 @@
+//! The limits a long-running server needs: who may connect (`--allow`,
+//! `--deny`), how many at once (`--max-conns`, `--max-conns-per-ip`), for
+//! how long and how much (`--idle-timeout`, `--max-bytes`), and TCP
+//! keepalive so that vanished clients are noticed.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// At most this many connections at once; the next ones wait in the
+    /// kernel's backlog until one closes. `None`: no limit.
+    pub max_conns: Option<usize>,
+    /// At most this many connections from one IP address; more are
+    /// refused at once (RST). `None`: no limit.
+    pub max_conns_per_ip: Option<usize>,
+    /// Close a connection on which nothing could be read or written for
+    /// this long. `None`: never.
+    pub idle_timeout: Option<Duration>,
+    /// TCP keepalive: probe a silent peer after this long, so that a
+    /// client that vanished (cable, crash, NAT) is noticed. `None`: off.
+    pub keepalive: Option<Duration>,
+    /// Close a connection after echoing this many bytes. `None`: no limit.
+    pub max_bytes: Option<u64>,
+    /// Only these networks may connect (empty: everyone not denied).
+    pub allow: Vec<IpNet>,
+    /// These networks may not connect (checked before `allow`).
+    pub deny: Vec<IpNet>,
+}
+
+impl Default for Limits {
+    /// `eco server`'s defaults: idle connections closed after 5 minutes,
+    /// keepalive after 60 s, no other limit.
+    fn default() -> Limits {
+        Limits {
+            max_conns: None,
+            max_conns_per_ip: None,
+            idle_timeout: Some(Duration::from_secs(300)),
+            keepalive: Some(Duration::from_secs(60)),
+            max_bytes: None,
+            allow: Vec::new(),
+            deny: Vec::new(),
+        }
+    }
+}
+
+impl Limits {
+    /// Whether `ip` may connect at all.
+    pub fn admits(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        !self.deny.iter().any(|net| net.contains(&ip))
+            && (self.allow.is_empty() || self.allow.iter().any(|net| net.contains(&ip)))
+    }
+}
+
+/// Open connections per client address, for `--max-conns-per-ip`.
+#[derive(Default)]
+pub(super) struct PerIp {
+    counts: Mutex<HashMap<IpAddr, usize>>,
+}
+
+impl PerIp {
+    /// Counts one more connection from `ip` unless that would pass `max`.
+    pub(super) fn try_enter(&self, ip: IpAddr, max: Option<usize>) -> bool {
+        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = counts.entry(ip).or_insert(0);
+        if max.is_some_and(|max| *count >= max) {
+            if *count == 0 {
+                counts.remove(&ip);
+            }
+            return false;
+        }
+        *count += 1;
+        true
+    }
+
+    pub(super) fn leave(&self, ip: IpAddr) {
+        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = counts.get_mut(&ip) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&ip);
+            }
+        }
+    }
+}
+
+/// `--allow` / `--deny` values: a CIDR (`10.0.0.0/8`, `::1/128`) or a bare
+/// address (one host).
+pub fn parse_net(text: &str) -> Result<IpNet, String> {
+    text.parse::<IpNet>().or_else(|_| text.parse::<IpAddr>().map(IpNet::from)).map_err(|_| {
+        format!("'{text}' is not an address or CIDR network: write e.g. 127.0.0.1 or 10.0.0.0/8")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nets(list: &[&str]) -> Vec<IpNet> {
+        list.iter().map(|n| parse_net(n).unwrap()).collect()
+    }
+
+    #[test]
+    fn deny_wins_over_allow_and_empty_allow_admits_all() {
+        let limits =
+            Limits { allow: nets(&["127.0.0.0/8"]), deny: nets(&["127.0.0.3"]), ..Limits::default() };
+        assert!(limits.admits("127.0.0.2".parse().unwrap()));
+        assert!(!limits.admits("127.0.0.3".parse().unwrap()));
+        assert!(!limits.admits("10.1.2.3".parse().unwrap()));
+        // An IPv4 client of a dual-stack socket shows as ::ffff:a.b.c.d.
+        assert!(limits.admits("::ffff:127.0.0.2".parse().unwrap()));
+        assert!(Limits::default().admits("192.0.2.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn per_ip_counts_up_to_the_limit_and_back() {
+        let per_ip = PerIp::default();
+        let ip: IpAddr = "127.0.0.2".parse().unwrap();
+        assert!(per_ip.try_enter(ip, Some(2)));
+        assert!(per_ip.try_enter(ip, Some(2)));
+        assert!(!per_ip.try_enter(ip, Some(2)));
+        per_ip.leave(ip);
+        assert!(per_ip.try_enter(ip, Some(2)));
+        assert!(per_ip.try_enter("127.0.0.3".parse().unwrap(), Some(2)));
+    }
+
+    #[test]
+    fn nets_parse_with_a_clear_error() {
+        assert_eq!(parse_net("10.0.0.0/8").unwrap().to_string(), "10.0.0.0/8");
+        assert_eq!(parse_net("::1").unwrap().to_string(), "::1/128");
+        assert!(parse_net("10.0.0.0/33").unwrap_err().contains("'10.0.0.0/33'"));
+    }
+}
