@@ -74,18 +74,18 @@ async fn accept_loop(
             }
         };
         backoff.reset();
-        let (conn_shared, cut) = (Arc::clone(&shared), cut.clone());
+        let Some(guard) = shared.admit(&stream, peer) else { continue };
+        let cut = cut.clone();
         tracker.spawn(async move {
-            let shared = conn_shared;
             let mut stream = stream;
             let _permit = permit;
-            let Some(guard) = shared.admit(&stream, peer) else { return };
+            let shared = Arc::clone(guard.shared());
             let ended = match shared.prepare(&stream, false) {
                 Ok(()) => echo(&mut stream, &shared, &cut).await,
                 Err(error) => Ended { bytes_in: 0, bytes_out: 0, reason: EndReason::from_error(error) },
             };
             drop(stream);
-            shared.closed(guard, ended);
+            guard.finish(ended);
         });
         if shared.config.once {
             break;

@@ -99,8 +99,10 @@ pub(super) struct Shared {
 }
 
 /// An admitted connection: counted as open (overall and per IP) until dropped.
-pub(super) struct ConnGuard<'a> {
-    shared: &'a Shared,
+/// Taken in the accept loop, before a thread or task starts, so that
+/// `--max-conns` counts it at once.
+pub(super) struct ConnGuard {
+    shared: Arc<Shared>,
     /// The client, with an IPv4 client of a dual-stack socket shown as
     /// a.b.c.d rather than ::ffff:a.b.c.d.
     pub peer: SocketAddr,
@@ -124,7 +126,7 @@ impl Shared {
 
     /// Lets a just-accepted connection in, or refuses it: closed with RST
     /// (SO_LINGER 0), which tells the client at once, and logged.
-    pub(super) fn admit(&self, socket: impl AsFd, peer: SocketAddr) -> Option<ConnGuard<'_>> {
+    pub(super) fn admit(self: &Arc<Self>, socket: impl AsFd, peer: SocketAddr) -> Option<ConnGuard> {
         let ip = peer.ip().to_canonical();
         let peer = SocketAddr::new(ip, peer.port());
         let refusal = if !self.config.limits.admits(ip) {
@@ -143,7 +145,7 @@ impl Shared {
         self.console.say(Msg::Connected { peer });
         tracing::debug!(peer = %peer, "connection opened");
         self.active.enter();
-        Some(ConnGuard { shared: self, peer, ip, started: Instant::now(), registered: None })
+        Some(ConnGuard { shared: Arc::clone(self), peer, ip, started: Instant::now(), registered: None })
     }
 
     /// Socket options for an admitted connection. `blocking`: also the
@@ -164,30 +166,6 @@ impl Shared {
             socket.set_write_timeout(self.config.limits.idle_timeout)?;
         }
         Ok(())
-    }
-
-    /// Tells how a connection ended: a note for anything but a normal
-    /// close, the exercise's line, and the log line with its numbers.
-    pub(super) fn closed(&self, guard: ConnGuard<'_>, ended: Ended) {
-        let (peer, duration) = (guard.peer, guard.started.elapsed());
-        let reason = if guard.was_cut() { EndReason::Shutdown } else { ended.reason };
-        drop(guard);
-        match &reason {
-            EndReason::Fin => {}
-            EndReason::Reset(error) | EndReason::Error(error) => {
-                self.console.warn(Msg::ConnectionFailed { peer, error });
-            }
-            other => self.console.note(Msg::ConnectionEnded { peer, reason: other.name() }),
-        }
-        self.console.say(Msg::Closed);
-        tracing::info!(
-            peer = %peer,
-            duration_ms = (duration.as_secs_f64() * 1e6).round() / 1e3,
-            bytes_in = ended.bytes_in,
-            bytes_out = ended.bytes_out,
-            reason = reason.name(),
-            "connection closed"
-        );
     }
 
     /// An `accept` error: none of them may stop the server. Returns how long
@@ -220,7 +198,31 @@ impl Shared {
     }
 }
 
-impl ConnGuard<'_> {
+impl ConnGuard {
+    /// Tells how a connection ended: a note for anything but a normal
+    /// close, the exercise's line, and the log line with its numbers.
+    pub(super) fn finish(self, ended: Ended) {
+        let (peer, duration, shared) = (self.peer, self.started.elapsed(), Arc::clone(&self.shared));
+        let reason = if self.was_cut() { EndReason::Shutdown } else { ended.reason };
+        drop(self);
+        match &reason {
+            EndReason::Fin => {}
+            EndReason::Reset(error) | EndReason::Error(error) => {
+                shared.console.warn(Msg::ConnectionFailed { peer, error });
+            }
+            other => shared.console.note(Msg::ConnectionEnded { peer, reason: other.name() }),
+        }
+        shared.console.say(Msg::Closed);
+        tracing::info!(
+            peer = %peer,
+            duration_ms = (duration.as_secs_f64() * 1e6).round() / 1e3,
+            bytes_in = ended.bytes_in,
+            bytes_out = ended.bytes_out,
+            reason = reason.name(),
+            "connection closed"
+        );
+    }
+
     /// Blocking modes: keep a handle on the socket for [`Shared::cut_all`].
     pub(super) fn register(&mut self, stream: &TcpStream) {
         if let Ok(handle) = stream.try_clone() {
@@ -230,12 +232,16 @@ impl ConnGuard<'_> {
         }
     }
 
+    pub(super) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
     fn was_cut(&self) -> bool {
         self.registered.is_some() && self.shared.cut.load(Ordering::SeqCst)
     }
 }
 
-impl Drop for ConnGuard<'_> {
+impl Drop for ConnGuard {
     fn drop(&mut self) {
         if let Some(id) = self.registered {
             self.shared.open.lock().unwrap_or_else(PoisonError::into_inner).remove(&id);

@@ -23,8 +23,8 @@ pub mod udp;
 
 use std::io;
 use std::net::{Shutdown, SocketAddr, TcpListener, UdpSocket};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
@@ -175,6 +175,7 @@ pub fn serve_both(
         // UDP only: the datagram loop is the whole server, until a signal.
         if let Some(socket) = udp {
             udp::serve(&socket, &config.udp, &shared.console, &stop.requested);
+            stop.wait_told(config.grace + Duration::from_secs(2));
         }
         return Ok(());
     };
@@ -196,6 +197,9 @@ pub fn serve_both(
         Mode::Threads => threads::serve(listener, &shared, &stop),
         Mode::Async => async_tokio::serve(listener, &shared, &stop),
     };
+    if stop.requested() && config.mode != Mode::Async {
+        stop.wait_told(config.grace + Duration::from_secs(2));
+    }
     stop.requested.store(true, Ordering::SeqCst);
     if let Some(thread) = udp_thread {
         let _ = thread.join();
@@ -250,11 +254,18 @@ impl Backoff {
 /// signals with tokio (see `async_tokio`).
 pub(crate) struct Stop {
     requested: Arc<AtomicBool>,
+    /// Set by the signal thread once it has told how the stop went.
+    told: Mutex<bool>,
+    told_cv: Condvar,
 }
 
 impl Stop {
     fn install(listener: Option<&TcpListener>, shared: &Arc<Shared>) -> Result<Arc<Stop>> {
-        let stop = Arc::new(Stop { requested: Arc::new(AtomicBool::new(false)) });
+        let stop = Arc::new(Stop {
+            requested: Arc::new(AtomicBool::new(false)),
+            told: Mutex::new(false),
+            told_cv: Condvar::new(),
+        });
         // Async mode (with a listener) installs tokio's own handlers.
         let blocking = listener.is_none() || shared.config.mode != Mode::Async;
         if !shared.config.handle_signals || !blocking {
@@ -289,6 +300,8 @@ impl Stop {
                 let cut = shared.cut_all();
                 shared.console.note(Msg::Stopped { finished: open.saturating_sub(cut), cut });
                 tracing::info!(finished = open.saturating_sub(cut), cut, "stopped");
+                *watch.told.lock().unwrap_or_else(PoisonError::into_inner) = true;
+                watch.told_cv.notify_all();
                 // The cut connections' loops return at once and the main
                 // thread exits 0; this is only a backstop.
                 std::thread::sleep(Duration::from_secs(1));
@@ -300,6 +313,14 @@ impl Stop {
 
     fn requested(&self) -> bool {
         self.requested.load(Ordering::SeqCst)
+    }
+
+    /// After a signal, waits (at most `limit`) for the signal thread to
+    /// finish its account of the stop, so that the process does not exit
+    /// before it is printed.
+    fn wait_told(&self, limit: Duration) {
+        let told = self.told.lock().unwrap_or_else(PoisonError::into_inner);
+        let _ = self.told_cv.wait_timeout_while(told, limit, |told| !*told);
     }
 }
 

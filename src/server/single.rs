@@ -6,14 +6,15 @@
 //! capture (`eco trace`) to see which call causes which segment.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
 
-use super::conn::{EndReason, Ended, Shared};
+use super::conn::{ConnGuard, EndReason, Ended, Shared};
 use super::{Backoff, Stop, ack_fin_apart, room};
 use crate::error::Result;
 use crate::i18n::Msg;
 
-pub(super) fn serve(listener: TcpListener, shared: &Shared, stop: &Stop) -> Result<()> {
+pub(super) fn serve(listener: TcpListener, shared: &Arc<Shared>, stop: &Stop) -> Result<()> {
     let mut buf = vec![0u8; shared.config.buffer];
     let mut backoff = Backoff::default();
     loop {
@@ -29,7 +30,10 @@ pub(super) fn serve(listener: TcpListener, shared: &Shared, stop: &Stop) -> Resu
             }
         };
         backoff.reset();
-        handle(stream, peer, shared, &mut buf);
+        // Refused (deny list, per-IP limit): dropping the socket closes it.
+        if let Some(guard) = shared.admit(&stream, peer) {
+            handle(stream, guard, &mut buf);
+        }
         if shared.config.once || stop.requested() {
             return Ok(());
         }
@@ -37,10 +41,9 @@ pub(super) fn serve(listener: TcpListener, shared: &Shared, stop: &Stop) -> Resu
     }
 }
 
-/// Serves one accepted connection to its end; shared with `threads` mode.
-pub(super) fn handle(mut stream: TcpStream, peer: SocketAddr, shared: &Shared, buf: &mut [u8]) {
-    // Refused (deny list, per-IP limit): dropping the socket closes it.
-    let Some(mut guard) = shared.admit(&stream, peer) else { return };
+/// Serves one admitted connection to its end; shared with `threads` mode.
+pub(super) fn handle(mut stream: TcpStream, mut guard: ConnGuard, buf: &mut [u8]) {
+    let shared = Arc::clone(guard.shared());
     guard.register(&stream);
     let ended = match shared.prepare(&stream, true) {
         Ok(()) => echo(&mut stream, buf, shared.config.limits.max_bytes),
@@ -52,7 +55,7 @@ pub(super) fn handle(mut stream: TcpStream, peer: SocketAddr, shared: &Shared, b
     // close(): dropping the socket sends our FIN. The client's FIN came
     // first (that is what ended `echo`), so this completes the close.
     drop(stream);
-    shared.closed(guard, ended);
+    guard.finish(ended);
 }
 
 /// Echoes until the client closes its side (or a limit ends the

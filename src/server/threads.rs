@@ -39,17 +39,19 @@ pub(super) fn serve(listener: TcpListener, shared: &Arc<Shared>, stop: &Stop) ->
             }
         };
         backoff.reset();
+        // Admitted here, before the thread starts, so that --max-conns
+        // counts it before the next accept.
+        let Some(guard) = shared.admit(&stream, peer) else { continue };
         let mut buf = vec![0u8; shared.config.buffer];
         if shared.config.once {
             // Nothing to do in parallel: serve the one client right here.
-            single::handle(stream, peer, shared, &mut buf);
+            single::handle(stream, guard, &mut buf);
             return Ok(());
         }
-        let for_thread = Arc::clone(shared);
         let spawned = std::thread::Builder::new()
             .name(format!("eco-{peer}"))
             .stack_size(STACK)
-            .spawn(move || single::handle(stream, peer, &for_thread, &mut buf));
+            .spawn(move || single::handle(stream, guard, &mut buf));
         if let Err(error) = spawned {
             // Out of threads (ulimit -u) or memory. Dropping the closure
             // closed that client's socket; the server goes on for the others.

@@ -5,6 +5,7 @@
 mod cli;
 mod client;
 mod demo;
+mod hardening;
 mod server;
 mod support;
 mod trace;

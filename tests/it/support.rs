@@ -139,6 +139,18 @@ impl Server {
         assert!(status.expect("run kill").success());
     }
 
+    /// The server's resident memory (VmRSS), in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
+    /// How many file descriptors the server has open.
+    pub fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid())).unwrap().count()
+    }
+
     pub fn is_running(&mut self) -> bool {
         self.child.try_wait().expect("try_wait").is_none()
     }
@@ -178,7 +190,41 @@ fn listening_addr(lines: &Receiver<String>) -> Option<SocketAddr> {
         if let Some(rest) = rest {
             return rest.split(' ').next()?.parse().ok();
         }
+        // --log-format json: {"message":"listening","addr":"127.0.0.1:5050",...}
+        if line.contains(r#""message":"listening""#) {
+            let addr = line.split(r#""addr":""#).nth(1)?.split('"').next()?;
+            return addr.parse().ok();
+        }
     }
+}
+
+/// Connects from the source address `from` (say 127.0.0.2), with time limits.
+pub fn connect_from(from: &str, addr: SocketAddr) -> TcpStream {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.bind(&SocketAddr::new(from.parse().unwrap(), 0).into()).unwrap();
+    socket.connect_timeout(&addr.into(), LIMIT).expect("connect to eco server");
+    let stream: TcpStream = socket.into();
+    stream.set_read_timeout(Some(LIMIT)).unwrap();
+    stream.set_write_timeout(Some(LIMIT)).unwrap();
+    stream
+}
+
+/// Whether the server closed or refused `stream`: a read gives EOF or a reset.
+pub fn closed_by_server(stream: &mut TcpStream) -> bool {
+    let mut buf = [0u8; 1];
+    matches!(stream.read(&mut buf), Ok(0) | Err(_))
+}
+
+/// Waits until `check` holds, for at most [`LIMIT`]; false if it never did.
+pub fn eventually(mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + LIMIT;
+    while Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    false
 }
 
 /// Connects with time limits on every call.
@@ -254,6 +300,22 @@ fn package_of(tool: &str) -> &str {
 
 pub fn python_script(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python").join(name)
+}
+
+/// Capture, network namespaces and low ports need root here (CI runs as
+/// root). Elsewhere these tests say so and pass over it, unless
+/// ECO_REQUIRE_TOOLS demands everything.
+pub fn root() -> bool {
+    let uid = Command::new("id").arg("-u").output().map(|o| text(&o.stdout).trim().to_string());
+    let is_root = uid.is_ok_and(|uid| uid == "0");
+    if !is_root {
+        assert!(
+            std::env::var_os("ECO_REQUIRE_TOOLS").is_none(),
+            "this test needs root (ECO_REQUIRE_TOOLS is set)"
+        );
+        eprintln!("skipped: needs root");
+    }
+    is_root
 }
 
 /// stdout as text.

@@ -44,21 +44,6 @@ fn phases(stdout: &str) -> Vec<String> {
         .collect()
 }
 
-/// Capture needs root here (CI runs as root). Elsewhere these tests say so
-/// and pass over it, unless ECO_REQUIRE_TOOLS demands everything.
-fn root() -> bool {
-    let uid = Command::new("id").arg("-u").output().map(|o| text(&o.stdout).trim().to_string());
-    let is_root = uid.is_ok_and(|uid| uid == "0");
-    if !is_root {
-        assert!(
-            std::env::var_os("ECO_REQUIRE_TOOLS").is_none(),
-            "capture tests need root (ECO_REQUIRE_TOOLS is set)"
-        );
-        eprintln!("skipped: live capture needs root");
-    }
-    is_root
-}
-
 fn temp_path(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("eco-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -1,0 +1,560 @@
+//! A server left running: limits, backpressure, graceful stop, UDP with its
+//! reflection guard, IPv6, logs, and faults survived. Every loop is bounded
+//! in count and time; all traffic stays on loopback or in a network
+//! namespace the test makes.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+
+/// Many sockets at once need more than the default 1024 descriptors.
+fn raise_fd_limit() {
+    rlimit::increase_nofile_limit(u64::MAX).expect("raise RLIMIT_NOFILE");
+}
+
+/// 1 000 clients at once, each with its own random bytes (up to 256 KiB),
+/// all checked byte for byte. The clients are tokio tasks: 1 000 threads
+/// would measure the test, not the server.
+fn thousand_concurrent_connections(mode: &str) {
+    raise_fd_limit();
+    let server = Server::start(&["--mode", mode, "--lang", "en"]);
+    let addr = server.addr;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let failures = runtime.block_on(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut tasks = Vec::new();
+        for seed in 0..1000u64 {
+            tasks.push(tokio::spawn(async move {
+                let len =
+                    (bytes(4, seed).iter().fold(0usize, |a, &b| a * 256 + b as usize)) % (256 * 1024 + 1);
+                let data = bytes(len, seed);
+                let stream = tokio::net::TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+                let (mut reader, mut writer) = stream.into_split();
+                let sent = data.clone();
+                let writing = tokio::spawn(async move {
+                    writer.write_all(&sent).await?;
+                    writer.shutdown().await
+                });
+                let mut echo = Vec::with_capacity(len);
+                reader.read_to_end(&mut echo).await.map_err(|e| e.to_string())?;
+                writing.await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
+                if echo == data { Ok(()) } else { Err(format!("client {seed}: echo differs ({len} bytes)")) }
+            }));
+        }
+        let mut failures = Vec::new();
+        for task in tasks {
+            match tokio::time::timeout(LIMIT * 2, task).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(e))) => failures.push(e),
+                Ok(Err(e)) => failures.push(e.to_string()),
+                Err(_) => failures.push("timed out".into()),
+            }
+        }
+        failures
+    });
+    assert!(failures.is_empty(), "{} failed, first: {:?}", failures.len(), failures.first());
+}
+
+#[test]
+fn thousand_concurrent_connections_threads() {
+    thousand_concurrent_connections("threads");
+}
+
+#[test]
+fn thousand_concurrent_connections_async() {
+    thousand_concurrent_connections("async");
+}
+
+/// The bound we promise: a server with 200 clients that write without
+/// reading stays under this resident memory (it stops reading from a
+/// client whose echo it cannot write, so nothing piles up in eco).
+const SLOW_READERS_RSS_BOUND_KIB: u64 = 64 * 1024;
+
+fn slow_readers_keep_memory_bounded(mode: &str) {
+    raise_fd_limit();
+    let server = Server::start(&["--mode", mode]);
+    let chunk = vec![0x5au8; 64 * 1024];
+    let mut clients = Vec::new();
+    for _ in 0..200 {
+        let stream = connect(server.addr);
+        stream.set_nonblocking(true).unwrap();
+        clients.push((stream, 0usize));
+    }
+    // Write up to 4 MiB on each, never reading, until every socket is
+    // full (would block). A few passes: the server drains as it echoes.
+    for _ in 0..20 {
+        let mut progress = false;
+        for (stream, sent) in &mut clients {
+            while *sent < 4 << 20 {
+                match stream.write(&chunk[..chunk.len().min((4 << 20) - *sent)]) {
+                    Ok(n) => {
+                        *sent += n;
+                        progress = true;
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+        if !progress {
+            break;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    let written: usize = clients.iter().map(|(_, sent)| sent).sum();
+    assert!(written > 200 << 20, "only {written} bytes written");
+    let rss = server.rss_kib();
+    assert!(rss < SLOW_READERS_RSS_BOUND_KIB, "server RSS {rss} KiB with 200 slow readers");
+    // Meanwhile another client is served.
+    let data = bytes(100_000, 9);
+    assert_same(&echo_of(server.addr, &data), &data);
+}
+
+#[test]
+fn slow_readers_keep_memory_bounded_threads() {
+    slow_readers_keep_memory_bounded("threads");
+}
+
+#[test]
+fn slow_readers_keep_memory_bounded_async() {
+    slow_readers_keep_memory_bounded("async");
+}
+
+each_mode! {
+    fn idle_timeout_closes_a_silent_connection(mode) {
+        let server = Server::start(&["--mode", mode, "--lang", "en", "--idle-timeout", "0.5", "--log-format", "json"]);
+        let mut stream = connect(server.addr);
+        let start = Instant::now();
+        assert!(closed_by_server(&mut stream));
+        let waited = start.elapsed();
+        assert!(waited >= Duration::from_millis(400) && waited < Duration::from_secs(5), "{waited:?}");
+        assert!(eventually(|| server.stderr().contains(r#""reason":"idle_timeout""#)), "{}", server.stderr());
+    }
+
+    fn allow_and_deny_lists(mode) {
+        let server = Server::start(&["--mode", mode, "--lang", "en", "--allow", "127.0.0.0/8", "--deny", "127.0.0.3"]);
+        let mut denied = connect_from("127.0.0.3", server.addr);
+        let _ = denied.write_all(b"hello");
+        assert!(closed_by_server(&mut denied));
+        let mut allowed = connect_from("127.0.0.2", server.addr);
+        allowed.write_all(b"hello").unwrap();
+        let mut echo = [0u8; 5];
+        allowed.read_exact(&mut echo).unwrap();
+        assert_eq!(&echo, b"hello");
+        assert!(eventually(|| server.stderr().contains("refused 127.0.0.3:")), "{}", server.stderr());
+    }
+
+    fn max_bytes_closes_the_connection_at_the_limit(mode) {
+        let server = Server::start(&["--mode", mode, "--max-bytes", "1000", "--lang", "en"]);
+        let mut stream = connect(server.addr);
+        let data = bytes(1000, 3);
+        stream.write_all(&data).unwrap();
+        let mut echo = vec![0u8; 1000];
+        stream.read_exact(&mut echo).unwrap();
+        assert_same(&echo, &data);
+        // The client never closed its side: the server did, at the limit.
+        assert!(closed_by_server(&mut stream));
+        assert!(eventually(|| server.stderr().contains("--max-bytes reached")), "{}", server.stderr());
+    }
+
+    fn fds_return_to_baseline_after_connect_close_cycles_and_vanishing_clients(mode) {
+        let server = Server::start(&["--mode", mode]);
+        assert_eq!(echo_of(server.addr, b"warm"), b"warm");
+        let baseline = server.open_fds();
+        for _ in 0..10_000 {
+            drop(TcpStream::connect(server.addr).unwrap());
+        }
+        for i in 0..100 {
+            let stream = connect(server.addr);
+            let _ = (&stream).write_all(&bytes(100_000, i));
+            if i % 2 == 0 {
+                // Vanish with a reset; the others just close without reading.
+                socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO)).unwrap();
+            }
+        }
+        assert!(eventually(|| server.open_fds() <= baseline), "fds {} > baseline {baseline}", server.open_fds());
+        assert_eq!(echo_of(server.addr, b"still here"), b"still here");
+    }
+}
+
+fn max_conns_makes_extra_clients_wait(mode: &str) {
+    let server = Server::start(&["--mode", mode, "--max-conns", "2"]);
+    let first = connect(server.addr);
+    let second = connect(server.addr);
+    for mut stream in [&first, &second] {
+        stream.write_all(b"in").unwrap();
+        let mut echo = [0u8; 2];
+        stream.read_exact(&mut echo).unwrap();
+    }
+    // The third connects (the kernel completes the handshake) but is not
+    // served while two are open.
+    let mut third = connect(server.addr);
+    third.write_all(b"wait").unwrap();
+    third.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    let mut echo = [0u8; 4];
+    assert!(third.read_exact(&mut echo).is_err(), "served over --max-conns");
+    drop(first);
+    third.set_read_timeout(Some(LIMIT)).unwrap();
+    third.read_exact(&mut echo).unwrap();
+    assert_eq!(&echo, b"wait");
+}
+
+#[test]
+fn max_conns_makes_extra_clients_wait_threads() {
+    max_conns_makes_extra_clients_wait("threads");
+}
+
+#[test]
+fn max_conns_makes_extra_clients_wait_async() {
+    max_conns_makes_extra_clients_wait("async");
+}
+
+fn max_conns_per_ip_refuses_the_excess_from_one_address(mode: &str) {
+    let server = Server::start(&["--mode", mode, "--max-conns-per-ip", "2", "--lang", "en", "-v"]);
+    let mut kept = Vec::new();
+    for _ in 0..2 {
+        let mut stream = connect_from("127.0.0.2", server.addr);
+        stream.write_all(b"ok").unwrap();
+        let mut echo = [0u8; 2];
+        stream.read_exact(&mut echo).unwrap();
+        kept.push(stream);
+    }
+    let mut third = connect_from("127.0.0.2", server.addr);
+    let _ = third.write_all(b"no");
+    assert!(closed_by_server(&mut third));
+    let mut other = connect_from("127.0.0.3", server.addr);
+    other.write_all(b"yes").unwrap();
+    let mut echo = [0u8; 3];
+    other.read_exact(&mut echo).unwrap();
+    assert!(
+        eventually(|| server.stderr().contains("--max-conns-per-ip reached for 127.0.0.2")),
+        "{}",
+        server.stderr()
+    );
+    assert!(server.stderr().contains(r#"reason="per_ip_limit""#), "{}", server.stderr());
+}
+
+#[test]
+fn max_conns_per_ip_threads() {
+    max_conns_per_ip_refuses_the_excess_from_one_address("threads");
+}
+
+#[test]
+fn max_conns_per_ip_async() {
+    max_conns_per_ip_refuses_the_excess_from_one_address("async");
+}
+
+/// SIGTERM while 50 transfers run: those finishing within the grace are
+/// byte-exact, and the process exits 0 within grace + 1 s.
+fn sigterm_during_fifty_transfers(mode: &str) {
+    let mut server = Server::start(&["--mode", mode, "--grace", "3", "--lang", "en"]);
+    let addr = server.addr;
+    let clients: Vec<_> = (0..50u64)
+        .map(|seed| {
+            thread::spawn(move || {
+                let data = bytes(512 * 1024, seed);
+                let stream = connect(addr);
+                let mut writer = stream.try_clone().unwrap();
+                let input = data.clone();
+                // Spread the writes over about a second.
+                let sending = thread::spawn(move || {
+                    for chunk in input.chunks(64 * 1024) {
+                        writer.write_all(chunk).unwrap();
+                        thread::sleep(Duration::from_millis(100));
+                    }
+                    writer.shutdown(Shutdown::Write).unwrap();
+                });
+                let mut echo = Vec::new();
+                (&stream).read_to_end(&mut echo).unwrap();
+                sending.join().unwrap();
+                assert_same(&echo, &data);
+            })
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(300));
+    let signalled = Instant::now();
+    server.signal("TERM");
+    for client in clients {
+        client.join().expect("a transfer that finished within the grace");
+    }
+    let status = server.wait(Duration::from_secs(4)).expect("exits within grace + 1 s");
+    assert_eq!(status.code(), Some(0));
+    assert!(signalled.elapsed() < Duration::from_secs(4));
+    assert!(server.stderr().contains("eco: stopped: "), "{}", server.stderr());
+}
+
+#[test]
+fn sigterm_during_fifty_transfers_threads() {
+    sigterm_during_fifty_transfers("threads");
+}
+
+#[test]
+fn sigterm_during_fifty_transfers_async() {
+    sigterm_during_fifty_transfers("async");
+}
+
+#[test]
+fn a_connection_cut_at_the_end_of_the_grace_is_logged_as_shutdown() {
+    for mode in ["threads", "async"] {
+        // -v: with JSON, the log includes each connection's start.
+        let mut server = Server::start(&["--mode", mode, "--grace", "0.3", "--log-format", "json", "-v"]);
+        let _silent = connect(server.addr);
+        assert!(eventually(|| server.stderr().contains(r#""message":"connection opened""#)));
+        server.signal("TERM");
+        assert_eq!(server.wait(Duration::from_secs(3)).expect("exits").code(), Some(0));
+        let log = server.stderr();
+        assert!(log.contains(r#""reason":"shutdown""#), "{mode}: {log}");
+        assert!(log.contains(r#""message":"stopped","finished":0,"cut":1"#), "{mode}: {log}");
+    }
+}
+
+fn udp_socket(bind: &str) -> UdpSocket {
+    let socket = UdpSocket::bind(bind).unwrap();
+    socket.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    socket
+}
+
+#[test]
+fn udp_datagrams_are_echoed_exactly_up_to_65507_bytes() {
+    let server = Server::start(&["--udp"]);
+    let socket = udp_socket("127.0.0.1:0");
+    let mut buf = vec![0u8; 70_000];
+    for (seed, len) in [1usize, 1024, 1025, 65_507].into_iter().enumerate() {
+        let data = bytes(len, seed as u64);
+        socket.send_to(&data, server.addr).unwrap();
+        let (n, from) = socket.recv_from(&mut buf).expect("an echo");
+        assert_eq!(from, server.addr);
+        assert_same(&buf[..n], &data);
+    }
+}
+
+#[test]
+fn udp_and_tcp_on_the_same_port() {
+    let server = Server::start(&["--tcp", "--udp"]);
+    assert_eq!(echo_of(server.addr, b"over tcp"), b"over tcp");
+    let out = eco_output(&["client", "--udp", "--lang", "en", "--port", &server.port(), "-m", "over udp"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "Echoed message: over udp\n");
+}
+
+#[test]
+fn udp_from_service_ports_gets_no_answer() {
+    if !root() {
+        return;
+    }
+    let server = Server::start(&["--udp", "--lang", "en"]);
+    for port in [7u16, 19, 1023] {
+        let socket = udp_socket(&format!("127.0.0.1:{port}"));
+        socket.send_to(b"loop?", server.addr).unwrap();
+        let mut buf = [0u8; 16];
+        assert!(socket.recv_from(&mut buf).is_err(), "answered source port {port}");
+    }
+    assert!(
+        eventually(|| server
+            .stderr()
+            .contains("not answered in the last second by the reflection guard (privileged_port=3)")),
+        "{}",
+        server.stderr()
+    );
+}
+
+#[test]
+fn udp_flood_from_one_source_is_limited_while_another_is_answered() {
+    let server = Server::start(&["--udp", "--udp-rate-per-ip", "50"]);
+    let flooder = udp_socket("127.0.0.2:0");
+    for i in 0..500u32 {
+        flooder.send_to(&i.to_be_bytes(), server.addr).unwrap();
+    }
+    let mut answered = 0;
+    let mut buf = [0u8; 16];
+    flooder.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    while flooder.recv_from(&mut buf).is_ok() {
+        answered += 1;
+    }
+    // 50 saved tokens, plus what refilled during the burst.
+    assert!((50..=100).contains(&answered), "answered {answered} of 500");
+    let other = udp_socket("127.0.0.3:0");
+    other.send_to(b"me too", server.addr).unwrap();
+    let (n, _) = other.recv_from(&mut buf).expect("another source is answered");
+    assert_eq!(&buf[..n], b"me too");
+}
+
+#[test]
+fn udp_client_count_reports_loss_when_nothing_answers() {
+    // A UDP socket that never answers.
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port().to_string();
+    let out =
+        eco_output(&["client", "--udp", "--lang", "en", "--port", &port, "--count", "2", "--timeout", "0.2"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("no answer from 127.0.0.1:"), "{stdout}");
+    assert!(stdout.contains("2 sent, 0 echoed, 100% lost"), "{stdout}");
+}
+
+#[test]
+fn dual_stack_serves_ipv4_and_ipv6_and_v6only_refuses_ipv4() {
+    let server = Server::start(&["--host", "::", "--lang", "en"]);
+    let v4: SocketAddr = format!("127.0.0.1:{}", server.port()).parse().unwrap();
+    let v6: SocketAddr = format!("[::1]:{}", server.port()).parse().unwrap();
+    assert_eq!(echo_of(v4, b"four"), b"four");
+    assert_eq!(echo_of(v6, b"six"), b"six");
+    // The IPv4 client shows as 127.0.0.1, not ::ffff:127.0.0.1.
+    assert!(eventually(|| server.stdout().contains("Connected to 127.0.0.1:")), "{}", server.stdout());
+    assert!(server.stdout().contains("Connected to [::1]:"), "{}", server.stdout());
+
+    let server = Server::start(&["--host", "::", "--v6only"]);
+    let v4: SocketAddr = format!("127.0.0.1:{}", server.port()).parse().unwrap();
+    assert!(TcpStream::connect(v4).is_err());
+    let v6: SocketAddr = format!("[::1]:{}", server.port()).parse().unwrap();
+    assert_eq!(echo_of(v6, b"only six"), b"only six");
+}
+
+#[test]
+fn json_logs_have_one_object_per_event_and_no_transcript() {
+    let mut server = Server::start(&["--once", "--log-format", "json"]);
+    assert_eq!(echo_of(server.addr, b"12345"), b"12345");
+    assert!(server.wait(LIMIT).expect("--once exits").success());
+    assert_eq!(server.stdout(), "");
+    let log = server.stderr();
+    let closed = log.lines().find(|l| l.contains(r#""message":"connection closed""#)).expect(&log);
+    for field in [
+        r#""bytes_in":5"#,
+        r#""bytes_out":5"#,
+        r#""reason":"fin""#,
+        r#""peer":"127.0.0.1:"#,
+        r#""duration_ms":"#,
+    ] {
+        assert!(closed.contains(field), "{field} in {closed}");
+    }
+    // Every line is a JSON object: let Python's parser say so.
+    if let Some(python) = tool("python3") {
+        let check = "import json,sys\nfor l in sys.stdin: json.loads(l)";
+        let out = output_with_input(Command::new(python).args(["-c", check]), log.as_bytes());
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+}
+
+#[test]
+fn quiet_prints_no_transcript_and_no_notes() {
+    // -q hides the "listening" note as well, so this test picks the port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = eco()
+        .args(["server", "-q", "--once", "--port", &port.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    assert!(eventually(|| TcpStream::connect(addr).is_ok()));
+    let out = wait_output(child);
+    assert!(out.status.success());
+    assert_eq!(text(&out.stdout), "");
+    assert_eq!(text(&out.stderr), "");
+}
+
+/// Runs `eco server` and `eco client`s inside a new network namespace
+/// whose `lo` applies the nftables `rule` (input hook).
+struct Namespace {
+    name: String,
+}
+
+impl Namespace {
+    fn new(rule: &str) -> Option<Namespace> {
+        if !root() {
+            return None;
+        }
+        let nft = tool("nft")?;
+        let name = format!("eco-h-{}-{}", std::process::id(), rule.len());
+        let ip =
+            |args: &[&str]| assert!(Command::new("ip").args(args).status().unwrap().success(), "ip {args:?}");
+        ip(&["netns", "add", &name]);
+        let ns = Namespace { name };
+        ip(&["-n", &ns.name, "link", "set", "lo", "up"]);
+        ns.nft(&nft, rule);
+        Some(ns)
+    }
+
+    fn nft(&self, nft: &std::path::Path, rule: &str) {
+        let rules = format!(
+            "flush ruleset\ntable inet eco {{\n chain input {{\n  type filter hook input priority 0;\n  {rule}\n }}\n}}\n"
+        );
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &self.name])
+            .arg(nft)
+            .args(["-f", "-"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(rules.as_bytes()).unwrap();
+        assert!(child.wait().unwrap().success());
+    }
+
+    fn eco(&self) -> Command {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.name, env!("CARGO_BIN_EXE_eco")]);
+        cmd
+    }
+}
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+    }
+}
+
+#[test]
+fn ten_percent_loss_twenty_connections_of_1_mib_stay_byte_exact() {
+    let Some(ns) = Namespace::new("numgen random mod 10 == 0 drop") else { return };
+    let mut server = ns.eco().args(["server", "--port", "5050", "-q"]).spawn().unwrap();
+    thread::sleep(Duration::from_millis(300));
+    let clients: Vec<_> = (0..20u64)
+        .map(|seed| {
+            let mut cmd = ns.eco();
+            cmd.args(["client", "--stdin", "--port", "5050", "--connect-timeout", "20"]);
+            thread::spawn(move || {
+                let data = bytes(1 << 20, seed);
+                let out = output_with_input(&mut cmd, &data);
+                assert!(out.status.success(), "client {seed}: {}", text(&out.stderr));
+                assert_same(&out.stdout, &data);
+            })
+        })
+        .collect();
+    for client in clients {
+        client.join().expect("byte-exact through 10 % loss");
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+#[test]
+fn injected_resets_are_logged_and_the_server_keeps_serving() {
+    // The server's echoes are rejected on arrival with a TCP reset, which
+    // goes back to the server while it waits for more from the client.
+    let Some(ns) = Namespace::new("tcp sport 5050 tcp flags & psh == psh reject with tcp reset") else {
+        return;
+    };
+    let server =
+        ns.eco().args(["server", "--port", "5050", "--lang", "en"]).stderr(Stdio::piped()).spawn().unwrap();
+    thread::sleep(Duration::from_millis(300));
+    for _ in 0..3 {
+        let out = ns
+            .eco()
+            .args(["client", "--port", "5050", "-m", "reset me", "--timeout", "0.5"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "the echo cannot arrive: {}", text(&out.stdout));
+    }
+    ns.nft(&tool("nft").unwrap(), "");
+    let out = output_with_input(ns.eco().args(["client", "--stdin", "--port", "5050"]), b"after the storm");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(out.stdout, b"after the storm");
+    let _ = Command::new("kill").arg(server.id().to_string()).status();
+    let out = wait_output(server);
+    assert!(out.status.success());
+    let log = text(&out.stderr);
+    assert_eq!(log.matches("failed: the peer reset the connection (RST)").count(), 3, "{log}");
+}
