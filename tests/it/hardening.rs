@@ -558,3 +558,23 @@ fn injected_resets_are_logged_and_the_server_keeps_serving() {
     let log = text(&out.stderr);
     assert_eq!(log.matches("failed: the peer reset the connection (RST)").count(), 3, "{log}");
 }
+
+each_mode! {
+    fn keepalive_is_on_by_default_and_can_be_turned_off(mode) {
+        let Some(ss) = tool("ss") else { return };
+        // ss shows the kernel's keepalive timer on the server's side of a
+        // connection: `timer:(keepalive,29sec,0)`.
+        let timers = |port: String| {
+            let filter = format!("( sport = :{port} )");
+            let out = Command::new(&ss).args(["-tnoH", "state", "established", &filter]).output().unwrap();
+            text(&out.stdout)
+        };
+        let server = Server::start(&["--mode", mode]);
+        let _client = connect(server.addr);
+        assert!(eventually(|| timers(server.port()).contains("timer:(keepalive,")), "{}", timers(server.port()));
+        let server = Server::start(&["--mode", mode, "--keepalive", "0"]);
+        let _client = connect(server.addr);
+        assert!(eventually(|| !timers(server.port()).is_empty()));
+        assert!(!timers(server.port()).contains("keepalive"), "{}", timers(server.port()));
+    }
+}

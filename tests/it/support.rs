@@ -294,6 +294,7 @@ fn package_of(tool: &str) -> &str {
     match tool {
         "nc" => "netcat-openbsd",
         "python3" => "python3",
+        "ss" | "ip" => "iproute2",
         other => other,
     }
 }
