@@ -49,6 +49,8 @@ pub enum Command {
     Client(ClientArgs),
     /// Capture an echo exchange on loopback and show its packets, like Wireshark.
     Trace(TraceArgs),
+    /// Load an echo server and check every echo: rate, latency percentiles, errors.
+    Bench(BenchArgs),
     /// The classroom exercise end to end: a server and a client, both transcripts.
     Demo(DemoArgs),
 }
@@ -277,6 +279,105 @@ pub struct TraceArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Server address.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+
+    /// Server port.
+    #[arg(long, short, default_value_t = 5050, value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: u16,
+
+    /// Connections at once.
+    #[arg(long = "connections", short = 'c', default_value_t = 50,
+          value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub connections: u64,
+
+    /// Message size in bytes (at least 16: sequence number, connection id, checksum).
+    #[arg(long, short, default_value_t = 64)]
+    pub size: usize,
+
+    /// Seconds to measure.
+    #[arg(long, short, value_name = "SECONDS", default_value = "5", value_parser = parse_seconds)]
+    pub duration: Duration,
+
+    /// Seconds of load before measuring (connections open, caches warm).
+    #[arg(long, value_name = "SECONDS", default_value = "1", value_parser = parse_seconds)]
+    pub warmup: Duration,
+
+    /// Seconds past the end that an unfinished echo may still take; then
+    /// it counts as a timeout and the run ends anyway.
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_seconds)]
+    pub timeout: Duration,
+
+    /// Open loop: this many messages per second in all, at fixed times;
+    /// latency counts from each message's due time (no coordinated omission).
+    #[arg(long, value_name = "MSGS_PER_S", conflicts_with_all = ["bulk", "connect_rate", "udp"])]
+    pub rate: Option<f64>,
+
+    /// Stream BYTES through each connection (writer and reader at once,
+    /// every byte checked) and report GiB/s. Suffixes K, M, G (binary).
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes, conflicts_with_all = ["connect_rate", "udp"])]
+    pub bulk: Option<u64>,
+
+    /// Connect, send one message, close; again and again: connections/s
+    /// and handshake latency.
+    #[arg(long, conflicts_with = "udp")]
+    pub connect_rate: bool,
+
+    /// Ping-pong with UDP datagrams (a missing echo counts as lost).
+    #[arg(long)]
+    pub udp: bool,
+
+    /// Start an `eco server` of this mode on a free port and bench it
+    /// (also measures the server's CPU time per message).
+    #[arg(long, value_enum, conflicts_with_all = ["port", "compare"])]
+    pub spawn: Option<ModeArg>,
+
+    /// Also measure the CPU time of this server process (any server on
+    /// this machine), from /proc/PID/stat over the measured window.
+    #[arg(long, value_name = "PID", conflicts_with_all = ["spawn", "compare"])]
+    pub server_pid: Option<u32>,
+
+    /// Bench every server mode, one after another, and compare them.
+    #[arg(long, conflicts_with = "port")]
+    pub compare: bool,
+
+    /// Print the report as JSON on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Also write the report as JSON to FILE (`-`: stdout).
+    #[arg(long, value_name = "FILE")]
+    pub export_json: Option<PathBuf>,
+
+    /// Also write the report as a Markdown table to FILE (`-`: stdout).
+    #[arg(long, value_name = "FILE")]
+    pub export_markdown: Option<PathBuf>,
+}
+
+/// A byte count with an optional binary suffix: `1G`, `512K`, `1048576`.
+fn parse_bytes(text: &str) -> Result<u64, String> {
+    let (digits, shift) = match text.trim().to_ascii_uppercase().strip_suffix(['K', 'M', 'G']) {
+        Some(digits) => {
+            let shift = match text.trim().chars().last().map(|c| c.to_ascii_uppercase()) {
+                Some('K') => 10,
+                Some('M') => 20,
+                _ => 30,
+            };
+            (digits.to_string(), shift)
+        }
+        None => (text.trim().to_string(), 0),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("'{text}' is not a byte count: write e.g. 1048576, 512K, 1G"))
+}
+
+#[derive(Debug, Args)]
 pub struct DemoArgs {
     /// The message the client sends.
     #[arg(long, short, default_value = crate::client::EXERCISE_MESSAGE)]
@@ -319,6 +420,15 @@ mod tests {
         assert_eq!(parse_seconds("0.5"), Ok(Duration::from_millis(500)));
         assert!(parse_seconds("-1").unwrap_err().contains("-1"));
         assert!(parse_seconds("abc").unwrap_err().contains("'abc'"));
+    }
+
+    #[test]
+    fn byte_counts_with_suffixes() {
+        assert_eq!(parse_bytes("1G"), Ok(1 << 30));
+        assert_eq!(parse_bytes("512k"), Ok(512 << 10));
+        assert_eq!(parse_bytes("1000"), Ok(1000));
+        assert!(parse_bytes("0").is_err());
+        assert!(parse_bytes("lots").unwrap_err().contains("'lots'"));
     }
 
     #[test]

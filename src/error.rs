@@ -42,7 +42,11 @@ pub enum Error {
     /// `--read FILE` could not be read as pcap or pcapng.
     PcapRead { path: PathBuf, source: io::Error },
     /// `--pcap FILE` could not be written.
-    PcapWrite { path: PathBuf, source: io::Error },
+    WriteFile { path: PathBuf, source: io::Error },
+    /// `eco bench` saw echoes that were wrong (counted by kind in the report).
+    BenchFailed { errors: crate::bench::stats::Errors },
+    /// `eco bench --size` below the message header.
+    BenchSize { size: usize },
     /// Any other I/O failure, with what eco was doing.
     Io { doing: Doing, source: io::Error },
 }
@@ -60,7 +64,7 @@ impl Error {
     /// 2 for bad input (as for a usage error), 1 for everything else.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::BadHost { .. } | Error::TraceNotLoopback { .. } => 2,
+            Error::BadHost { .. } | Error::TraceNotLoopback { .. } | Error::BenchSize { .. } => 2,
             _ => 1,
         }
     }
@@ -103,7 +107,7 @@ impl std::error::Error for Error {
             Error::Io { source, .. }
             | Error::Capture { source }
             | Error::PcapRead { source, .. }
-            | Error::PcapWrite { source, .. } => Some(source),
+            | Error::WriteFile { source, .. } => Some(source),
             _ => None,
         }
     }

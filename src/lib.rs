@@ -9,6 +9,7 @@
 //!   per client; what they share lives in `server/mod.rs`.
 //! - [`client`]: `eco client`: one message, `--count` (ping-like), `--stdin` (pipe).
 //! - [`trace`]: `eco trace`: the packets of an exchange, captured on `lo` and explained.
+//! - [`bench`]: `eco bench`: a verifying load generator (HDR latencies, JSON).
 //! - [`demo`]: `eco demo`: server and client in one process, both transcripts,
 //!   and the packets when capture is possible.
 //! - [`i18n`]: every user-facing sentence, in English and pt-BR.
@@ -17,6 +18,7 @@
 //! - [`error`]: the errors that end a command, and their exit codes.
 //! - [`net`]: `--host`/`--port` to socket addresses.
 
+pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod console;
@@ -32,7 +34,7 @@ use std::sync::Arc;
 
 pub use error::{Error, Result};
 
-use cli::{Cli, ClientArgs, Command, ServerArgs, TraceArgs};
+use cli::{BenchArgs, Cli, ClientArgs, Command, ServerArgs, TraceArgs};
 use console::Console;
 use i18n::Lang;
 
@@ -55,10 +57,73 @@ pub fn run(cli: Cli, lang: Lang) -> Result<u8> {
         Command::Server(args) => run_server(args, console).map(|()| 0),
         Command::Client(args) => run_client(args, &console).map(|()| 0),
         Command::Trace(args) => run_trace(args, &console),
+        Command::Bench(args) => run_bench(args, &console).map(|()| 0),
         Command::Demo(args) => match trace::access() {
             trace::Access::Child(code) => Ok(code),
             access => demo::run(&args.message, matches!(access, trace::Access::Here), &console).map(|()| 0),
         },
+    }
+}
+
+fn run_bench(args: BenchArgs, console: &Console) -> Result<()> {
+    if args.size < bench::message::MIN_SIZE {
+        return Err(Error::BenchSize { size: args.size });
+    }
+    let kind = if let Some(rate) = args.rate {
+        bench::Kind::Rate(rate)
+    } else if let Some(bytes) = args.bulk {
+        bench::Kind::Bulk(bytes)
+    } else if args.connect_rate {
+        bench::Kind::ConnectRate
+    } else if args.udp {
+        bench::Kind::Udp
+    } else {
+        bench::Kind::PingPong
+    };
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    let mut config = bench::Config {
+        addr: net::resolve(&args.host, args.port)?[0],
+        kind,
+        connections: args.connections as usize,
+        size: args.size,
+        duration: args.duration,
+        warmup: args.warmup,
+        timeout: args.timeout,
+        progress: !args.json && bench::progress_wanted(),
+    };
+    let modes: Vec<server::Mode> = if args.compare {
+        vec![server::Mode::Async, server::Mode::Threads, server::Mode::Single]
+    } else {
+        args.spawn.map(server::Mode::from).into_iter().collect()
+    };
+    let mut reports = Vec::new();
+    if modes.is_empty() {
+        reports.push(bench::run(&config, args.server_pid.map(|pid| (pid, None)))?);
+    }
+    for mode in modes {
+        let spawned = bench::Spawned::start(mode, &args.host, args.udp)?;
+        config.addr = spawned.addr;
+        reports.push(bench::run(&config, Some((spawned.pid(), Some(mode))))?);
+    }
+    if args.json {
+        bench::report::export_json(std::path::Path::new("-"), &reports)?;
+    } else {
+        for report in &reports {
+            bench::report::print(console, report);
+        }
+        if reports.len() > 1 {
+            bench::report::print_comparison(console, &reports);
+        }
+    }
+    if let Some(path) = &args.export_json {
+        bench::report::export_json(path, &reports)?;
+    }
+    if let Some(path) = &args.export_markdown {
+        bench::report::export_markdown(path, &reports)?;
+    }
+    match reports.iter().map(|r| r.errors).find(|e| e.total() > 0) {
+        Some(errors) => Err(Error::BenchFailed { errors }),
+        None => Ok(()),
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::io;
 
-use super::{FrameList, Millis, Msg, lost_percent};
+use super::{FrameList, Millis, Msg, Us, lost_percent};
 use crate::error::{Doing, Error};
 use crate::server::Refusal;
 use crate::trace::exchange::AppEvent;
@@ -112,6 +112,101 @@ pub(super) fn text(msg: &Msg<'_>) -> String {
         Msg::DemoNoCapture => "(To see the packets themselves, run `eco demo` as root, or where \
              user namespaces are allowed.)"
             .into(),
+        Msg::BenchTitle { report: r } => format!(
+            "eco bench: {}{}, {}, {} connection(s), {} B, {:.1} s measured after {:.1} s of warm-up",
+            r.target,
+            r.server_mode.as_ref().map(|m| format!(" (eco server --mode {m})")).unwrap_or_default(),
+            r.kind,
+            r.connections,
+            r.size,
+            r.duration_s,
+            r.warmup_s
+        ),
+        Msg::BenchThroughput { report: r } => match r.kind.as_str() {
+            "connect-rate" => format!("  Connections: {:.0}/s", r.rate),
+            "bulk" => format!("  Throughput:  {:.3} GiB/s each way", r.mib_per_s / 1024.0),
+            _ => format!("  Messages:    {:.0}/s ({:.2} MiB/s each way)", r.rate, r.mib_per_s),
+        },
+        Msg::BenchLatency { report: r } => {
+            let l = &r.latency_us;
+            let what = match r.kind.as_str() {
+                "rate" => "Latency*:",
+                "bulk" => "Transfer:",
+                "connect-rate" => "Exchange:",
+                _ => "Latency:",
+            };
+            let mut text = format!(
+                "  {what:<12} p50 {} µs, p90 {} µs, p99 {} µs, p99.9 {} µs, max {} µs (mean {} ± n={})",
+                Us(l.p50),
+                Us(l.p90),
+                Us(l.p99),
+                Us(l.p99_9),
+                Us(l.max),
+                Us(l.mean),
+                l.count
+            );
+            if r.kind == "rate" {
+                text.push_str("\n  * from each message's due time (corrected for coordinated omission)");
+            }
+            text
+        }
+        Msg::BenchConnect { report: r } => format!(
+            "  Connect:     p50 {} µs, p99 {} µs, max {} µs",
+            Us(r.connect_us.p50),
+            Us(r.connect_us.p99),
+            Us(r.connect_us.max)
+        ),
+        Msg::BenchFairness { report: r } => format!(
+            "  Fairness:    messages per connection min {} / median {} / max {}",
+            r.fairness.min, r.fairness.median, r.fairness.max
+        ),
+        Msg::BenchServerCpu { seconds, per_message_us } => {
+            format!("  Server CPU:  {seconds:.3} s ({per_message_us:.2} µs per message)")
+        }
+        Msg::BenchServerCpuBulk { seconds, per_gib_s } => {
+            format!("  Server CPU:  {seconds:.3} s ({per_gib_s:.3} s per GiB)")
+        }
+        Msg::BenchErrors { report: r } => {
+            let e = &r.errors;
+            let mut text = if e.total() == 0 {
+                "  Errors:      none, every echo checked".to_string()
+            } else {
+                format!(
+                    "  Errors:      {} (truncated {}, corrupted {}, reordered {}, timeout {}, connect {}, I/O {})",
+                    e.total(),
+                    e.truncated,
+                    e.corrupted,
+                    e.reordered,
+                    e.timeout,
+                    e.connect,
+                    e.io
+                )
+            };
+            if e.lost > 0 {
+                text.push_str(&format!("; {} datagram(s) lost", e.lost));
+            }
+            if r.short_reads > 0 {
+                text.push_str(&format!(
+                    "; {} echo(es) arrived in several reads (fine for TCP)",
+                    r.short_reads
+                ));
+            }
+            text
+        }
+        Msg::BenchCompareHeader => format!(
+            "{:<8} {:>10} {:>10} {:>10} {:>10} {:>12}  {}",
+            "mode", "msgs/s", "p50 µs", "p99 µs", "p99.9 µs", "CPU µs/msg", "relative"
+        ),
+        Msg::BenchCompareRow { report: r, relative } => format!(
+            "{:<8} {:>10.0} {:>10} {:>10} {:>10} {:>12}  {}",
+            r.server_mode.as_deref().unwrap_or("?"),
+            r.rate,
+            Us(r.latency_us.p50).to_string(),
+            Us(r.latency_us.p99).to_string(),
+            Us(r.latency_us.p99_9).to_string(),
+            r.server_cpu_us_per_msg.map_or("–".into(), |c| format!("{c:.2}")),
+            if *relative <= 1.0 { "fastest".to_string() } else { format!("{relative:.2}× slower") }
+        ),
         Msg::Error(error) => error_text(error),
         Msg::Raw(text) => (*text).into(),
     }
@@ -217,9 +312,17 @@ fn error_text(error: &Error) -> String {
         Error::PcapRead { path, source } => {
             format!("cannot read {} as pcap or pcapng: {}", path.display(), io_reason(source))
         }
-        Error::PcapWrite { path, source } => {
+        Error::WriteFile { path, source } => {
             format!("cannot write {}: {}", path.display(), io_reason(source))
         }
+        Error::BenchFailed { errors } => format!(
+            "{} echo(es) went wrong (see Errors above): the server, or something between, is not a faithful echo",
+            errors.total()
+        ),
+        Error::BenchSize { size } => format!(
+            "a bench message of {size} bytes is too small: use --size {} or more (sequence number, connection id, checksum)",
+            crate::bench::message::MIN_SIZE
+        ),
         Error::Io { doing, source } => {
             let reason = io_reason(source);
             match doing {

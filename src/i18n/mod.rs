@@ -183,6 +183,40 @@ pub enum Msg<'a> {
     /// In the demo, when packets could not be captured.
     DemoNoCapture,
 
+    // -- bench -----------------------------------------------------------------
+    BenchTitle {
+        report: &'a crate::bench::stats::Report,
+    },
+    BenchThroughput {
+        report: &'a crate::bench::stats::Report,
+    },
+    BenchLatency {
+        report: &'a crate::bench::stats::Report,
+    },
+    BenchConnect {
+        report: &'a crate::bench::stats::Report,
+    },
+    BenchFairness {
+        report: &'a crate::bench::stats::Report,
+    },
+    BenchServerCpu {
+        seconds: f64,
+        per_message_us: f64,
+    },
+    BenchServerCpuBulk {
+        seconds: f64,
+        per_gib_s: f64,
+    },
+    BenchErrors {
+        report: &'a crate::bench::stats::Report,
+    },
+    BenchCompareHeader,
+    /// `relative`: how many times the fastest mode's rate this one's is below.
+    BenchCompareRow {
+        report: &'a crate::bench::stats::Report,
+        relative: f64,
+    },
+
     // -- errors ----------------------------------------------------------------
     Error(&'a crate::Error),
     /// Text that is already in the user's language (a captured transcript line).
@@ -202,6 +236,20 @@ impl fmt::Display for FrameList<'_> {
 /// The share of `sent` that never came back, in whole percent.
 pub(crate) fn lost_percent(sent: u64, received: u64) -> u64 {
     (sent.saturating_sub(received) * 100).checked_div(sent).unwrap_or(0)
+}
+
+/// Microseconds as a bench prints them: three significant decimals below
+/// 10 µs, one below 10 ms, none above.
+pub(crate) struct Us(pub f64);
+
+impl fmt::Display for Us {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            v if v < 10.0 => write!(f, "{v:.2}"),
+            v if v < 10_000.0 => write!(f, "{v:.1}"),
+            v => write!(f, "{v:.0}"),
+        }
+    }
 }
 
 /// A [`Duration`] as milliseconds with three decimals, as ping prints it.

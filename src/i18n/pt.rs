@@ -2,7 +2,7 @@
 
 use std::io;
 
-use super::{FrameList, Millis, Msg, lost_percent};
+use super::{FrameList, Millis, Msg, Us, lost_percent};
 use crate::error::{Doing, Error};
 use crate::server::Refusal;
 use crate::trace::exchange::AppEvent;
@@ -113,6 +113,107 @@ pub(super) fn text(msg: &Msg<'_>) -> String {
         Msg::DemoNoCapture => "(Para ver os próprios pacotes, rode `eco demo` como root, ou onde \
              namespaces de usuário são permitidos.)"
             .into(),
+        Msg::BenchTitle { report: r } => format!(
+            "eco bench: {}{}, {}, {} conexão(ões), {} B, {:.1} s medidos após {:.1} s de aquecimento",
+            r.target,
+            r.server_mode.as_ref().map(|m| format!(" (eco server --mode {m})")).unwrap_or_default(),
+            r.kind,
+            r.connections,
+            r.size,
+            r.duration_s,
+            r.warmup_s
+        ),
+        Msg::BenchThroughput { report: r } => match r.kind.as_str() {
+            "connect-rate" => format!("  Conexões:    {:.0}/s", r.rate),
+            "bulk" => format!("  Vazão:       {:.3} GiB/s em cada sentido", r.mib_per_s / 1024.0),
+            _ => format!("  Mensagens:   {:.0}/s ({:.2} MiB/s em cada sentido)", r.rate, r.mib_per_s),
+        },
+        Msg::BenchLatency { report: r } => {
+            let l = &r.latency_us;
+            let what = match r.kind.as_str() {
+                "rate" => "Latência*:",
+                "bulk" => "Transferência:",
+                "connect-rate" => "Troca:",
+                _ => "Latência:",
+            };
+            let mut text = format!(
+                "  {what:<12} p50 {} µs, p90 {} µs, p99 {} µs, p99.9 {} µs, máx {} µs (média {} ± n={})",
+                Us(l.p50),
+                Us(l.p90),
+                Us(l.p99),
+                Us(l.p99_9),
+                Us(l.max),
+                Us(l.mean),
+                l.count
+            );
+            if r.kind == "rate" {
+                text.push_str(
+                    "\n  * a partir do horário previsto de cada mensagem (corrigido para omissão coordenada)",
+                );
+            }
+            text
+        }
+        Msg::BenchConnect { report: r } => format!(
+            "  Conexão:     p50 {} µs, p99 {} µs, máx {} µs",
+            Us(r.connect_us.p50),
+            Us(r.connect_us.p99),
+            Us(r.connect_us.max)
+        ),
+        Msg::BenchFairness { report: r } => format!(
+            "  Equidade:    mensagens por conexão mín {} / mediana {} / máx {}",
+            r.fairness.min, r.fairness.median, r.fairness.max
+        ),
+        Msg::BenchServerCpu { seconds, per_message_us } => {
+            format!("  CPU do servidor: {seconds:.3} s ({per_message_us:.2} µs por mensagem)")
+        }
+        Msg::BenchServerCpuBulk { seconds, per_gib_s } => {
+            format!("  CPU do servidor: {seconds:.3} s ({per_gib_s:.3} s por GiB)")
+        }
+        Msg::BenchErrors { report: r } => {
+            let e = &r.errors;
+            let mut text = if e.total() == 0 {
+                "  Erros:       nenhum, cada eco conferido".to_string()
+            } else {
+                format!(
+                    "  Erros:       {} (truncados {}, corrompidos {}, fora de ordem {}, tempo esgotado {}, conexão {}, E/S {})",
+                    e.total(),
+                    e.truncated,
+                    e.corrupted,
+                    e.reordered,
+                    e.timeout,
+                    e.connect,
+                    e.io
+                )
+            };
+            if e.lost > 0 {
+                text.push_str(&format!("; {} datagrama(s) perdido(s)", e.lost));
+            }
+            if r.short_reads > 0 {
+                text.push_str(&format!(
+                    "; {} eco(s) chegaram em várias leituras (normal no TCP)",
+                    r.short_reads
+                ));
+            }
+            text
+        }
+        Msg::BenchCompareHeader => format!(
+            "{:<8} {:>10} {:>10} {:>10} {:>10} {:>12}  {}",
+            "modo", "msgs/s", "p50 µs", "p99 µs", "p99.9 µs", "CPU µs/msg", "relativo"
+        ),
+        Msg::BenchCompareRow { report: r, relative } => format!(
+            "{:<8} {:>10.0} {:>10} {:>10} {:>10} {:>12}  {}",
+            r.server_mode.as_deref().unwrap_or("?"),
+            r.rate,
+            Us(r.latency_us.p50).to_string(),
+            Us(r.latency_us.p99).to_string(),
+            Us(r.latency_us.p99_9).to_string(),
+            r.server_cpu_us_per_msg.map_or("–".into(), |c| format!("{c:.2}")),
+            if *relative <= 1.0 {
+                "o mais rápido".to_string()
+            } else {
+                format!("{relative:.2}× mais lento")
+            }
+        ),
         Msg::Error(error) => error_text(error),
         Msg::Raw(text) => (*text).into(),
     }
@@ -219,9 +320,17 @@ fn error_text(error: &Error) -> String {
         Error::PcapRead { path, source } => {
             format!("não foi possível ler {} como pcap ou pcapng: {}", path.display(), io_reason(source))
         }
-        Error::PcapWrite { path, source } => {
+        Error::WriteFile { path, source } => {
             format!("não foi possível gravar {}: {}", path.display(), io_reason(source))
         }
+        Error::BenchFailed { errors } => format!(
+            "{} eco(s) deram errado (veja Erros acima): o servidor, ou algo no caminho, não é um eco fiel",
+            errors.total()
+        ),
+        Error::BenchSize { size } => format!(
+            "uma mensagem de {size} bytes é pequena demais para o bench: use --size {} ou mais (número de sequência, id da conexão, checksum)",
+            crate::bench::message::MIN_SIZE
+        ),
         Error::Io { doing, source } => {
             let reason = io_reason(source);
             match doing {

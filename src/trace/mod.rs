@@ -111,7 +111,7 @@ pub fn print_exchange(exchange: &Exchange, mode: &str, console: &Console) {
 }
 
 fn write_pcap(path: &Path, frames: &[Frame], console: &Console) -> Result<()> {
-    pcap::write(path, frames).map_err(|source| Error::PcapWrite { path: path.to_owned(), source })?;
+    pcap::write(path, frames).map_err(|source| Error::WriteFile { path: path.to_owned(), source })?;
     console.note(Msg::TracePcapWritten { path: &path.display().to_string(), frames: frames.len() });
     Ok(())
 }

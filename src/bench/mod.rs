@@ -1,0 +1,245 @@
+//! `eco bench`: a verifying load generator for echo servers.
+//!
+//! Every echo is checked (see [`message`]), latencies go into HDR
+//! histograms ([`stats`]), the load runs as one tokio task per connection
+//! ([`worker`]), and [`report`] prints the result as text, JSON or Markdown.
+//! With `--spawn` / `--compare` eco starts its own server(s) and also
+//! measures the server's CPU time per message.
+
+pub mod message;
+pub mod report;
+pub mod stats;
+pub mod worker;
+
+use std::io::{BufRead, BufReader, IsTerminal};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::error::{Doing, Error, Result};
+use crate::server::Mode;
+use stats::{Report, ReportBase, Stats};
+use worker::Plan;
+
+/// What to measure.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Kind {
+    /// Closed loop: send, wait for the echo, send the next.
+    PingPong,
+    /// Open loop at this many messages per second in all.
+    Rate(f64),
+    /// This many bytes streamed through each connection.
+    Bulk(u64),
+    /// Connect, one message, close.
+    ConnectRate,
+    /// Ping-pong with UDP datagrams.
+    Udp,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::PingPong => "ping-pong",
+            Kind::Rate(_) => "rate",
+            Kind::Bulk(_) => "bulk",
+            Kind::ConnectRate => "connect-rate",
+            Kind::Udp => "udp",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub addr: SocketAddr,
+    pub kind: Kind,
+    pub connections: usize,
+    pub size: usize,
+    pub duration: Duration,
+    pub warmup: Duration,
+    /// Past the end, how long an unfinished echo may still take.
+    pub timeout: Duration,
+    /// Show a progress bar on stderr (only when it is a terminal).
+    pub progress: bool,
+}
+
+/// Runs one bench against `config.addr`; `server` is the server's pid (for
+/// its CPU time) and, when eco spawned it, its mode.
+pub fn run(config: &Config, server: Option<(u32, Option<Mode>)>) -> Result<Report> {
+    let setup = |source| Error::Io { doing: Doing::Setup, source };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(setup)?;
+    let (stats, window, cpu) = runtime.block_on(load(config, server.map(|(pid, _)| pid)));
+    let size = match config.kind {
+        Kind::Bulk(bytes) => bytes,
+        _ => config.size as u64,
+    };
+    Ok(Report::new(
+        &stats,
+        ReportBase {
+            target: config.addr.to_string(),
+            server_mode: server.and_then(|(_, mode)| mode).map(|mode| mode.name().to_string()),
+            kind: config.kind.name(),
+            connections: config.connections,
+            size,
+            window,
+            warmup: if matches!(config.kind, Kind::Bulk(_)) { Duration::ZERO } else { config.warmup },
+            target_rate: match config.kind {
+                Kind::Rate(rate) => Some(rate),
+                _ => None,
+            },
+            server_cpu: cpu,
+        },
+    ))
+}
+
+async fn load(config: &Config, server_pid: Option<u32>) -> (Stats, Duration, Option<Duration>) {
+    let start = Instant::now();
+    // Bulk transfers run to completion: no warm-up, the window is the transfer.
+    let warmup = if matches!(config.kind, Kind::Bulk(_)) { Duration::ZERO } else { config.warmup };
+    let plan = Plan {
+        start,
+        measure_from: start + warmup,
+        end: start + warmup + config.duration,
+        hard_deadline: start + warmup + config.duration + config.timeout,
+    };
+    let progress = config.progress.then(|| progress_bar(warmup + config.duration));
+    let block = matches!(config.kind, Kind::Bulk(_)).then(worker::bulk_block);
+    let mut tasks = Vec::with_capacity(config.connections);
+    for id in 0..config.connections as u32 {
+        let (addr, size) = (config.addr, config.size);
+        let task = match config.kind {
+            Kind::PingPong => tokio::spawn(worker::ping_pong(addr, id, size, None, plan)),
+            Kind::Rate(rate) => {
+                let interval = Duration::from_secs_f64(config.connections as f64 / rate);
+                tokio::spawn(worker::ping_pong(addr, id, size, Some(interval), plan))
+            }
+            Kind::Bulk(bytes) => {
+                tokio::spawn(worker::bulk(addr, bytes, block.clone().expect("bulk block"), plan))
+            }
+            Kind::ConnectRate => tokio::spawn(worker::connect_rate(addr, id, size, plan)),
+            Kind::Udp => tokio::spawn(worker::udp(addr, id, size, Duration::from_millis(200), plan)),
+        };
+        tasks.push(task);
+    }
+    // The server's CPU time over the measured window only.
+    tokio::time::sleep_until(plan.measure_from).await;
+    let cpu_before = server_pid.and_then(cpu_time);
+    let mut stats = Stats::default();
+    let mut cpu_after = None;
+    let mut last_done = plan.measure_from;
+    for task in tasks {
+        if let Ok(one) = task.await {
+            stats.merge(&one);
+        }
+        if cpu_after.is_none() && Instant::now() >= plan.end {
+            cpu_after = server_pid.and_then(cpu_time);
+        }
+        last_done = last_done.max(Instant::now());
+    }
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    let cpu_after = cpu_after.or_else(|| server_pid.and_then(cpu_time));
+    let window = match config.kind {
+        // A transfer's window is as long as it took.
+        Kind::Bulk(_) => last_done.saturating_duration_since(plan.measure_from),
+        _ => config.duration,
+    };
+    let cpu = cpu_before.zip(cpu_after).map(|(before, after)| after.saturating_sub(before));
+    (stats, window, cpu)
+}
+
+fn progress_bar(total: Duration) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(total.as_millis() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} [{bar:40}] {percent}%")
+            .expect("valid template"),
+    );
+    let ticker = bar.clone();
+    let started = std::time::Instant::now();
+    std::thread::spawn(move || {
+        while !ticker.is_finished() {
+            ticker.set_position(started.elapsed().as_millis() as u64);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    bar
+}
+
+/// Whether to draw a progress bar: stderr is a terminal and NO_COLOR is unset.
+pub fn progress_wanted() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+/// User + system CPU time of process `pid`, from `/proc/PID/stat`.
+pub fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(Duration::from_secs_f64((utime + stime) as f64 / clock_ticks()))
+}
+
+/// Clock ticks per second of `/proc` times (USER_HZ).
+#[allow(unsafe_code)]
+fn clock_ticks() -> f64 {
+    // SAFETY: sysconf has no preconditions; it returns -1 on error.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if ticks > 0 { ticks as f64 } else { 100.0 }
+}
+
+/// An `eco server` child process on a free loopback port.
+pub struct Spawned {
+    child: Child,
+    pub addr: SocketAddr,
+    pub mode: Mode,
+}
+
+impl Spawned {
+    /// Starts `eco server --mode MODE` on `host` (a free port) and waits
+    /// until it listens; `udp`: the datagram echo too.
+    pub fn start(mode: Mode, host: &str, udp: bool) -> Result<Spawned> {
+        let setup = |source| Error::Io { doing: Doing::Setup, source };
+        let exe = std::env::current_exe().map_err(setup)?;
+        let mut cmd = Command::new(exe);
+        cmd.args(["server", "--port", "0", "--lang", "en", "--host", host, "--mode", mode.name()]);
+        if udp {
+            cmd.args(["--tcp", "--udp", "--udp-rate-per-ip", "1000000", "--udp-rate", "10000000"]);
+        }
+        let mut child =
+            cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().map_err(setup)?;
+        let stderr = child.stderr.take().expect("piped");
+        let mut lines = BufReader::new(stderr).lines();
+        let addr = loop {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if let Some(rest) = line.strip_prefix("eco: listening on ")
+                        && let Some(addr) = rest.split(' ').next().and_then(|a| a.parse().ok())
+                    {
+                        break addr;
+                    }
+                }
+                _ => {
+                    let _ = child.kill();
+                    return Err(setup(std::io::Error::other("the spawned eco server did not start")));
+                }
+            }
+        };
+        // Keep draining its stderr, so that it never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Ok(Spawned { child, addr, mode })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

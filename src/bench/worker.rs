@@ -1,0 +1,343 @@
+//! The load: one tokio task per connection, each with its own buffers and
+//! histograms, so that nothing is shared or allocated per message. A
+//! message costs one `write` and (usually) one `read`.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::time::{Instant, Sleep};
+
+use super::message::{self, Mismatch};
+use super::stats::Stats;
+
+/// When a run starts measuring, ends, and gives up.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan {
+    pub start: Instant,
+    /// Messages before this are warm-up: sent and checked, not counted.
+    pub measure_from: Instant,
+    pub end: Instant,
+    /// Past `end`, how long an unfinished echo may still take.
+    pub hard_deadline: Instant,
+}
+
+/// How a connection failed; counted by kind.
+enum Failure {
+    Truncated,
+    Mismatch(Mismatch),
+    Timeout,
+    Io,
+}
+
+fn count(stats: &mut Stats, failure: Failure) {
+    match failure {
+        Failure::Truncated => stats.errors.truncated += 1,
+        Failure::Mismatch(m) => stats.errors.mismatch(m),
+        Failure::Timeout => stats.errors.timeout += 1,
+        Failure::Io => stats.errors.io += 1,
+    }
+}
+
+async fn connect(addr: SocketAddr, plan: &Plan, stats: &mut Stats) -> Option<TcpStream> {
+    let started = Instant::now();
+    match tokio::time::timeout_at(plan.hard_deadline, TcpStream::connect(addr)).await {
+        Ok(Ok(stream)) => {
+            stats.record_connect(started.elapsed());
+            // Small messages must not wait for Nagle.
+            let _ = stream.set_nodelay(true);
+            Some(stream)
+        }
+        _ => {
+            stats.errors.connect += 1;
+            None
+        }
+    }
+}
+
+/// Reads exactly `buf.len()` bytes; counts a message that took several reads.
+async fn read_echo(
+    stream: &mut TcpStream,
+    buf: &mut [u8],
+    deadline: &mut std::pin::Pin<&mut Sleep>,
+    stats: &mut Stats,
+) -> Result<(), Failure> {
+    let mut got = 0;
+    let mut reads = 0;
+    while got < buf.len() {
+        let n = tokio::select! {
+            biased;
+            read = stream.read(&mut buf[got..]) => read.map_err(|_| Failure::Io)?,
+            _ = deadline.as_mut() => return Err(Failure::Timeout),
+        };
+        if n == 0 {
+            return Err(Failure::Truncated);
+        }
+        got += n;
+        reads += 1;
+    }
+    if reads > 1 {
+        stats.short_reads += 1;
+    }
+    Ok(())
+}
+
+/// Ping-pong on one connection: send a message, read its echo, check it,
+/// repeat. With `interval` (open loop, `--rate`), messages are due at fixed
+/// times and latency counts from the due time: a slow echo delays the next
+/// send, and that wait is part of the next message's latency (the
+/// correction for coordinated omission, as wrk2 does).
+pub async fn ping_pong(
+    addr: SocketAddr,
+    id: u32,
+    size: usize,
+    interval: Option<Duration>,
+    plan: Plan,
+) -> Stats {
+    let mut stats = Stats::default();
+    let mut done = 0u64;
+    if let Some(mut stream) = connect(addr, &plan, &mut stats).await {
+        let (mut out, mut echo) = (vec![0u8; size], vec![0u8; size]);
+        let deadline = tokio::time::sleep_until(plan.hard_deadline);
+        tokio::pin!(deadline);
+        // Connections start spread over one interval, not all at once.
+        let mut due =
+            plan.start + interval.map_or(Duration::ZERO, |i| i.mul_f64(f64::from(id % 1000) / 1000.0));
+        let mut seq = 0u64;
+        loop {
+            let now = Instant::now();
+            if now >= plan.end {
+                break;
+            }
+            let sent_at = match interval {
+                // Behind schedule (the last echo was late): this message
+                // was due already, and its latency counts from then.
+                Some(interval) if due <= now => {
+                    let intended = due;
+                    due += interval;
+                    intended
+                }
+                // On time: wait. The timer may wake us late (tokio's has
+                // millisecond granularity); that delay is the load
+                // generator's, not the server's, so count from the send.
+                Some(interval) => {
+                    tokio::time::sleep_until(due).await;
+                    due += interval;
+                    Instant::now()
+                }
+                None => now,
+            };
+            message::encode(&mut out, id, seq);
+            if stream.write_all(&out).await.is_err() {
+                count(&mut stats, Failure::Io);
+                break;
+            }
+            let result = read_echo(&mut stream, &mut echo, &mut deadline, &mut stats).await;
+            let result = result.and_then(|()| message::verify(&echo, id, seq).map_err(Failure::Mismatch));
+            if let Err(failure) = result {
+                // After a bad echo the stream's framing is lost: stop here.
+                count(&mut stats, failure);
+                break;
+            }
+            if sent_at >= plan.measure_from {
+                stats.record_latency(sent_at.elapsed());
+                stats.messages += 1;
+                stats.bytes += size as u64;
+                done += 1;
+            }
+            seq += 1;
+        }
+        // Close as a client should: our FIN, then the server's.
+        let _ = stream.shutdown().await;
+        let mut rest = [0u8; 64];
+        if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(1), stream.read(&mut rest)).await
+            && n > 0
+        {
+            // Bytes nobody asked for: an echo server does not send them.
+            stats.errors.reordered += 1;
+        }
+    }
+    stats.per_connection.push(done);
+    stats
+}
+
+/// `--connect-rate`: connect, one message, close; again and again. Counts
+/// connections; `connect` latency is the handshake.
+pub async fn connect_rate(addr: SocketAddr, id: u32, size: usize, plan: Plan) -> Stats {
+    let mut stats = Stats::default();
+    let (mut out, mut echo) = (vec![0u8; size], vec![0u8; size]);
+    let deadline = tokio::time::sleep_until(plan.hard_deadline);
+    tokio::pin!(deadline);
+    let mut seq = 0u64;
+    let mut done = 0u64;
+    while Instant::now() < plan.end {
+        let started = Instant::now();
+        let Some(mut stream) = connect(addr, &plan, &mut stats).await else { break };
+        message::encode(&mut out, id, seq);
+        if stream.write_all(&out).await.is_err() {
+            count(&mut stats, Failure::Io);
+            break;
+        }
+        let result = read_echo(&mut stream, &mut echo, &mut deadline, &mut stats).await;
+        if let Err(failure) = result.and_then(|()| message::verify(&echo, id, seq).map_err(Failure::Mismatch))
+        {
+            count(&mut stats, failure);
+            break;
+        }
+        let _ = stream.shutdown().await;
+        // Wait for the server's FIN, so that the connection is complete.
+        let _ = tokio::time::timeout(Duration::from_secs(1), stream.read(&mut echo)).await;
+        if started >= plan.measure_from {
+            stats.record_latency(started.elapsed());
+            stats.messages += 1;
+            stats.bytes += size as u64;
+            done += 1;
+        }
+        seq += 1;
+    }
+    stats.per_connection.push(done);
+    stats
+}
+
+/// The repeating block a `--bulk` stream is made of: its length is prime,
+/// so that the block never lines up with read or write sizes.
+pub fn bulk_block() -> Arc<Vec<u8>> {
+    const LEN: u64 = 1_048_573;
+    Arc::new((0..LEN).map(message::bulk_byte).collect())
+}
+
+/// `--bulk`: `total` bytes through one connection, writer and reader at
+/// once, every byte checked; latency is the whole transfer.
+pub async fn bulk(addr: SocketAddr, total: u64, block: Arc<Vec<u8>>, plan: Plan) -> Stats {
+    let mut stats = Stats::default();
+    let Some(stream) = connect(addr, &plan, &mut stats).await else { return stats };
+    let started = Instant::now();
+    let (mut reader, mut writer) = stream.into_split();
+    let writing_block = Arc::clone(&block);
+    let writing = tokio::spawn(async move {
+        let mut offset = 0u64;
+        while offset < total {
+            let at = (offset % writing_block.len() as u64) as usize;
+            let n = ((writing_block.len() - at) as u64).min(total - offset).min(256 * 1024) as usize;
+            writer.write_all(&writing_block[at..at + n]).await?;
+            offset += n as u64;
+        }
+        writer.shutdown().await
+    });
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut offset = 0u64;
+    let result: Result<(), Failure> = loop {
+        let read = tokio::time::timeout_at(plan.hard_deadline, reader.read(&mut buf)).await;
+        let n = match read {
+            Err(_) => break Err(Failure::Timeout),
+            Ok(Err(_)) => break Err(Failure::Io),
+            Ok(Ok(0)) => break if offset == total { Ok(()) } else { Err(Failure::Truncated) },
+            Ok(Ok(n)) => n,
+        };
+        if offset + n as u64 > total || !matches_block(&block, offset, &buf[..n]) {
+            break Err(Failure::Mismatch(Mismatch::Corrupted));
+        }
+        offset += n as u64;
+    };
+    let elapsed = started.elapsed();
+    let wrote = writing.await.map_err(|_| ()).and_then(|r| r.map_err(|_: io::Error| ()));
+    match result {
+        Err(failure) => count(&mut stats, failure),
+        Ok(()) if wrote.is_err() => count(&mut stats, Failure::Io),
+        Ok(()) => {
+            stats.record_latency(elapsed);
+            stats.messages += 1;
+            stats.bytes += total;
+        }
+    }
+    stats.per_connection.push(stats.messages);
+    stats
+}
+
+/// Whether `data`, found at stream `offset`, is the bulk pattern there.
+fn matches_block(block: &[u8], offset: u64, mut data: &[u8]) -> bool {
+    let mut at = (offset % block.len() as u64) as usize;
+    while !data.is_empty() {
+        let n = (block.len() - at).min(data.len());
+        if data[..n] != block[at..at + n] {
+            return false;
+        }
+        data = &data[n..];
+        at = 0;
+    }
+    true
+}
+
+/// `--udp`: ping-pong with datagrams. An echo that does not come within
+/// `wait` is lost (UDP does not resend), not an error.
+pub async fn udp(addr: SocketAddr, id: u32, size: usize, wait: Duration, plan: Plan) -> Stats {
+    let mut stats = Stats::default();
+    let local: SocketAddr = if addr.is_ipv6() { "[::]:0" } else { "0.0.0.0:0" }.parse().expect("literal");
+    let socket = match UdpSocket::bind(local).await {
+        Ok(socket) if socket.connect(addr).await.is_ok() => socket,
+        _ => {
+            stats.errors.connect += 1;
+            return stats;
+        }
+    };
+    let (mut out, mut echo) = (vec![0u8; size], vec![0u8; size + 1]);
+    let mut seq = 0u64;
+    let mut done = 0u64;
+    while Instant::now() < plan.end {
+        let sent_at = Instant::now();
+        message::encode(&mut out, id, seq);
+        if socket.send(&out).await.is_err() {
+            count(&mut stats, Failure::Io);
+            break;
+        }
+        // Read until this message's echo, skipping late echoes of earlier ones.
+        let outcome = loop {
+            match tokio::time::timeout(wait, socket.recv(&mut echo)).await {
+                Err(_) => break None,
+                Ok(Err(_)) => break Some(Err(Failure::Io)),
+                Ok(Ok(n)) if n != size => break Some(Err(Failure::Truncated)),
+                Ok(Ok(_)) => match message::verify(&echo[..size], id, seq) {
+                    Err(Mismatch::Reordered)
+                        if u64::from_le_bytes(echo[..8].try_into().expect("8")) < seq => {}
+                    other => break Some(other.map_err(Failure::Mismatch)),
+                },
+            }
+        };
+        match outcome {
+            None => stats.errors.lost += 1,
+            Some(Err(failure)) => {
+                count(&mut stats, failure);
+                break;
+            }
+            Some(Ok(())) if sent_at >= plan.measure_from => {
+                stats.record_latency(sent_at.elapsed());
+                stats.messages += 1;
+                stats.bytes += size as u64;
+                done += 1;
+            }
+            Some(Ok(())) => {}
+        }
+        seq += 1;
+    }
+    stats.per_connection.push(done);
+    stats
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bulk_pattern_is_checked_across_block_boundaries() {
+        let block = bulk_block();
+        let len = block.len() as u64;
+        let data: Vec<u8> = (len - 10..len + 10).map(|o| block[(o % len) as usize]).collect();
+        assert!(matches_block(&block, len - 10, &data));
+        let mut shifted = data.clone();
+        shifted.rotate_left(1);
+        assert!(!matches_block(&block, len - 10, &shifted));
+    }
+}
