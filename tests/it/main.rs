@@ -2,6 +2,7 @@
 //! (port 0), and real peers (Python's socket module, nc) where a user
 //! would use them. One test binary, so that it is built once.
 
+mod bench;
 mod cli;
 mod client;
 mod demo;

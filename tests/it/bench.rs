@@ -1,0 +1,267 @@
+//! `eco bench`: short, bounded runs against every server mode in every
+//! bench kind, against servers that get the echo wrong, and its outputs.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::thread;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::*;
+
+/// `eco bench ARGS --json`, parsed.
+fn bench_json(args: &[&str]) -> (Option<i32>, Value, String) {
+    let mut all = vec!["bench", "--json", "--warmup", "0.1"];
+    all.extend_from_slice(args);
+    let out = eco_output(&all);
+    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out.stdout)));
+    (out.status.code(), json, text(&out.stderr))
+}
+
+fn errors_total(report: &Value) -> u64 {
+    let errors = report["errors"].as_object().expect("errors object");
+    errors.iter().filter(|(k, _)| *k != "lost").map(|(_, v)| v.as_u64().unwrap()).sum()
+}
+
+/// Every bench kind against every server mode, about half a second each.
+#[test]
+fn every_kind_against_every_mode() {
+    for mode in ["single", "threads", "async"] {
+        // `single` serves one connection at a time: one connection.
+        let conns = if mode == "single" { "1" } else { "4" };
+        let kinds: [&[&str]; 5] =
+            [&[], &["--rate", "2000"], &["--bulk", "8M"], &["--connect-rate"], &["--udp"]];
+        for kind in kinds {
+            let mut args = vec!["--spawn", mode, "-c", conns, "-d", "0.5", "-s", "100"];
+            args.extend_from_slice(kind);
+            let (code, report, stderr) = bench_json(&args);
+            assert_eq!(code, Some(0), "{mode} {kind:?}: {stderr}");
+            assert_eq!(errors_total(&report), 0, "{mode} {kind:?}: {report}");
+            assert!(report["messages"].as_u64().unwrap() > 0, "{mode} {kind:?}: {report}");
+            assert_eq!(report["server_mode"], mode);
+            assert!(report["server_cpu_s"].as_f64().is_some(), "{report}");
+            // No progress bar when stderr is not a terminal.
+            assert_eq!(stderr, "");
+        }
+    }
+}
+
+#[test]
+fn rate_mode_keeps_the_requested_rate() {
+    let (code, report, _) = bench_json(&["--spawn", "async", "-c", "10", "-d", "1", "--rate", "3000"]);
+    assert_eq!(code, Some(0));
+    let rate = report["rate"].as_f64().unwrap();
+    assert!((2700.0..=3300.0).contains(&rate), "{rate}");
+    assert_eq!(report["target_rate"], 3000.0);
+}
+
+#[test]
+fn the_json_report_has_every_documented_field() {
+    let (code, report, _) = bench_json(&["--spawn", "threads", "-c", "3", "-d", "0.3", "-s", "512"]);
+    assert_eq!(code, Some(0));
+    for field in [
+        "target",
+        "server_mode",
+        "kind",
+        "connections",
+        "size",
+        "duration_s",
+        "warmup_s",
+        "target_rate",
+        "messages",
+        "rate",
+        "mib_per_s",
+        "latency_us",
+        "connect_us",
+        "fairness",
+        "errors",
+        "short_reads",
+        "server_cpu_s",
+        "server_cpu_us_per_msg",
+        "server_cpu_s_per_gib",
+    ] {
+        assert!(report.get(field).is_some(), "missing {field}: {report}");
+    }
+    for p in ["p50", "p90", "p99", "p99_9", "max", "mean", "count"] {
+        assert!(report["latency_us"][p].as_f64().is_some(), "latency {p}: {report}");
+    }
+    assert_eq!(report["connections"], 3);
+    assert_eq!(report["size"], 512);
+    assert_eq!(report["kind"], "ping-pong");
+    let fairness = &report["fairness"];
+    assert!(fairness["min"].as_u64() <= fairness["median"].as_u64());
+    assert_eq!(report["connect_us"]["count"], 3);
+    let (messages, rate, secs) = (
+        report["messages"].as_f64().unwrap(),
+        report["rate"].as_f64().unwrap(),
+        report["duration_s"].as_f64().unwrap(),
+    );
+    assert!((messages / secs - rate).abs() < 1e-6 * rate.max(1.0));
+}
+
+/// How a deliberately wrong echo server gets it wrong.
+#[derive(Clone, Copy)]
+enum Fault {
+    /// Flips one bit of the fourth message.
+    FlipBit,
+    /// Sends 40 bytes of the third message, then closes.
+    Truncate,
+    /// From the sixth message on, answers with the first one again.
+    Replay,
+}
+
+/// A server whose connections each echo 64-byte messages, with `fault`.
+fn bad_server(fault: Fault) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    thread::spawn(move || {
+        for stream in listener.incoming().take(16) {
+            let Ok(mut stream) = stream else { continue };
+            thread::spawn(move || {
+                let mut first = None;
+                for n in 0.. {
+                    let mut message = vec![0u8; 64];
+                    if stream.read_exact(&mut message).is_err() {
+                        return;
+                    }
+                    let first = first.get_or_insert_with(|| message.clone()).clone();
+                    let reply = match fault {
+                        Fault::FlipBit if n == 3 => {
+                            message[30] ^= 0x01;
+                            message
+                        }
+                        Fault::Truncate if n == 2 => {
+                            let _ = stream.write_all(&message[..40]);
+                            let _ = stream.shutdown(Shutdown::Both);
+                            return;
+                        }
+                        Fault::Replay if n >= 5 => first,
+                        _ => message,
+                    };
+                    if stream.write_all(&reply).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+fn bench_bad(fault: Fault) -> (Option<i32>, Value, String) {
+    let port = bad_server(fault);
+    bench_json(&["--lang", "en", "--port", &port, "-c", "2", "-d", "0.5", "-s", "64", "--timeout", "1"])
+}
+
+#[test]
+fn a_server_that_flips_a_bit_is_caught_as_corrupted() {
+    let (code, report, stderr) = bench_bad(Fault::FlipBit);
+    assert_eq!(code, Some(1));
+    assert_eq!(report["errors"]["corrupted"], 2, "{report}");
+    assert_eq!(errors_total(&report), 2);
+    assert!(stderr.starts_with("eco: 2 echo(es) went wrong"), "{stderr}");
+}
+
+#[test]
+fn a_server_that_truncates_is_caught() {
+    let (code, report, _) = bench_bad(Fault::Truncate);
+    assert_eq!(code, Some(1));
+    assert_eq!(report["errors"]["truncated"], 2, "{report}");
+    assert_eq!(errors_total(&report), 2);
+}
+
+#[test]
+fn a_server_that_replays_old_messages_is_caught_as_reordered() {
+    let (code, report, _) = bench_bad(Fault::Replay);
+    assert_eq!(code, Some(1));
+    assert_eq!(report["errors"]["reordered"], 2, "{report}");
+    assert_eq!(errors_total(&report), 2);
+}
+
+#[test]
+fn a_server_that_never_answers_times_out_and_the_run_still_ends() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let started = std::time::Instant::now();
+    let (code, report, _) = bench_json(&["--port", &port, "-c", "2", "-d", "0.3", "--timeout", "0.5"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(report["errors"]["timeout"], 2, "{report}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    drop(listener);
+}
+
+#[test]
+fn text_report_compare_and_exports() {
+    let dir = std::env::temp_dir().join(format!("eco-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (json, md) = (dir.join("r.json"), dir.join("r.md"));
+    let out = eco_output(&[
+        "bench",
+        "--lang",
+        "en",
+        "--compare",
+        "-c",
+        "1",
+        "-d",
+        "0.3",
+        "--warmup",
+        "0.1",
+        "--export-json",
+        json.to_str().unwrap(),
+        "--export-markdown",
+        md.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for mode in ["async", "threads", "single"] {
+        assert!(
+            stdout.contains(&format!("(eco server --mode {mode}), ping-pong, 1 connection(s), 64 B")),
+            "{stdout}"
+        );
+    }
+    assert!(stdout.contains("  Errors:      none, every echo checked"), "{stdout}");
+    assert!(stdout.contains("mode         msgs/s"), "{stdout}");
+    assert_eq!(stdout.matches("fastest").count(), 1, "{stdout}");
+    let reports: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(reports.as_array().unwrap().len(), 3);
+    let markdown = std::fs::read_to_string(&md).unwrap();
+    assert_eq!(markdown.lines().count(), 5, "{markdown}");
+    assert!(markdown.starts_with("| server | kind |"));
+}
+
+#[test]
+fn bench_over_ipv6() {
+    let (code, report, stderr) = bench_json(&["--host", "::1", "--spawn", "async", "-c", "2", "-d", "0.3"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(report["target"].as_str().unwrap().starts_with("[::1]:"), "{report}");
+}
+
+#[test]
+fn a_message_smaller_than_its_header_is_a_usage_error() {
+    let out = eco_output(&["bench", "--lang", "en", "-s", "8"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("use --size 16 or more"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn bench_against_a_running_server_with_its_pid() {
+    let server = Server::start(&["--mode", "async"]);
+    let (code, report, _) = bench_json(&[
+        "--port",
+        &server.port(),
+        "-c",
+        "2",
+        "-d",
+        "0.3",
+        "--server-pid",
+        &server.pid().to_string(),
+    ]);
+    assert_eq!(code, Some(0));
+    assert!(report["server_cpu_s"].as_f64().is_some(), "{report}");
+    assert!(report["server_mode"].is_null());
+    // The short reads counter exists and a 64-byte echo on loopback
+    // practically always comes in one read.
+    assert!(report["short_reads"].as_u64().is_some());
+    let _ = TcpStream::connect(server.addr);
+}
