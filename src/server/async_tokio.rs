@@ -79,7 +79,7 @@ async fn accept_loop(
         tracker.spawn(async move {
             let _permit = permit;
             let shared = Arc::clone(guard.shared());
-            let ended = match shared.prepare(&stream, false).and_then(|()| stream.into_std()) {
+            let ended = match stream.into_std() {
                 Ok(socket) => echo(socket, &shared, &cut).await,
                 Err(error) => Ended { bytes_in: 0, bytes_out: 0, reason: EndReason::from_error(error) },
             };

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use socket2::{SockRef, TcpKeepalive};
+use socket2::SockRef;
 
 use super::Config;
 use super::limits::PerIp;
@@ -93,7 +93,7 @@ pub(super) struct Shared {
     per_ip: PerIp,
     /// Blocking modes: a handle on each open socket, so that the signal
     /// thread can cut them off when the grace is over.
-    open: Mutex<HashMap<u64, TcpStream>>,
+    open: Mutex<HashMap<u64, Arc<TcpStream>>>,
     next_id: AtomicU64,
     cut: AtomicBool,
 }
@@ -146,26 +146,6 @@ impl Shared {
         tracing::debug!(peer = %peer, "connection opened");
         self.active.enter();
         Some(ConnGuard { shared: Arc::clone(self), peer, ip, started: Instant::now(), registered: None })
-    }
-
-    /// Socket options for an admitted connection. `blocking`: also the
-    /// idle timeout as SO_RCVTIMEO / SO_SNDTIMEO (tokio uses timers instead).
-    pub(super) fn prepare(&self, socket: impl AsFd, blocking: bool) -> io::Result<()> {
-        let socket = SockRef::from(&socket);
-        socket.set_tcp_nodelay(self.config.nodelay)?;
-        if let Some(time) = self.config.limits.keepalive {
-            // After `time` of silence, probe every `time / 6` (at least 1 s);
-            // four unanswered probes close the connection.
-            let interval = (time / 6).max(Duration::from_secs(1));
-            socket.set_tcp_keepalive(
-                &TcpKeepalive::new().with_time(time).with_interval(interval).with_retries(4),
-            )?;
-        }
-        if blocking {
-            socket.set_read_timeout(self.config.limits.idle_timeout)?;
-            socket.set_write_timeout(self.config.limits.idle_timeout)?;
-        }
-        Ok(())
     }
 
     /// An `accept` error: none of them may stop the server. Returns how long
@@ -224,12 +204,10 @@ impl ConnGuard {
     }
 
     /// Blocking modes: keep a handle on the socket for [`Shared::cut_all`].
-    pub(super) fn register(&mut self, stream: &TcpStream) {
-        if let Ok(handle) = stream.try_clone() {
-            let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
-            self.shared.open.lock().unwrap_or_else(PoisonError::into_inner).insert(id, handle);
-            self.registered = Some(id);
-        }
+    pub(super) fn register(&mut self, stream: &Arc<TcpStream>) {
+        let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+        self.shared.open.lock().unwrap_or_else(PoisonError::into_inner).insert(id, Arc::clone(stream));
+        self.registered = Some(id);
     }
 
     pub(super) fn shared(&self) -> &Arc<Shared> {

@@ -132,6 +132,28 @@ pub fn listen(addr: SocketAddr, v6only: bool) -> Result<TcpListener> {
     Ok(socket.into())
 }
 
+/// Sets the options every connection should have on the listening socket:
+/// on Linux each accepted socket inherits them (TCP_NODELAY, keepalive,
+/// SO_RCVTIMEO / SO_SNDTIMEO), so no connection needs a system call for them.
+fn configure(listener: &TcpListener, config: &Config) -> io::Result<()> {
+    let socket = SockRef::from(listener);
+    socket.set_tcp_nodelay(config.nodelay)?;
+    if let Some(time) = config.limits.keepalive {
+        // After `time` of silence, probe every `time / 6` (at least 1 s);
+        // four unanswered probes close the connection.
+        let interval = (time / 6).max(Duration::from_secs(1));
+        let keepalive = socket2::TcpKeepalive::new().with_time(time).with_interval(interval).with_retries(4);
+        socket.set_tcp_keepalive(&keepalive)?;
+    }
+    if config.mode != Mode::Async {
+        // The idle timeout of the blocking modes: a read or write that waits
+        // longer fails with "would block" (tokio uses timers instead).
+        socket.set_read_timeout(config.limits.idle_timeout)?;
+        socket.set_write_timeout(config.limits.idle_timeout)?;
+    }
+    Ok(())
+}
+
 /// Opens the UDP socket at `addr` for the datagram echo.
 pub fn bind_udp(addr: SocketAddr, v6only: bool) -> Result<UdpSocket> {
     let fail = |source| Error::from_bind(addr, source);
@@ -168,6 +190,9 @@ pub fn serve_both(
             console.note(Msg::Listening { addr, mode });
             tracing::info!(addr = %addr, mode, "listening");
         }
+    }
+    if let Some(listener) = &listener {
+        configure(listener, config).map_err(setup)?;
     }
     let shared = Arc::new(Shared::new(console, config.clone()));
     let stop = Stop::install(listener.as_ref(), &shared)?;

@@ -42,18 +42,20 @@ pub(super) fn serve(listener: TcpListener, shared: &Arc<Shared>, stop: &Stop) ->
 }
 
 /// Serves one admitted connection to its end; shared with `threads` mode.
-pub(super) fn handle(mut stream: TcpStream, mut guard: ConnGuard, buf: &mut [u8]) {
-    let shared = Arc::clone(guard.shared());
+/// (Its socket options — TCP_NODELAY, keepalive, the idle timeout — came
+/// with it: accepted sockets inherit those of the listening socket.)
+pub(super) fn handle(stream: TcpStream, mut guard: ConnGuard, buf: &mut [u8]) {
+    // Shared with the signal thread, which may cut the connection off at the
+    // end of the shutdown grace.
+    let stream = Arc::new(stream);
     guard.register(&stream);
-    let ended = match shared.prepare(&stream, true) {
-        Ok(()) => echo(&mut stream, buf, shared.config.limits.max_bytes),
-        Err(error) => Ended { bytes_in: 0, bytes_out: 0, reason: EndReason::from_error(error) },
-    };
+    let ended = echo(&stream, buf, guard.shared().config.limits.max_bytes);
     if matches!(ended.reason, EndReason::Fin) {
-        let _ = ack_fin_apart(&stream, &shared.config);
+        let _ = ack_fin_apart(&*stream, &guard.shared().config);
     }
-    // close(): dropping the socket sends our FIN. The client's FIN came
-    // first (that is what ended `echo`), so this completes the close.
+    // close(): dropping the last handle on the socket sends our FIN. The
+    // client's FIN came first (that is what ended `echo`), so this
+    // completes the close.
     drop(stream);
     guard.finish(ended);
 }
@@ -63,7 +65,7 @@ pub(super) fn handle(mut stream: TcpStream, mut guard: ConnGuard, buf: &mut [u8]
 ///
 /// This is the whole application level of an echo server. No framing, no
 /// protocol: bytes in, the same bytes out.
-fn echo(stream: &mut TcpStream, buf: &mut [u8], max_bytes: Option<u64>) -> Ended {
+fn echo(mut stream: &TcpStream, buf: &mut [u8], max_bytes: Option<u64>) -> Ended {
     let (mut bytes_in, mut bytes_out) = (0u64, 0u64);
     let reason = loop {
         let room = room(max_bytes, bytes_in, buf.len());

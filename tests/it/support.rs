@@ -86,6 +86,8 @@ pub struct Server {
     pub addr: SocketAddr,
     stdout: Arc<Mutex<String>>,
     stderr: Arc<Mutex<String>>,
+    /// The threads reading stdout and stderr; they end at the child's exit.
+    readers: Vec<JoinHandle<()>>,
 }
 
 impl Server {
@@ -99,14 +101,14 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn eco server");
-        let stdout = collect_lines(child.stdout.take().unwrap(), None);
+        let (stdout, out_reader) = collect_lines(child.stdout.take().unwrap(), None);
         let (tx, rx) = mpsc::channel();
-        let stderr = collect_lines(child.stderr.take().unwrap(), Some(tx));
+        let (stderr, err_reader) = collect_lines(child.stderr.take().unwrap(), Some(tx));
         let addr = listening_addr(&rx).unwrap_or_else(|| {
             let _ = child.kill();
             panic!("eco server did not say where it listens; stderr: {}", stderr.lock().unwrap());
         });
-        Server { child, addr, stdout, stderr }
+        Server { child, addr, stdout, stderr, readers: vec![out_reader, err_reader] }
     }
 
     pub fn port(&self) -> String {
@@ -128,8 +130,10 @@ impl Server {
     /// Waits for the server to exit by itself; `None` if it is still running after `limit`.
     pub fn wait(&mut self, limit: Duration) -> Option<ExitStatus> {
         let status = wait_status(&mut self.child, limit)?;
-        // Let the reader threads take in the last lines.
-        thread::sleep(Duration::from_millis(50));
+        // The pipes are closed: the readers take in the last lines and end.
+        for reader in self.readers.drain(..) {
+            let _ = reader.join();
+        }
         Some(status)
     }
 
@@ -164,10 +168,13 @@ impl Drop for Server {
 }
 
 /// Reads `pipe` line by line into a shared string; sends each line to `tx` too.
-fn collect_lines(pipe: impl Read + Send + 'static, tx: Option<mpsc::Sender<String>>) -> Arc<Mutex<String>> {
+fn collect_lines(
+    pipe: impl Read + Send + 'static,
+    tx: Option<mpsc::Sender<String>>,
+) -> (Arc<Mutex<String>>, JoinHandle<()>) {
     let text = Arc::new(Mutex::new(String::new()));
     let sink = Arc::clone(&text);
-    thread::spawn(move || {
+    let reader = thread::spawn(move || {
         for line in BufReader::new(pipe).lines() {
             let Ok(line) = line else { break };
             sink.lock().unwrap().push_str(&format!("{line}\n"));
@@ -176,7 +183,7 @@ fn collect_lines(pipe: impl Read + Send + 'static, tx: Option<mpsc::Sender<Strin
             }
         }
     });
-    text
+    (text, reader)
 }
 
 /// Finds "eco: listening on ADDR (mode M)" (or the pt-BR "escutando em").
