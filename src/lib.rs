@@ -3,6 +3,7 @@
 //! kernel's handshake, ACKs and close) and the application level (the echo).
 //!
 //! # Layout
+//! - [`aio`]: socket reads and writes for tokio tasks, one system call each.
 //! - [`cli`]: clap definitions; turned into each module's `Config` in [`run`].
 //! - [`server`]: `eco server`; `server/single.rs` is the exercise's blocking
 //!   server, `threads.rs` a thread per client, `async_tokio.rs` a tokio task
@@ -18,6 +19,7 @@
 //! - [`error`]: the errors that end a command, and their exit codes.
 //! - [`net`]: `--host`/`--port` to socket addresses.
 
+pub mod aio;
 pub mod bench;
 pub mod cli;
 pub mod client;
@@ -181,7 +183,7 @@ fn run_server(args: ServerArgs, console: Console) -> Result<()> {
     // a relic of select()).
     let _ = rlimit::increase_nofile_limit(u64::MAX);
     let serve_tcp = args.tcp || !args.udp;
-    let listener = if serve_tcp { Some(server::listen(addr, args.v6only)?) } else { None };
+    let listener = if serve_tcp { Some(server::listen(addr, args.v6only, &config)?) } else { None };
     // `--tcp --udp --port 0`: UDP takes the port the kernel gave TCP.
     let udp_addr = listener.as_ref().and_then(|l| l.local_addr().ok()).unwrap_or(addr);
     let udp = if args.udp { Some(server::bind_udp(udp_addr, args.v6only)?) } else { None };

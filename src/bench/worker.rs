@@ -7,12 +7,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::{Instant, Sleep};
 
 use super::message::{self, Mismatch};
 use super::stats::Stats;
+use crate::aio;
 
 /// When a run starts measuring, ends, and gives up.
 #[derive(Debug, Clone, Copy)]
@@ -42,6 +44,22 @@ fn count(stats: &mut Stats, failure: Failure) {
     }
 }
 
+/// Connects, for a ping-pong with one system call per read and write (see [`aio`]).
+async fn connect_fd(
+    addr: SocketAddr,
+    plan: &Plan,
+    stats: &mut Stats,
+) -> Option<AsyncFd<std::net::TcpStream>> {
+    let stream = connect(addr, plan, stats).await?;
+    match stream.into_std().and_then(aio::register) {
+        Ok(socket) => Some(socket),
+        Err(_) => {
+            stats.errors.connect += 1;
+            None
+        }
+    }
+}
+
 async fn connect(addr: SocketAddr, plan: &Plan, stats: &mut Stats) -> Option<TcpStream> {
     let started = Instant::now();
     match tokio::time::timeout_at(plan.hard_deadline, TcpStream::connect(addr)).await {
@@ -60,7 +78,7 @@ async fn connect(addr: SocketAddr, plan: &Plan, stats: &mut Stats) -> Option<Tcp
 
 /// Reads exactly `buf.len()` bytes; counts a message that took several reads.
 async fn read_echo(
-    stream: &mut TcpStream,
+    socket: &AsyncFd<std::net::TcpStream>,
     buf: &mut [u8],
     deadline: &mut std::pin::Pin<&mut Sleep>,
     stats: &mut Stats,
@@ -70,7 +88,7 @@ async fn read_echo(
     while got < buf.len() {
         let n = tokio::select! {
             biased;
-            read = stream.read(&mut buf[got..]) => read.map_err(|_| Failure::Io)?,
+            read = aio::read(socket, &mut buf[got..]) => read.map_err(|_| Failure::Io)?,
             _ = deadline.as_mut() => return Err(Failure::Timeout),
         };
         if n == 0 {
@@ -99,7 +117,7 @@ pub async fn ping_pong(
 ) -> Stats {
     let mut stats = Stats::default();
     let mut done = 0u64;
-    if let Some(mut stream) = connect(addr, &plan, &mut stats).await {
+    if let Some(socket) = connect_fd(addr, &plan, &mut stats).await {
         let (mut out, mut echo) = (vec![0u8; size], vec![0u8; size]);
         let deadline = tokio::time::sleep_until(plan.hard_deadline);
         tokio::pin!(deadline);
@@ -131,11 +149,11 @@ pub async fn ping_pong(
                 None => now,
             };
             message::encode(&mut out, id, seq);
-            if stream.write_all(&out).await.is_err() {
+            if aio::write_all(&socket, &out).await.is_err() {
                 count(&mut stats, Failure::Io);
                 break;
             }
-            let result = read_echo(&mut stream, &mut echo, &mut deadline, &mut stats).await;
+            let result = read_echo(&socket, &mut echo, &mut deadline, &mut stats).await;
             let result = result.and_then(|()| message::verify(&echo, id, seq).map_err(Failure::Mismatch));
             if let Err(failure) = result {
                 // After a bad echo the stream's framing is lost: stop here.
@@ -151,9 +169,9 @@ pub async fn ping_pong(
             seq += 1;
         }
         // Close as a client should: our FIN, then the server's.
-        let _ = stream.shutdown().await;
+        let _ = socket.get_ref().shutdown(std::net::Shutdown::Write);
         let mut rest = [0u8; 64];
-        if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(1), stream.read(&mut rest)).await
+        if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(1), aio::read(&socket, &mut rest)).await
             && n > 0
         {
             // Bytes nobody asked for: an echo server does not send them.
@@ -175,21 +193,21 @@ pub async fn connect_rate(addr: SocketAddr, id: u32, size: usize, plan: Plan) ->
     let mut done = 0u64;
     while Instant::now() < plan.end {
         let started = Instant::now();
-        let Some(mut stream) = connect(addr, &plan, &mut stats).await else { break };
+        let Some(socket) = connect_fd(addr, &plan, &mut stats).await else { break };
         message::encode(&mut out, id, seq);
-        if stream.write_all(&out).await.is_err() {
+        if aio::write_all(&socket, &out).await.is_err() {
             count(&mut stats, Failure::Io);
             break;
         }
-        let result = read_echo(&mut stream, &mut echo, &mut deadline, &mut stats).await;
+        let result = read_echo(&socket, &mut echo, &mut deadline, &mut stats).await;
         if let Err(failure) = result.and_then(|()| message::verify(&echo, id, seq).map_err(Failure::Mismatch))
         {
             count(&mut stats, failure);
             break;
         }
-        let _ = stream.shutdown().await;
+        let _ = socket.get_ref().shutdown(std::net::Shutdown::Write);
         // Wait for the server's FIN, so that the connection is complete.
-        let _ = tokio::time::timeout(Duration::from_secs(1), stream.read(&mut echo)).await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), aio::read(&socket, &mut echo)).await;
         if started >= plan.measure_from {
             stats.record_latency(started.elapsed());
             stats.messages += 1;

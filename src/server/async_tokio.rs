@@ -1,17 +1,23 @@
 //! `--mode async` (the default): tokio, one task per connection.
 //!
 //! A task is a small state machine, not a thread: thousands of idle
-//! connections cost a few KiB each, and a handful of worker threads run
-//! whichever tasks have bytes waiting (epoll tells them which).
+//! connections cost a few KiB each, and one thread per CPU runs whichever
+//! tasks have bytes waiting (epoll tells it which).
+//!
+//! Each of those threads runs a single-threaded tokio runtime that accepts
+//! from the same listening socket, rather than one multi-threaded runtime:
+//! with hundreds of busy connections the multi-threaded scheduler's bounded
+//! per-worker queue spills tasks into a global queue that is checked only
+//! now and then, and those tasks wait (tens of milliseconds at 500
+//! connections, see benches/RESULTS.md). Here every task waits its turn in
+//! one queue, in order.
 //! Named `async_tokio` because a module called `tokio` would shadow the crate.
 
-use std::io::{self, Read, Write};
 use std::net::TcpListener;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::unix::AsyncFd;
 use tokio::sync::Semaphore;
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
@@ -19,51 +25,90 @@ use tokio_util::task::TaskTracker;
 
 use super::conn::{EndReason, Ended, Shared};
 use super::{Backoff, Stop, ack_fin_apart, room};
+use crate::aio;
 use crate::error::{Doing, Error, Result};
 use crate::i18n::Msg;
+
+/// What the accept loops of all threads share.
+#[derive(Clone)]
+struct Loops {
+    shared: Arc<Shared>,
+    /// Cancelled on Ctrl-C / SIGTERM: stop accepting.
+    stopping: CancellationToken,
+    /// Cancelled when the grace is over: open connections end with `shutdown`.
+    cut: CancellationToken,
+    /// Every connection's task, whichever thread runs it.
+    tracker: TaskTracker,
+    /// --max-conns: a permit is taken *before* accept, so that over the
+    /// limit clients wait in the kernel's backlog (as mini-redis does).
+    permits: Option<Arc<Semaphore>>,
+}
 
 pub(super) fn serve(listener: TcpListener, shared: &Arc<Shared>, stop: &Stop) -> Result<()> {
     let setup = |source| Error::Io { doing: Doing::Setup, source };
     // tokio needs the socket in non-blocking mode: accept() and recv() then
     // return "would block" instead of sleeping, and epoll wakes the task.
     listener.set_nonblocking(true).map_err(setup)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(setup)?;
-    let stopping = CancellationToken::new();
-    if !shared.config.handle_signals && stop.requested() {
-        stopping.cancel();
+    let loops = Loops {
+        shared: Arc::clone(shared),
+        // Cancelled by the signal thread on Ctrl-C / SIGTERM.
+        stopping: stop.stopping(),
+        cut: CancellationToken::new(),
+        tracker: TaskTracker::new(),
+        permits: shared.config.limits.max_conns.map(|max| Arc::new(Semaphore::new(max))),
+    };
+    // One thread per CPU (just this one for --once, which takes one client).
+    let threads =
+        if shared.config.once { 1 } else { std::thread::available_parallelism().map_or(1, |n| n.get()) };
+    let mut helpers = Vec::new();
+    for n in 1..threads {
+        let (listener, loops) = (listener.try_clone().map_err(setup)?, loops.clone());
+        let helper = std::thread::Builder::new()
+            .name(format!("eco-async-{n}"))
+            .spawn(move || -> std::io::Result<()> {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                runtime.block_on(async {
+                    accept_loop(listener, &loops).await?;
+                    // Keep running this thread's connections until all are done.
+                    loops.tracker.wait().await;
+                    Ok(())
+                })
+            })
+            .map_err(setup)?;
+        helpers.push(helper);
     }
-    runtime.block_on(accept_loop(listener, Arc::clone(shared), stopping)).map_err(setup)?;
-    // Tasks still running are dropped (their sockets closed) here.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(setup)?;
+    runtime
+        .block_on(async {
+            accept_loop(listener, &loops).await?;
+            finish(&loops).await;
+            Ok(())
+        })
+        .map_err(setup)?;
+    for helper in helpers {
+        let _ = helper.join();
+    }
+    // Tasks still running past the grace are dropped (their sockets closed) here.
     runtime.shutdown_background();
     Ok(())
 }
 
-async fn accept_loop(
-    listener: TcpListener,
-    shared: Arc<Shared>,
-    stopping: CancellationToken,
-) -> io::Result<()> {
+/// Accepts connections until a stop (or `--once` has its one), spawning a
+/// task for each on this thread.
+async fn accept_loop(listener: TcpListener, loops: &Loops) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::from_std(listener)?;
-    if shared.config.handle_signals {
-        tokio::spawn(cancel_on_signal(stopping.clone()));
-    }
-    // Cancelled when the grace is over: open connections end with `shutdown`.
-    let cut = CancellationToken::new();
-    // --max-conns: a permit is taken *before* accept, so that over the
-    // limit clients wait in the kernel's backlog (as mini-redis does).
-    let permits = shared.config.limits.max_conns.map(|max| Arc::new(Semaphore::new(max)));
-    let tracker = TaskTracker::new();
+    let shared = &loops.shared;
     let mut backoff = Backoff::default();
     loop {
-        let permit = match &permits {
+        let permit = match &loops.permits {
             Some(permits) => tokio::select! {
-                _ = stopping.cancelled() => break,
+                _ = loops.stopping.cancelled() => break,
                 permit = Arc::clone(permits).acquire_owned() => Some(permit.expect("semaphore is never closed")),
             },
             None => None,
         };
         let accepted = tokio::select! {
-            _ = stopping.cancelled() => break,
+            _ = loops.stopping.cancelled() => break,
             accepted = listener.accept() => accepted,
         };
         let (stream, peer) = match accepted {
@@ -75,8 +120,8 @@ async fn accept_loop(
         };
         backoff.reset();
         let Some(guard) = shared.admit(&stream, peer) else { continue };
-        let cut = cut.clone();
-        tracker.spawn(async move {
+        let cut = loops.cut.clone();
+        loops.tracker.spawn(async move {
             let _permit = permit;
             let shared = Arc::clone(guard.shared());
             let ended = match stream.into_std() {
@@ -89,34 +134,39 @@ async fn accept_loop(
             break;
         }
     }
-    // Stop accepting at once: closing the listener makes the kernel refuse
-    // (RST) new SYNs instead of queueing them.
-    drop(listener);
+    // This thread's handle on the listener closes here; the last one to
+    // close makes the kernel refuse (RST) new SYNs instead of queueing them.
+    Ok(())
+}
+
+/// After the accept loops: wait for `--once`'s connection, or, after a
+/// signal, give open connections the grace and cut off the rest.
+async fn finish(loops: &Loops) {
+    let (shared, tracker) = (&loops.shared, &loops.tracker);
     tracker.close();
-    // Wait for the one connection of --once, or for a stop.
     tokio::select! {
         _ = tracker.wait() => {}
-        _ = stopping.cancelled() => {}
+        _ = loops.stopping.cancelled() => {}
     }
-    if stopping.is_cancelled() {
-        let (grace, open) = (shared.config.grace, tracker.len());
-        shared.console.note(Msg::ShuttingDown { open, grace });
-        tracing::info!(open, grace_s = grace.as_secs_f64(), "stopping");
-        let cut_off = match tokio::time::timeout(grace, tracker.wait()).await {
-            Ok(()) => 0,
-            Err(_) => {
-                let still_open = tracker.len();
-                cut.cancel();
-                // The cut tasks log their end and return at once.
-                let _ = tokio::time::timeout(Duration::from_secs(1), tracker.wait()).await;
-                still_open
-            }
-        };
-        let finished = open.saturating_sub(cut_off);
-        shared.console.note(Msg::Stopped { finished, cut: cut_off });
-        tracing::info!(finished, cut = cut_off, "stopped");
+    if !loops.stopping.is_cancelled() {
+        return;
     }
-    Ok(())
+    let (grace, open) = (shared.config.grace, tracker.len());
+    shared.console.note(Msg::ShuttingDown { open, grace });
+    tracing::info!(open, grace_s = grace.as_secs_f64(), "stopping");
+    let cut_off = match tokio::time::timeout(grace, tracker.wait()).await {
+        Ok(()) => 0,
+        Err(_) => {
+            let still_open = tracker.len();
+            loops.cut.cancel();
+            // The cut tasks log their end and return at once.
+            let _ = tokio::time::timeout(Duration::from_secs(1), tracker.wait()).await;
+            still_open
+        }
+    };
+    let finished = open.saturating_sub(cut_off);
+    shared.console.note(Msg::Stopped { finished, cut: cut_off });
+    tracing::info!(finished, cut = cut_off, "stopped");
 }
 
 /// The echo loop of one connection: the same steps as `single::echo`, with
@@ -126,7 +176,7 @@ async fn accept_loop(
 async fn echo(socket: std::net::TcpStream, shared: &Shared, cut: &CancellationToken) -> Ended {
     let config = &shared.config;
     let (mut bytes_in, mut bytes_out) = (0u64, 0u64);
-    let socket = match register(socket) {
+    let socket = match aio::register(socket) {
         Ok(socket) => socket,
         Err(error) => return Ended { bytes_in, bytes_out, reason: EndReason::from_error(error) },
     };
@@ -143,7 +193,7 @@ async fn echo(socket: std::net::TcpStream, shared: &Shared, cut: &CancellationTo
         }
         let read = tokio::select! {
             biased;
-            read = read(&socket, &mut buf[..room]) => read,
+            read = aio::read(&socket, &mut buf[..room]) => read,
             () = idle.expired() => break EndReason::IdleTimeout,
             () = &mut cancelled => break EndReason::Shutdown,
         };
@@ -160,7 +210,7 @@ async fn echo(socket: std::net::TcpStream, shared: &Shared, cut: &CancellationTo
         bytes_in += n as u64;
         let written = tokio::select! {
             biased;
-            written = write_all(&socket, &buf[..n]) => written,
+            written = aio::write_all(&socket, &buf[..n]) => written,
             () = idle.expired() => break EndReason::IdleTimeout,
             () = &mut cancelled => break EndReason::Shutdown,
         };
@@ -171,61 +221,6 @@ async fn echo(socket: std::net::TcpStream, shared: &Shared, cut: &CancellationTo
         idle.touch();
     };
     Ended { bytes_in, bytes_out, reason }
-}
-
-/// Hands the socket to tokio's reactor (epoll) for readiness events.
-#[allow(unsafe_code)]
-fn register(socket: std::net::TcpStream) -> io::Result<AsyncFd<std::net::TcpStream>> {
-    // SAFETY: the AsyncFd owns the TcpStream, so its descriptor stays open
-    // and the same for the AsyncFd's whole life (std's TcpStream never
-    // changes the fd it wraps).
-    unsafe { AsyncFd::register(socket) }.map_err(|e| e.into_parts().1)
-}
-
-/// Reads what the socket has, waiting (epoll) while it has nothing.
-///
-/// Why not `tokio::net::TcpStream::read`: tokio forgets that a socket is
-/// readable only when a read fails with "would block", so every echo would
-/// cost one more `read()` that returns nothing. A read that did not fill
-/// the buffer has drained the socket, and saying so (`clear_ready`) saves
-/// that system call. It is safe: tokio clears only if no new readiness
-/// event came in meanwhile, and a FIN (read-closed) is never cleared.
-async fn read(socket: &AsyncFd<std::net::TcpStream>, buf: &mut [u8]) -> io::Result<usize> {
-    loop {
-        let mut ready = socket.readable().await?;
-        match ready.try_io(|socket| socket.get_ref().read(buf)) {
-            Ok(Ok(n)) => {
-                if n > 0 && n < buf.len() {
-                    ready.clear_ready();
-                }
-                return Ok(n);
-            }
-            Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
-            Ok(Err(e)) => return Err(e),
-            // "Would block": try_io has cleared the readiness; wait again.
-            Err(_would_block) => {}
-        }
-    }
-}
-
-/// Writes all of `data`. The socket almost always has room, so write
-/// first and wait for room (epoll) only when the kernel says there is none.
-async fn write_all(socket: &AsyncFd<std::net::TcpStream>, mut data: &[u8]) -> io::Result<()> {
-    while !data.is_empty() {
-        match socket.get_ref().write(data) {
-            Ok(n) => data = &data[n..],
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                // The client is not reading: wait until it does (backpressure).
-                let mut ready = socket.writable().await?;
-                if let Ok(written) = ready.try_io(|socket| socket.get_ref().write(data)) {
-                    data = &data[written?..];
-                }
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
 }
 
 /// The idle timeout as one timer per connection, pushed back lazily: each
@@ -262,17 +257,4 @@ impl Idle {
             self.timer.as_mut().reset(due);
         }
     }
-}
-
-/// Resolves `stop` on the first Ctrl-C (SIGINT) or SIGTERM.
-async fn cancel_on_signal(stop: CancellationToken) {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(term) => term,
-        Err(_) => return,
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
-    stop.cancel();
 }

@@ -181,10 +181,11 @@ impl Shared {
 impl ConnGuard {
     /// Tells how a connection ended: a note for anything but a normal
     /// close, the exercise's line, and the log line with its numbers.
-    pub(super) fn finish(self, ended: Ended) {
+    pub(super) fn finish(mut self, ended: Ended) {
         let (peer, duration, shared) = (self.peer, self.started.elapsed(), Arc::clone(&self.shared));
         let reason = if self.was_cut() { EndReason::Shutdown } else { ended.reason };
-        drop(self);
+        // The socket closes now (the registry held its last handle)...
+        self.unregister();
         match &reason {
             EndReason::Fin => {}
             EndReason::Reset(error) | EndReason::Error(error) => {
@@ -201,6 +202,16 @@ impl ConnGuard {
             reason = reason.name(),
             "connection closed"
         );
+        // ...and the connection stops counting as open only once it has
+        // been told: a server waiting for "no connection open" to exit must
+        // not exit before this connection's last line.
+        drop(self);
+    }
+
+    fn unregister(&mut self) {
+        if let Some(id) = self.registered.take() {
+            self.shared.open.lock().unwrap_or_else(PoisonError::into_inner).remove(&id);
+        }
     }
 
     /// Blocking modes: keep a handle on the socket for [`Shared::cut_all`].
@@ -221,9 +232,7 @@ impl ConnGuard {
 
 impl Drop for ConnGuard {
     fn drop(&mut self) {
-        if let Some(id) = self.registered {
-            self.shared.open.lock().unwrap_or_else(PoisonError::into_inner).remove(&id);
-        }
+        self.unregister();
         self.shared.per_ip.leave(self.ip);
         self.shared.active.leave();
     }

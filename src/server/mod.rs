@@ -113,7 +113,9 @@ impl Config {
 /// Written out with socket2, one call per system call, instead of
 /// `TcpListener::bind`, which does the same steps out of sight.
 /// `v6only`: for an IPv6 address, refuse IPv4 clients (else `::` serves both).
-pub fn listen(addr: SocketAddr, v6only: bool) -> Result<TcpListener> {
+/// The options every connection should have are set before `listen()`, so
+/// that even the first client's socket inherits them (see [`configure`]).
+pub fn listen(addr: SocketAddr, v6only: bool, config: &Config) -> Result<TcpListener> {
     let fail = |source| Error::from_bind(addr, source);
     // socket(): a TCP endpoint of the address family of `addr` (IPv4 or IPv6).
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)).map_err(fail)?;
@@ -124,6 +126,7 @@ pub fn listen(addr: SocketAddr, v6only: bool) -> Result<TcpListener> {
         // IPV6_V6ONLY off: `::` also takes IPv4 clients, as ::ffff:a.b.c.d.
         socket.set_only_v6(v6only).map_err(fail)?;
     }
+    configure(&socket, config).map_err(fail)?;
     // bind(): claim HOST:PORT. Fails if another socket listens there already.
     socket.bind(&addr.into()).map_err(fail)?;
     // listen(): from now on the kernel answers SYNs by itself, completes
@@ -135,8 +138,7 @@ pub fn listen(addr: SocketAddr, v6only: bool) -> Result<TcpListener> {
 /// Sets the options every connection should have on the listening socket:
 /// on Linux each accepted socket inherits them (TCP_NODELAY, keepalive,
 /// SO_RCVTIMEO / SO_SNDTIMEO), so no connection needs a system call for them.
-fn configure(listener: &TcpListener, config: &Config) -> io::Result<()> {
-    let socket = SockRef::from(listener);
+fn configure(socket: &Socket, config: &Config) -> io::Result<()> {
     socket.set_tcp_nodelay(config.nodelay)?;
     if let Some(time) = config.limits.keepalive {
         // After `time` of silence, probe every `time / 6` (at least 1 s);
@@ -180,6 +182,10 @@ pub fn serve_both(
     console: Arc<Console>,
 ) -> Result<()> {
     let setup = |source| Error::Io { doing: Doing::Setup, source };
+    let shared = Arc::new(Shared::new(console, config.clone()));
+    // Signal handling first: once "listening" is printed, a Ctrl-C must
+    // find it in place.
+    let stop = Stop::install(listener.as_ref(), &shared)?;
     for (addr, proto) in [
         (listener.as_ref().map(TcpListener::local_addr), "tcp"),
         (udp.as_ref().map(UdpSocket::local_addr), "udp"),
@@ -187,15 +193,10 @@ pub fn serve_both(
         if let Some(addr) = addr {
             let addr = addr.map_err(setup)?;
             let mode = if proto == "udp" { "udp" } else { config.mode.name() };
-            console.note(Msg::Listening { addr, mode });
+            shared.console.note(Msg::Listening { addr, mode });
             tracing::info!(addr = %addr, mode, "listening");
         }
     }
-    if let Some(listener) = &listener {
-        configure(listener, config).map_err(setup)?;
-    }
-    let shared = Arc::new(Shared::new(console, config.clone()));
-    let stop = Stop::install(listener.as_ref(), &shared)?;
     let Some(listener) = listener else {
         // UDP only: the datagram loop is the whole server, until a signal.
         if let Some(socket) = udp {
@@ -279,6 +280,8 @@ impl Backoff {
 /// signals with tokio (see `async_tokio`).
 pub(crate) struct Stop {
     requested: Arc<AtomicBool>,
+    /// The same request, for the async mode's tasks to await.
+    stopping: tokio_util::sync::CancellationToken,
     /// Set by the signal thread once it has told how the stop went.
     told: Mutex<bool>,
     told_cv: Condvar,
@@ -288,14 +291,15 @@ impl Stop {
     fn install(listener: Option<&TcpListener>, shared: &Arc<Shared>) -> Result<Arc<Stop>> {
         let stop = Arc::new(Stop {
             requested: Arc::new(AtomicBool::new(false)),
+            stopping: tokio_util::sync::CancellationToken::new(),
             told: Mutex::new(false),
             told_cv: Condvar::new(),
         });
-        // Async mode (with a listener) installs tokio's own handlers.
-        let blocking = listener.is_none() || shared.config.mode != Mode::Async;
-        if !shared.config.handle_signals || !blocking {
+        if !shared.config.handle_signals {
             return Ok(stop);
         }
+        // The async mode keeps its own account of the stop (see async_tokio).
+        let blocking = listener.is_none() || shared.config.mode != Mode::Async;
         let setup = |source| Error::Io { doing: Doing::Setup, source };
         let mut signals =
             signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])
@@ -310,6 +314,10 @@ impl Stop {
                     return;
                 }
                 watch.requested.store(true, Ordering::SeqCst);
+                watch.stopping.cancel();
+                if !blocking {
+                    return;
+                }
                 let grace = shared.config.grace;
                 let open = shared.active.count();
                 shared.console.note(Msg::ShuttingDown { open, grace });
@@ -338,6 +346,11 @@ impl Stop {
 
     fn requested(&self) -> bool {
         self.requested.load(Ordering::SeqCst)
+    }
+
+    /// Resolves on Ctrl-C / SIGTERM, for the async mode.
+    pub(crate) fn stopping(&self) -> tokio_util::sync::CancellationToken {
+        self.stopping.clone()
     }
 
     /// After a signal, waits (at most `limit`) for the signal thread to
@@ -372,9 +385,10 @@ mod tests {
 
     #[test]
     fn port_in_use_is_reported_with_the_address() {
-        let first = listen("127.0.0.1:0".parse().unwrap(), false).unwrap();
+        let config = Config::new(Mode::Async);
+        let first = listen("127.0.0.1:0".parse().unwrap(), false, &config).unwrap();
         let addr = first.local_addr().unwrap();
-        let err = listen(addr, false).unwrap_err();
+        let err = listen(addr, false, &config).unwrap_err();
         assert!(matches!(err, Error::AddrInUse { addr: a } if a == addr), "{err:?}");
     }
 }

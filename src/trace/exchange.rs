@@ -62,7 +62,13 @@ const DEADLINE: Duration = Duration::from_secs(30);
 
 pub fn run(options: &Options, capture: bool, lang: Lang) -> Result<Exchange> {
     let setup = |source| Error::Io { doing: Doing::Setup, source };
-    let listener = server::listen(options.addr, false)?;
+    let config = server::Config {
+        once: true,
+        handle_signals: false,
+        ack_fin_apart: options.ack_fin_apart,
+        ..server::Config::new(options.mode)
+    };
+    let listener = server::listen(options.addr, false, &config)?;
     let addr = listener.local_addr().map_err(setup)?;
     let capture = if capture {
         Some(
@@ -79,12 +85,6 @@ pub fn run(options: &Options, capture: bool, lang: Lang) -> Result<Exchange> {
     });
 
     let (server_console, server_out, server_err) = Console::capture(lang);
-    let config = server::Config {
-        once: true,
-        handle_signals: false,
-        ack_fin_apart: options.ack_fin_apart,
-        ..server::Config::new(options.mode)
-    };
     let server = std::thread::spawn(move || server::serve(listener, &config, Arc::new(server_console)));
 
     let (client_console, client_out, client_err) = Console::capture(lang);

@@ -162,7 +162,12 @@ each_mode! {
 
     fn fds_return_to_baseline_after_connect_close_cycles_and_vanishing_clients(mode) {
         let server = Server::start(&["--mode", mode]);
-        assert_eq!(echo_of(server.addr, b"warm"), b"warm");
+        // Warm up, and let every thread of the server start (each async
+        // thread opens its own epoll and eventfd), before the baseline.
+        for _ in 0..20 {
+            assert_eq!(echo_of(server.addr, b"warm"), b"warm");
+        }
+        thread::sleep(Duration::from_millis(300));
         let baseline = server.open_fds();
         for _ in 0..10_000 {
             drop(TcpStream::connect(server.addr).unwrap());
@@ -252,11 +257,14 @@ fn max_conns_per_ip_async() {
 fn sigterm_during_fifty_transfers(mode: &str) {
     let mut server = Server::start(&["--mode", mode, "--grace", "3", "--lang", "en"]);
     let addr = server.addr;
+    let connected = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let clients: Vec<_> = (0..50u64)
         .map(|seed| {
+            let connected = std::sync::Arc::clone(&connected);
             thread::spawn(move || {
                 let data = bytes(512 * 1024, seed);
                 let stream = connect(addr);
+                connected.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let mut writer = stream.try_clone().unwrap();
                 let input = data.clone();
                 // Spread the writes over about a second.
@@ -274,7 +282,9 @@ fn sigterm_during_fifty_transfers(mode: &str) {
             })
         })
         .collect();
-    thread::sleep(Duration::from_millis(300));
+    // All 50 transfers are under way before the signal.
+    assert!(eventually(|| connected.load(std::sync::atomic::Ordering::SeqCst) == 50));
+    thread::sleep(Duration::from_millis(200));
     let signalled = Instant::now();
     server.signal("TERM");
     for client in clients {
