@@ -186,7 +186,45 @@ async fn echo(socket: std::net::TcpStream, shared: &Shared, cut: &CancellationTo
     let cancelled = cut.cancelled();
     tokio::pin!(cancelled);
     let mut idle = Idle::new(config.limits.idle_timeout);
+    // Set once the client streams (a read fills the buffer): from then on
+    // bytes go socket → pipe → socket inside the kernel (splice), never
+    // copied to eco and back. Small echoes keep the plain read and write,
+    // which cost less for them.
+    let mut pipe: Option<aio::Pipe> = None;
     let reason = loop {
+        if let Some(pipe) = &pipe {
+            let room = room(config.limits.max_bytes, bytes_in, aio::PIPE_SIZE);
+            if room == 0 {
+                break EndReason::Limit;
+            }
+            let moved = tokio::select! {
+                biased;
+                moved = aio::splice_in(&socket, pipe, room) => moved,
+                () = idle.expired() => break EndReason::IdleTimeout,
+                () = &mut cancelled => break EndReason::Shutdown,
+            };
+            let n = match moved {
+                Err(error) => break EndReason::from_error(error),
+                Ok(0) => {
+                    let _ = ack_fin_apart(socket.get_ref(), config);
+                    break EndReason::Fin;
+                }
+                Ok(n) => n,
+            };
+            bytes_in += n as u64;
+            let moved = tokio::select! {
+                biased;
+                moved = aio::splice_out(pipe, &socket, n) => moved,
+                () = idle.expired() => break EndReason::IdleTimeout,
+                () = &mut cancelled => break EndReason::Shutdown,
+            };
+            if let Err(error) = moved {
+                break EndReason::from_error(error);
+            }
+            bytes_out += n as u64;
+            idle.touch();
+            continue;
+        }
         let room = room(config.limits.max_bytes, bytes_in, buf.len());
         if room == 0 {
             break EndReason::Limit;
@@ -219,6 +257,10 @@ async fn echo(socket: std::net::TcpStream, shared: &Shared, cut: &CancellationTo
         }
         bytes_out += n as u64;
         idle.touch();
+        if n == buf.len() {
+            // If the system will not give a pipe, copying still works.
+            pipe = aio::Pipe::new().ok();
+        }
     };
     Ended { bytes_in, bytes_out, reason }
 }

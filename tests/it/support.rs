@@ -216,6 +216,21 @@ pub fn connect_from(from: &str, addr: SocketAddr) -> TcpStream {
     stream
 }
 
+/// Whether a connection from `from` is turned away: reset during the
+/// handshake's last steps (the server's RST can beat `connect()`'s return on
+/// loopback), or closed at once.
+pub fn turned_away(from: &str, addr: SocketAddr) -> bool {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.bind(&SocketAddr::new(from.parse().unwrap(), 0).into()).unwrap();
+    if socket.connect_timeout(&addr.into(), LIMIT).is_err() {
+        return true;
+    }
+    let mut stream: TcpStream = socket.into();
+    stream.set_read_timeout(Some(LIMIT)).unwrap();
+    let _ = stream.write_all(b"hello");
+    closed_by_server(&mut stream)
+}
+
 /// Whether the server closed or refused `stream`: a read gives EOF or a reset.
 pub fn closed_by_server(stream: &mut TcpStream) -> bool {
     let mut buf = [0u8; 1];
