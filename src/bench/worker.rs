@@ -103,6 +103,21 @@ async fn read_echo(
     Ok(())
 }
 
+/// One message out and its echo back, checked: `out` is filled with
+/// message `seq` of connection `id`, `echo` receives the answer.
+async fn round_trip(
+    socket: &AsyncFd<std::net::TcpStream>,
+    (out, echo): (&mut [u8], &mut [u8]),
+    (id, seq): (u32, u64),
+    deadline: &mut std::pin::Pin<&mut Sleep>,
+    stats: &mut Stats,
+) -> Result<(), Failure> {
+    message::encode(out, id, seq);
+    aio::write_all(socket, out).await.map_err(|_| Failure::Io)?;
+    read_echo(socket, echo, deadline, stats).await?;
+    message::verify(echo, id, seq).map_err(Failure::Mismatch)
+}
+
 /// Ping-pong on one connection: send a message, read its echo, check it,
 /// repeat. With `interval` (open loop, `--rate`), messages are due at fixed
 /// times and latency counts from the due time: a slow echo delays the next
@@ -148,14 +163,8 @@ pub async fn ping_pong(
                 }
                 None => now,
             };
-            message::encode(&mut out, id, seq);
-            if aio::write_all(&socket, &out).await.is_err() {
-                count(&mut stats, Failure::Io);
-                break;
-            }
-            let result = read_echo(&socket, &mut echo, &mut deadline, &mut stats).await;
-            let result = result.and_then(|()| message::verify(&echo, id, seq).map_err(Failure::Mismatch));
-            if let Err(failure) = result {
+            let buffers = (&mut out[..], &mut echo[..]);
+            if let Err(failure) = round_trip(&socket, buffers, (id, seq), &mut deadline, &mut stats).await {
                 // After a bad echo the stream's framing is lost: stop here.
                 count(&mut stats, failure);
                 break;
@@ -194,14 +203,8 @@ pub async fn connect_rate(addr: SocketAddr, id: u32, size: usize, plan: Plan) ->
     while Instant::now() < plan.end {
         let started = Instant::now();
         let Some(socket) = connect_fd(addr, &plan, &mut stats).await else { break };
-        message::encode(&mut out, id, seq);
-        if aio::write_all(&socket, &out).await.is_err() {
-            count(&mut stats, Failure::Io);
-            break;
-        }
-        let result = read_echo(&socket, &mut echo, &mut deadline, &mut stats).await;
-        if let Err(failure) = result.and_then(|()| message::verify(&echo, id, seq).map_err(Failure::Mismatch))
-        {
+        let buffers = (&mut out[..], &mut echo[..]);
+        if let Err(failure) = round_trip(&socket, buffers, (id, seq), &mut deadline, &mut stats).await {
             count(&mut stats, failure);
             break;
         }

@@ -13,6 +13,7 @@
 //! one queue, in order.
 //! Named `async_tokio` because a module called `tokio` would shadow the crate.
 
+use std::future::Future;
 use std::net::TcpListener;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -20,7 +21,7 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 use tokio::time::{Instant, Sleep};
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 use tokio_util::task::TaskTracker;
 
 use super::conn::{EndReason, Ended, Shared};
@@ -192,51 +193,17 @@ async fn echo(socket: std::net::TcpStream, shared: &Shared, cut: &CancellationTo
     // which cost less for them.
     let mut pipe: Option<aio::Pipe> = None;
     let reason = loop {
-        if let Some(pipe) = &pipe {
-            let room = room(config.limits.max_bytes, bytes_in, aio::PIPE_SIZE);
-            if room == 0 {
-                break EndReason::Limit;
-            }
-            let moved = tokio::select! {
-                biased;
-                moved = aio::splice_in(&socket, pipe, room) => moved,
-                () = idle.expired() => break EndReason::IdleTimeout,
-                () = &mut cancelled => break EndReason::Shutdown,
-            };
-            let n = match moved {
-                Err(error) => break EndReason::from_error(error),
-                Ok(0) => {
-                    let _ = ack_fin_apart(socket.get_ref(), config);
-                    break EndReason::Fin;
-                }
-                Ok(n) => n,
-            };
-            bytes_in += n as u64;
-            let moved = tokio::select! {
-                biased;
-                moved = aio::splice_out(pipe, &socket, n) => moved,
-                () = idle.expired() => break EndReason::IdleTimeout,
-                () = &mut cancelled => break EndReason::Shutdown,
-            };
-            if let Err(error) = moved {
-                break EndReason::from_error(error);
-            }
-            bytes_out += n as u64;
-            idle.touch();
-            continue;
-        }
-        let room = room(config.limits.max_bytes, bytes_in, buf.len());
+        let most = if pipe.is_some() { aio::PIPE_SIZE } else { buf.len() };
+        let room = room(config.limits.max_bytes, bytes_in, most);
         if room == 0 {
             break EndReason::Limit;
         }
-        let read = tokio::select! {
-            biased;
-            read = aio::read(&socket, &mut buf[..room]) => read,
-            () = idle.expired() => break EndReason::IdleTimeout,
-            () = &mut cancelled => break EndReason::Shutdown,
+        let got = match &pipe {
+            Some(pipe) => guarded(aio::splice_in(&socket, pipe, room), &mut idle, cancelled.as_mut()).await,
+            None => guarded(aio::read(&socket, &mut buf[..room]), &mut idle, cancelled.as_mut()).await,
         };
-        let n = match read {
-            Err(error) => break EndReason::from_error(error),
+        let n = match got {
+            Err(reason) => break reason,
             Ok(0) => {
                 // The client's FIN: everything has been echoed; dropping the
                 // socket closes our side.
@@ -246,23 +213,36 @@ async fn echo(socket: std::net::TcpStream, shared: &Shared, cut: &CancellationTo
             Ok(n) => n,
         };
         bytes_in += n as u64;
-        let written = tokio::select! {
-            biased;
-            written = aio::write_all(&socket, &buf[..n]) => written,
-            () = idle.expired() => break EndReason::IdleTimeout,
-            () = &mut cancelled => break EndReason::Shutdown,
+        let sent = match &pipe {
+            Some(pipe) => guarded(aio::splice_out(pipe, &socket, n), &mut idle, cancelled.as_mut()).await,
+            None => guarded(aio::write_all(&socket, &buf[..n]), &mut idle, cancelled.as_mut()).await,
         };
-        if let Err(error) = written {
-            break EndReason::from_error(error);
+        if let Err(reason) = sent {
+            break reason;
         }
         bytes_out += n as u64;
         idle.touch();
-        if n == buf.len() {
+        if pipe.is_none() && n == buf.len() {
             // If the system will not give a pipe, copying still works.
             pipe = aio::Pipe::new().ok();
         }
     };
     Ended { bytes_in, bytes_out, reason }
+}
+
+/// One read or write of the echo loop, ended early by the idle timeout or
+/// by the cut-off at the end of the shutdown grace.
+async fn guarded<T>(
+    io: impl Future<Output = std::io::Result<T>>,
+    idle: &mut Idle,
+    cancelled: Pin<&mut WaitForCancellationFuture<'_>>,
+) -> Result<T, EndReason> {
+    tokio::select! {
+        biased;
+        result = io => result.map_err(EndReason::from_error),
+        () = idle.expired() => Err(EndReason::IdleTimeout),
+        () = cancelled => Err(EndReason::Shutdown),
+    }
 }
 
 /// The idle timeout as one timer per connection, pushed back lazily: each
