@@ -29,6 +29,9 @@ pub(super) fn text(msg: &Msg<'_>) -> String {
         Msg::Stopped { finished, cut } => {
             format!("stopped: {finished} connection(s) finished within the grace, {cut} cut off at its end")
         }
+        Msg::MaxConnsReached { max } => format!(
+            "--max-conns reached ({max} open): new clients wait in the kernel's backlog until one closes"
+        ),
         Msg::Refused { peer, refusal } => match refusal {
             Refusal::NotAllowed => format!("refused {peer}: not allowed by --allow / --deny"),
             Refusal::PerIpLimit => format!("refused {peer}: --max-conns-per-ip reached for {}", peer.ip()),

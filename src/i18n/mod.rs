@@ -88,6 +88,10 @@ pub enum Msg<'a> {
         finished: usize,
         cut: usize,
     },
+    /// `--max-conns` reached: new clients wait in the backlog.
+    MaxConnsReached {
+        max: usize,
+    },
     /// A connection turned away right after accept.
     Refused {
         peer: SocketAddr,

@@ -29,6 +29,9 @@ pub(super) fn text(msg: &Msg<'_>) -> String {
         Msg::Stopped { finished, cut } => format!(
             "encerrado: {finished} conexão(ões) terminaram dentro do prazo, {cut} cortada(s) no fim dele"
         ),
+        Msg::MaxConnsReached { max } => format!(
+            "--max-conns atingido ({max} abertas): novos clientes esperam no backlog do kernel até uma fechar"
+        ),
         Msg::Refused { peer, refusal } => match refusal {
             Refusal::NotAllowed => format!("{peer} recusado: não permitido por --allow / --deny"),
             Refusal::PerIpLimit => format!("{peer} recusado: --max-conns-per-ip atingido para {}", peer.ip()),

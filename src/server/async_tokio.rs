@@ -102,6 +102,13 @@ async fn accept_loop(listener: TcpListener, loops: &Loops) -> std::io::Result<()
     let mut backoff = Backoff::default();
     loop {
         let permit = match &loops.permits {
+            Some(permits) if permits.available_permits() == 0 => {
+                shared.max_conns_reached(shared.config.limits.max_conns.unwrap_or_default());
+                tokio::select! {
+                    _ = loops.stopping.cancelled() => break,
+                    permit = Arc::clone(permits).acquire_owned() => Some(permit.expect("semaphore is never closed")),
+                }
+            }
             Some(permits) => tokio::select! {
                 _ = loops.stopping.cancelled() => break,
                 permit = Arc::clone(permits).acquire_owned() => Some(permit.expect("semaphore is never closed")),

@@ -166,6 +166,12 @@ impl Shared {
         }
     }
 
+    /// Tells (once per episode) that `--max-conns` holds new clients back.
+    pub(super) fn max_conns_reached(&self, max: usize) {
+        self.console.note(Msg::MaxConnsReached { max });
+        tracing::info!(max, "max-conns reached; new clients wait in the backlog");
+    }
+
     /// Blocking modes: shuts down every open socket; their echo loops
     /// return at once and log the reason `shutdown`. Returns how many.
     pub(super) fn cut_all(&self) -> usize {

@@ -22,7 +22,10 @@ pub(super) fn serve(listener: TcpListener, shared: &Arc<Shared>, stop: &Stop) ->
     loop {
         // --max-conns: do not accept while the limit is reached; clients
         // wait in the kernel's backlog (their handshake done) meanwhile.
-        if let Some(max) = shared.config.limits.max_conns {
+        if let Some(max) = shared.config.limits.max_conns
+            && shared.active.count() >= max
+        {
+            shared.max_conns_reached(max);
             while !shared.active.wait_below(max, Instant::now() + Duration::from_millis(100)) {
                 if stop.requested() {
                     return Ok(());

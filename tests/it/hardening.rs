@@ -184,7 +184,7 @@ each_mode! {
 }
 
 fn max_conns_makes_extra_clients_wait(mode: &str) {
-    let server = Server::start(&["--mode", mode, "--max-conns", "2"]);
+    let server = Server::start(&["--mode", mode, "--max-conns", "2", "--lang", "en"]);
     let first = connect(server.addr);
     let second = connect(server.addr);
     for mut stream in [&first, &second] {
@@ -203,6 +203,7 @@ fn max_conns_makes_extra_clients_wait(mode: &str) {
     third.set_read_timeout(Some(LIMIT)).unwrap();
     third.read_exact(&mut echo).unwrap();
     assert_eq!(&echo, b"wait");
+    assert!(server.stderr().contains("eco: --max-conns reached (2 open)"), "{}", server.stderr());
 }
 
 #[test]
