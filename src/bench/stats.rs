@@ -100,6 +100,13 @@ impl Stats {
         self.latency.saturating_record(latency.as_nanos().max(1) as u64);
     }
 
+    /// One message (or connection) completed in the measured window.
+    pub fn count_message(&mut self, latency: Duration, bytes: u64) {
+        self.record_latency(latency);
+        self.messages += 1;
+        self.bytes += bytes;
+    }
+
     pub fn record_connect(&mut self, latency: Duration) {
         self.connect.saturating_record(latency.as_nanos().max(1) as u64);
     }

@@ -131,7 +131,6 @@ pub async fn ping_pong(
     plan: Plan,
 ) -> Stats {
     let mut stats = Stats::default();
-    let mut done = 0u64;
     if let Some(socket) = connect_fd(addr, &plan, &mut stats).await {
         let (mut out, mut echo) = (vec![0u8; size], vec![0u8; size]);
         let deadline = tokio::time::sleep_until(plan.hard_deadline);
@@ -170,10 +169,7 @@ pub async fn ping_pong(
                 break;
             }
             if sent_at >= plan.measure_from {
-                stats.record_latency(sent_at.elapsed());
-                stats.messages += 1;
-                stats.bytes += size as u64;
-                done += 1;
+                stats.count_message(sent_at.elapsed(), size as u64);
             }
             seq += 1;
         }
@@ -187,7 +183,7 @@ pub async fn ping_pong(
             stats.errors.reordered += 1;
         }
     }
-    stats.per_connection.push(done);
+    stats.per_connection.push(stats.messages);
     stats
 }
 
@@ -199,7 +195,6 @@ pub async fn connect_rate(addr: SocketAddr, id: u32, size: usize, plan: Plan) ->
     let deadline = tokio::time::sleep_until(plan.hard_deadline);
     tokio::pin!(deadline);
     let mut seq = 0u64;
-    let mut done = 0u64;
     while Instant::now() < plan.end {
         let started = Instant::now();
         let Some(socket) = connect_fd(addr, &plan, &mut stats).await else { break };
@@ -212,14 +207,11 @@ pub async fn connect_rate(addr: SocketAddr, id: u32, size: usize, plan: Plan) ->
         // Wait for the server's FIN, so that the connection is complete.
         let _ = tokio::time::timeout(Duration::from_secs(1), aio::read(&socket, &mut echo)).await;
         if started >= plan.measure_from {
-            stats.record_latency(started.elapsed());
-            stats.messages += 1;
-            stats.bytes += size as u64;
-            done += 1;
+            stats.count_message(started.elapsed(), size as u64);
         }
         seq += 1;
     }
-    stats.per_connection.push(done);
+    stats.per_connection.push(stats.messages);
     stats
 }
 
@@ -306,7 +298,6 @@ pub async fn udp(addr: SocketAddr, id: u32, size: usize, wait: Duration, plan: P
     };
     let (mut out, mut echo) = (vec![0u8; size], vec![0u8; size + 1]);
     let mut seq = 0u64;
-    let mut done = 0u64;
     while Instant::now() < plan.end {
         let sent_at = Instant::now();
         message::encode(&mut out, id, seq);
@@ -334,16 +325,13 @@ pub async fn udp(addr: SocketAddr, id: u32, size: usize, wait: Duration, plan: P
                 break;
             }
             Some(Ok(())) if sent_at >= plan.measure_from => {
-                stats.record_latency(sent_at.elapsed());
-                stats.messages += 1;
-                stats.bytes += size as u64;
-                done += 1;
+                stats.count_message(sent_at.elapsed(), size as u64);
             }
             Some(Ok(())) => {}
         }
         seq += 1;
     }
-    stats.per_connection.push(done);
+    stats.per_connection.push(stats.messages);
     stats
 }
 
