@@ -312,7 +312,8 @@ pub struct BenchArgs {
 
     /// Open loop: this many messages per second in all, at fixed times;
     /// latency counts from each message's due time (no coordinated omission).
-    #[arg(long, value_name = "MSGS_PER_S", conflicts_with_all = ["bulk", "connect_rate", "udp"])]
+    #[arg(long, value_name = "MSGS_PER_S", conflicts_with_all = ["bulk", "connect_rate", "udp"],
+          value_parser = parse_rate)]
     pub rate: Option<f64>,
 
     /// Stream BYTES through each connection (writer and reader at once,
@@ -354,6 +355,16 @@ pub struct BenchArgs {
     /// Also write the report as a Markdown table to FILE (`-`: stdout).
     #[arg(long, value_name = "FILE")]
     pub export_markdown: Option<PathBuf>,
+}
+
+/// `--rate`: a positive number of messages per second, at most 10 million.
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate > 0.0 && rate <= 1e7 => Ok(rate),
+        _ => Err(format!(
+            "'{text}' is not a rate: give messages per second, e.g. 1000 (above 0, at most 10000000)"
+        )),
+    }
 }
 
 /// A byte count with an optional binary suffix: `1G`, `512K`, `1048576`.
@@ -420,6 +431,14 @@ mod tests {
         assert_eq!(parse_seconds("0.5"), Ok(Duration::from_millis(500)));
         assert!(parse_seconds("-1").unwrap_err().contains("-1"));
         assert!(parse_seconds("abc").unwrap_err().contains("'abc'"));
+    }
+
+    #[test]
+    fn rates_are_positive_and_bounded() {
+        assert_eq!(parse_rate("2500"), Ok(2500.0));
+        assert!(parse_rate("0").unwrap_err().contains("'0'"));
+        assert!(parse_rate("-5").is_err());
+        assert!(parse_rate("inf").is_err());
     }
 
     #[test]

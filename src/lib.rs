@@ -68,7 +68,7 @@ pub fn run(cli: Cli, lang: Lang) -> Result<u8> {
 }
 
 fn run_bench(args: BenchArgs, console: &Console) -> Result<()> {
-    if args.size < bench::message::MIN_SIZE {
+    if !(bench::message::MIN_SIZE..=bench::message::MAX_SIZE).contains(&args.size) {
         return Err(Error::BenchSize { size: args.size });
     }
     let kind = if let Some(rate) = args.rate {

@@ -13,6 +13,8 @@
 
 /// The smallest message: header and checksum.
 pub const MIN_SIZE: usize = 16;
+/// The largest message (each connection holds two of them); for more, `--bulk`.
+pub const MAX_SIZE: usize = 16 << 20;
 
 /// What was wrong with an echoed message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -323,8 +323,10 @@ fn error_text(error: &Error) -> String {
             errors.total()
         ),
         Error::BenchSize { size } => format!(
-            "a bench message of {size} bytes is too small: use --size {} or more (sequence number, connection id, checksum)",
-            crate::bench::message::MIN_SIZE
+            "a bench message of {size} bytes will not do: use --size from {} (sequence number, connection id, \
+             checksum) to {} (for longer streams, --bulk)",
+            crate::bench::message::MIN_SIZE,
+            crate::bench::message::MAX_SIZE
         ),
         Error::Io { doing, source } => {
             let reason = io_reason(source);

@@ -331,8 +331,10 @@ fn error_text(error: &Error) -> String {
             errors.total()
         ),
         Error::BenchSize { size } => format!(
-            "uma mensagem de {size} bytes é pequena demais para o bench: use --size {} ou mais (número de sequência, id da conexão, checksum)",
-            crate::bench::message::MIN_SIZE
+            "uma mensagem de {size} bytes não serve para o bench: use --size de {} (número de sequência, \
+             id da conexão, checksum) a {} (para fluxos maiores, --bulk)",
+            crate::bench::message::MIN_SIZE,
+            crate::bench::message::MAX_SIZE
         ),
         Error::Io { doing, source } => {
             let reason = io_reason(source);

@@ -241,7 +241,10 @@ fn bench_over_ipv6() {
 fn a_message_smaller_than_its_header_is_a_usage_error() {
     let out = eco_output(&["bench", "--lang", "en", "-s", "8"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("use --size 16 or more"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("use --size from 16"), "{}", text(&out.stderr));
+    let out = eco_output(&["bench", "--lang", "en", "--rate", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("'0' is not a rate"), "{}", text(&out.stderr));
 }
 
 #[test]
