@@ -157,6 +157,11 @@ pub fn run_udp(
     interval: Duration,
     console: &Console,
 ) -> Result<()> {
+    // 65 535 minus the IPv4 and UDP headers; longer needs IP fragments no
+    // server is obliged to take (IPv6 allows 20 bytes more; one limit is simpler).
+    if message.len() > 65_507 {
+        return Err(Error::DatagramTooLong { len: message.len() });
+    }
     let addr = config.addrs[0];
     let talk = |source| talk(Some(addr), source);
     let local: SocketAddr =

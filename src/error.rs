@@ -45,6 +45,8 @@ pub enum Error {
     WriteFile { path: PathBuf, source: io::Error },
     /// `eco bench` saw echoes that were wrong (counted by kind in the report).
     BenchFailed { errors: crate::bench::stats::Errors },
+    /// `eco client --udp` with a message longer than one datagram can carry.
+    DatagramTooLong { len: usize },
     /// `eco bench --size` below the message header.
     BenchSize { size: usize },
     /// Any other I/O failure, with what eco was doing.
@@ -64,7 +66,10 @@ impl Error {
     /// 2 for bad input (as for a usage error), 1 for everything else.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::BadHost { .. } | Error::TraceNotLoopback { .. } | Error::BenchSize { .. } => 2,
+            Error::BadHost { .. }
+            | Error::TraceNotLoopback { .. }
+            | Error::BenchSize { .. }
+            | Error::DatagramTooLong { .. } => 2,
             _ => 1,
         }
     }

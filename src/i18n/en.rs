@@ -318,6 +318,9 @@ fn error_text(error: &Error) -> String {
         Error::WriteFile { path, source } => {
             format!("cannot write {}: {}", path.display(), io_reason(source))
         }
+        Error::DatagramTooLong { len } => format!(
+            "a message of {len} bytes does not fit in one UDP datagram: send at most 65507 bytes with --udp, or use TCP"
+        ),
         Error::BenchFailed { errors } => format!(
             "{} echo(es) went wrong (see Errors above): the server, or something between, is not a faithful echo",
             errors.total()

@@ -326,6 +326,9 @@ fn error_text(error: &Error) -> String {
         Error::WriteFile { path, source } => {
             format!("não foi possível gravar {}: {}", path.display(), io_reason(source))
         }
+        Error::DatagramTooLong { len } => format!(
+            "uma mensagem de {len} bytes não cabe num datagrama UDP: envie no máximo 65507 bytes com --udp, ou use TCP"
+        ),
         Error::BenchFailed { errors } => format!(
             "{} eco(s) deram errado (veja Erros acima): o servidor, ou algo no caminho, não é um eco fiel",
             errors.total()

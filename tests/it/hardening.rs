@@ -390,6 +390,18 @@ fn udp_flood_from_one_source_is_limited_while_another_is_answered() {
 }
 
 #[test]
+fn a_message_too_long_for_one_datagram_is_a_usage_error() {
+    let message = "u".repeat(65_508);
+    let out = eco_output(&["client", "--udp", "--lang", "en", "--port", "5050", "-m", &message]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr),
+        "eco: a message of 65508 bytes does not fit in one UDP datagram: send at most 65507 bytes with \
+         --udp, or use TCP\n"
+    );
+}
+
+#[test]
 fn udp_client_count_reports_loss_when_nothing_answers() {
     // A UDP socket that never answers.
     let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
