@@ -261,9 +261,7 @@ pub async fn bulk(addr: SocketAddr, total: u64, block: Arc<Vec<u8>>, plan: Plan)
         Err(failure) => count(&mut stats, failure),
         Ok(()) if wrote.is_err() => count(&mut stats, Failure::Io),
         Ok(()) => {
-            stats.record_latency(elapsed);
-            stats.messages += 1;
-            stats.bytes += total;
+            stats.count_message(elapsed, total);
         }
     }
     stats.per_connection.push(stats.messages);

@@ -92,18 +92,7 @@ fn a_port_below_1024_without_privilege_says_what_to_do() {
         eprintln!("skipped: this system lets any user bind port 80 (ip_unprivileged_port_start = {start})");
         return;
     }
-    // Run as user nobody, from a copy of the binary that user can execute.
-    let dir = std::env::temp_dir().join(format!("eco-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let eco_copy = dir.join("eco");
-    std::fs::copy(env!("CARGO_BIN_EXE_eco"), &eco_copy).unwrap();
-    let out = std::process::Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(&eco_copy)
-        .args(["server", "--lang", "en", "--port", "80"])
-        .output()
-        .unwrap();
+    let out = eco_as_nobody("port80", &["server", "--lang", "en", "--port", "80"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         text(&out.stderr),

@@ -341,6 +341,23 @@ pub fn root() -> bool {
     is_root
 }
 
+/// A command that runs `eco ARGS` as user `nobody` (uid 65534, no groups),
+/// from a copy of the binary in a directory that user can read, wherever
+/// the checkout is. It runs in that directory.
+pub fn eco_as_nobody(name: &str, args: &[&str]) -> Command {
+    let dir = std::env::temp_dir().join(format!("eco-nobody-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let eco_copy = dir.join("eco");
+    std::fs::copy(env!("CARGO_BIN_EXE_eco"), &eco_copy).unwrap();
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&eco_copy)
+        .args(args)
+        .current_dir(&dir);
+    cmd
+}
+
 /// stdout as text.
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8(bytes.to_vec()).expect("utf-8 output")

@@ -313,18 +313,8 @@ fn unprivileged_user_captures_in_its_own_namespace_or_is_told_what_to_do() {
     if !root() {
         return;
     }
-    // A copy of the binary that user `nobody` can run, wherever the checkout is.
-    let dir = temp_path("nobody");
-    std::fs::create_dir_all(&dir).unwrap();
-    for d in [dir.as_path(), dir.parent().unwrap()] {
-        std::fs::set_permissions(d, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    }
-    let eco_copy = dir.join("eco");
-    std::fs::copy(env!("CARGO_BIN_EXE_eco"), &eco_copy).unwrap();
     let as_nobody = |env: &[(&str, &str)]| {
-        let mut cmd = Command::new("setpriv");
-        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"]).arg(&eco_copy);
-        cmd.args(["trace", "--lang", "en"]).current_dir(&dir);
+        let mut cmd = eco_as_nobody("trace", &["trace", "--lang", "en"]);
         for (k, v) in env {
             cmd.env(k, v);
         }
