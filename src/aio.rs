@@ -126,13 +126,15 @@ pub async fn splice_in(socket: &AsyncFd<TcpStream>, pipe: &Pipe, len: usize) -> 
     loop {
         let mut ready = socket.readable().await?;
         match ready.try_io(|socket| splice(socket.as_raw_fd(), pipe.write.as_raw_fd(), len)) {
-            Ok(Ok(n)) => {
-                // As in `read`: less than asked for means the socket is drained.
-                if n > 0 && n < len {
-                    ready.clear_ready();
-                }
-                return Ok(n);
-            }
+            // Unlike `read`, less than asked for does not mean the socket
+            // is drained: splice also stops when the pipe has no free slot
+            // (each segment takes one, so 4 000-byte segments fill a
+            // 64-slot pipe at 256 000 bytes) while the socket still holds
+            // more. Clearing the readiness here would wait for an event
+            // that never comes while the client waits for its echo. So the
+            // readiness stays, and the next call finds out: more bytes, or
+            // "would block" (which clears it).
+            Ok(Ok(n)) => return Ok(n),
             Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
             Ok(Err(e)) => return Err(e),
             Err(_would_block) => {}

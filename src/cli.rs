@@ -128,8 +128,8 @@ pub struct ServerArgs {
     #[arg(long)]
     pub nagle: bool,
 
-    /// Seconds that open connections get to finish after Ctrl-C / SIGTERM;
-    /// then the rest are closed and eco exits 0.
+    /// Seconds that open connections get to finish after Ctrl-C, SIGTERM
+    /// or SIGHUP; then the rest are reset and eco exits 0.
     #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = parse_seconds)]
     pub grace: Duration,
 
@@ -150,12 +150,12 @@ pub struct ServerArgs {
     /// At most N connections at once; further clients wait in the kernel's
     /// backlog until one closes (their handshake completes, their data
     /// waits). 0: no limit.
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = parse_count)]
     pub max_conns: usize,
 
     /// At most N connections at once from one IP address; more are refused
     /// at once (RST) and logged. 0: no limit.
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = parse_count)]
     pub max_conns_per_ip: usize,
 
     /// Close a connection after SECONDS without being able to read or write
@@ -163,9 +163,9 @@ pub struct ServerArgs {
     #[arg(long, value_name = "SECONDS", default_value = "300", value_parser = parse_seconds)]
     pub idle_timeout: Duration,
 
-    /// TCP keepalive: probe a silent client after SECONDS, so that one that
-    /// vanished is noticed and closed. 0: off.
-    #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = parse_seconds)]
+    /// TCP keepalive: probe a silent client after SECONDS (whole seconds,
+    /// up to 32767), so that one that vanished is noticed and closed. 0: off.
+    #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = parse_keepalive)]
     pub keepalive: Duration,
 
     /// Close a connection after echoing BYTES. 0: no limit.
@@ -229,7 +229,9 @@ pub struct ClientArgs {
     #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = parse_seconds)]
     pub connect_timeout: Duration,
 
-    /// Seconds to wait for the echo to come back (not used with --stdin).
+    /// Seconds the whole echo may take, however it trickles in (--stdin:
+    /// how long the rest of the echo may take to come once the input has
+    /// ended, counted from the last byte received). 0: no limit.
     #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_seconds)]
     pub timeout: Duration,
 }
@@ -293,9 +295,11 @@ pub struct BenchArgs {
           value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub connections: u64,
 
-    /// Message size in bytes (at least 16: sequence number, connection id, checksum).
-    #[arg(long, short, default_value_t = 64)]
-    pub size: usize,
+    /// Message size in bytes (at least 16: sequence number, connection id,
+    /// checksum); with --stream, the size of each write [default: 64;
+    /// --stream: 4000].
+    #[arg(long, short)]
+    pub size: Option<usize>,
 
     /// Seconds to measure.
     #[arg(long, short, value_name = "SECONDS", default_value = "5", value_parser = parse_seconds)]
@@ -320,6 +324,15 @@ pub struct BenchArgs {
     /// every byte checked) and report GiB/s. Suffixes K, M, G (binary).
     #[arg(long, value_name = "BYTES", value_parser = parse_bytes, conflicts_with_all = ["connect_rate", "udp"])]
     pub bulk: Option<u64>,
+
+    /// Rounds of BYTES on each connection, written in --size writes
+    /// without closing, each round's echo read back and checked before the
+    /// next (what `cmd | nc` or a file upload does): rounds/s and round
+    /// latency. A server that waits for more bytes, or a FIN, before
+    /// sending what it has stalls here. Suffixes K, M, G (binary).
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes,
+          conflicts_with_all = ["rate", "bulk", "connect_rate", "udp"])]
+    pub stream: Option<u64>,
 
     /// Connect, send one message, close; again and again: connections/s
     /// and handshake latency.
@@ -405,6 +418,28 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// `--max-conns`, `--max-conns-per-ip`: a count up to ten million (far
+/// past any file descriptor limit), 0 meaning no limit.
+fn parse_count(text: &str) -> Result<usize, String> {
+    const MAX: usize = 10_000_000;
+    match text.parse::<usize>() {
+        Ok(n) if n <= MAX => Ok(n),
+        _ => Err(format!("'{text}' is not a connection count: use 0 (no limit) to {MAX}")),
+    }
+}
+
+/// `--keepalive`: 0 (off) or whole seconds from 1 to 32767, what Linux
+/// takes for TCP_KEEPIDLE.
+fn parse_keepalive(text: &str) -> Result<Duration, String> {
+    const MAX: u64 = 32_767;
+    match text.parse::<u64>() {
+        Ok(secs) if secs <= MAX => Ok(Duration::from_secs(secs)),
+        _ => Err(format!(
+            "'{text}' is not a keepalive time: use whole seconds from 1 to {MAX}, or 0 to turn keepalive off"
+        )),
+    }
+}
+
 /// The largest `--buffer` accepted: 16 MiB is far past any socket buffer.
 const MAX_BUFFER: usize = 16 << 20;
 
@@ -448,6 +483,21 @@ mod tests {
         assert_eq!(parse_bytes("1000"), Ok(1000));
         assert!(parse_bytes("0").is_err());
         assert!(parse_bytes("lots").unwrap_err().contains("'lots'"));
+    }
+
+    #[test]
+    fn keepalive_is_whole_seconds_within_what_linux_takes() {
+        assert_eq!(parse_keepalive("60"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_keepalive("0"), Ok(Duration::ZERO));
+        assert!(parse_keepalive("0.5").unwrap_err().contains("whole seconds from 1 to 32767"));
+        assert!(parse_keepalive("40000").unwrap_err().contains("'40000'"));
+    }
+
+    #[test]
+    fn connection_counts_are_bounded() {
+        assert_eq!(parse_count("1000"), Ok(1000));
+        assert!(parse_count("3000000000000000000").unwrap_err().contains("0 (no limit) to 10000000"));
+        assert!(parse_count("-1").is_err());
     }
 
     #[test]

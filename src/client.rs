@@ -3,17 +3,25 @@
 //! The order of the calls matters on the wire: connect (the handshake),
 //! send, read the whole echo, *then* close. Closing after the echo is read
 //! makes the client's FIN the first one, which gives the exercise's close.
+//!
+//! What the client promises: it exits 0 only when every byte it sent came
+//! back, in order, unchanged; anything less (a mismatch, a short echo, a
+//! server that closed or reset early, no answer within `--timeout`) is a
+//! one-line error and exit status 1.
 
-use std::fs::File;
+use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
-use std::os::fd::AsFd;
-use std::sync::mpsc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
+
+use socket2::SockRef;
 
 use crate::console::Console;
 use crate::error::{Doing, Error, Result};
-use crate::i18n::Msg;
+use crate::i18n::{Lang, Text};
 
 /// The exercise's message: 52 characters, 55 bytes in UTF-8.
 pub const EXERCISE_MESSAGE: &str = "Olá Servidor, meu nome é Cliente e sou o único aqui.";
@@ -23,7 +31,8 @@ pub struct Config {
     /// The server's addresses, tried in order (a name may have several).
     pub addrs: Vec<SocketAddr>,
     pub connect_timeout: Duration,
-    /// How long to wait for an echo to come back.
+    /// How long a whole echo may take (`--stdin`: how long the rest of the
+    /// echo may take to come once the input has ended).
     pub timeout: Duration,
 }
 
@@ -47,15 +56,16 @@ pub fn connect(config: &Config) -> Result<TcpStream> {
 }
 
 /// Sends `message` and reads back exactly as many bytes, into `echo`; fails
-/// unless the echo is identical.
+/// unless the echo is identical and complete within `timeout`.
 pub fn round_trip(
     stream: &mut TcpStream,
     message: &[u8],
     timeout: Duration,
     echo: &mut Vec<u8>,
 ) -> Result<()> {
+    let deadline = Instant::now() + timeout;
     send(stream, message)?;
-    receive_echo(stream, message, timeout, echo)
+    receive_echo(stream, message, (deadline, timeout), echo)
 }
 
 /// Hands all of `message` to the kernel.
@@ -65,31 +75,41 @@ pub fn send(stream: &mut TcpStream, message: &[u8]) -> Result<()> {
     stream.write_all(message).map_err(|source| talk(peer_of(stream).ok(), source))
 }
 
-/// Reads exactly `message.len()` bytes into `echo` and checks them against `message`.
+/// Reads exactly `message.len()` bytes into `echo` by `deadline` (which is
+/// `timeout` after the send) and checks them against `message`.
 pub fn receive_echo(
     stream: &mut TcpStream,
     message: &[u8],
-    timeout: Duration,
+    (deadline, timeout): (Instant, Duration),
     echo: &mut Vec<u8>,
 ) -> Result<()> {
     let addr = peer_of(stream)?;
-    let talk = |source| talk(Some(addr), source);
-    stream.set_read_timeout(Some(timeout).filter(|t| !t.is_zero())).map_err(talk)?;
     echo.clear();
     echo.resize(message.len(), 0);
     let mut got = 0;
+    let timed_out = |got| Error::EchoTimeout { addr, timeout, got, expected: message.len() };
     // TCP is a byte stream: the echo may arrive in several pieces, so read
     // until we have as many bytes as we sent (the exercise's single
-    // recv(1024) works only because its message is short).
+    // recv(1024) works only because its message is short). Each read waits
+    // at most until the deadline, so a server that drips a byte now and
+    // then cannot stretch the echo past --timeout.
     while got < message.len() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(timed_out(got));
+        }
+        stream.set_read_timeout(Some(left)).map_err(|source| talk(Some(addr), source))?;
         match stream.read(&mut echo[got..]) {
-            Ok(0) => return Err(Error::EchoShort { addr, got, expected: message.len() }),
+            Ok(0) => {
+                echo.truncate(got);
+                return check_echo(addr, message, echo);
+            }
             Ok(n) => got += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
-                return Err(Error::EchoTimeout { addr, timeout, got, expected: message.len() });
+                return Err(timed_out(got));
             }
-            Err(source) => return Err(talk(source)),
+            Err(source) => return Err(talk(Some(addr), source)),
         }
     }
     check_echo(addr, message, echo)
@@ -100,7 +120,7 @@ pub fn run_message(config: &Config, message: &str, console: &Console) -> Result<
     let mut stream = connect(config)?;
     let mut echo = Vec::with_capacity(message.len());
     round_trip(&mut stream, message.as_bytes(), config.timeout, &mut echo)?;
-    console.say(Msg::Echoed { message: &String::from_utf8_lossy(&echo) });
+    console.say(&Msg::Echoed { message: &String::from_utf8_lossy(&echo) });
     // close(): our FIN goes out first; the server's recv() returns 0 and it
     // closes too.
     drop(stream);
@@ -108,6 +128,7 @@ pub fn run_message(config: &Config, message: &str, console: &Console) -> Result<
 }
 
 /// `--count N`: N round trips on one connection, each timed, like ping.
+/// Ctrl-C stops early and still prints the statistics.
 pub fn run_count(
     config: &Config,
     message: &str,
@@ -117,32 +138,41 @@ pub fn run_count(
 ) -> Result<()> {
     let mut stream = connect(config)?;
     let peer = peer_of(&stream)?;
+    // On Ctrl-C, shutting down our reading side wakes a read that waits.
+    let waker = stream.try_clone().map_err(|source| talk(Some(peer), source))?;
+    let interrupt = Interrupt::install(move || {
+        let _ = waker.shutdown(Shutdown::Read);
+    })?;
     let mut echo = Vec::with_capacity(message.len());
     let mut times = Vec::with_capacity(count.min(1 << 20) as usize);
+    let mut sent = 0;
     for seq in 1..=count {
-        if seq > 1 && !interval.is_zero() {
-            std::thread::sleep(interval);
+        if seq > 1 && interrupt.sleep(interval) {
+            break;
         }
         let start = Instant::now();
-        round_trip(&mut stream, message.as_bytes(), config.timeout, &mut echo)?;
+        sent += 1;
+        let result = round_trip(&mut stream, message.as_bytes(), config.timeout, &mut echo);
+        if interrupt.happened() {
+            break;
+        }
+        result?;
         let time = start.elapsed();
-        console.say(Msg::RoundTripTime { bytes: message.len(), peer, seq, time });
+        console.say(&Msg::RoundTripTime { bytes: message.len(), peer, seq, time });
         times.push(time);
     }
     drop(stream);
-    summarize(peer, count, &times, console);
+    console.say(&summary(peer, sent, &times));
     Ok(())
 }
 
 /// The ping-like summary: sent, echoed, lost, min/avg/max of the round trips.
-fn summarize(peer: SocketAddr, sent: u64, times: &[Duration], console: &Console) {
-    let (Some(&min), Some(&max)) = (times.iter().min(), times.iter().max()) else {
-        let zero = Duration::ZERO;
-        console.say(Msg::RoundTripSummary { peer, sent, received: 0, min: zero, avg: zero, max: zero });
-        return;
-    };
-    let avg = times.iter().sum::<Duration>() / times.len() as u32;
-    console.say(Msg::RoundTripSummary { peer, sent, received: times.len() as u64, min, avg, max });
+fn summary(peer: SocketAddr, sent: u64, times: &[Duration]) -> Msg<'static> {
+    let zero = Duration::ZERO;
+    let (min, max) =
+        (times.iter().min().copied().unwrap_or(zero), times.iter().max().copied().unwrap_or(zero));
+    let avg = if times.is_empty() { zero } else { times.iter().sum::<Duration>() / times.len() as u32 };
+    Msg::RoundTripSummary { peer, sent, received: times.len() as u64, min, avg, max }
 }
 
 /// `--udp`: the message as one datagram, its echo as one datagram.
@@ -162,8 +192,32 @@ pub fn run_udp(
     if message.len() > 65_507 {
         return Err(Error::DatagramTooLong { len: message.len() });
     }
-    let addr = config.addrs[0];
-    let talk = |source| talk(Some(addr), source);
+    // A name may stand for several addresses: each is tried in turn while
+    // the answer is "port unreachable" (nothing listens there).
+    let mut last_error = None;
+    for &addr in &config.addrs {
+        match udp_exchange(addr, config, message, count, interval, console) {
+            Err(Error::ConnectRefused { addr }) => last_error = Some(Error::ConnectRefused { addr }),
+            other => return other,
+        }
+    }
+    Err(last_error.unwrap_or(Error::BadHost { host: String::new() }))
+}
+
+fn udp_exchange(
+    addr: SocketAddr,
+    config: &Config,
+    message: &str,
+    count: Option<u64>,
+    interval: Duration,
+    console: &Console,
+) -> Result<()> {
+    let talk = |source: io::Error| match source.kind() {
+        // The ICMP "port unreachable" of an earlier datagram, reported on
+        // this connected socket.
+        io::ErrorKind::ConnectionRefused => Error::ConnectRefused { addr },
+        _ => talk(Some(addr), source),
+    };
     let local: SocketAddr =
         if addr.is_ipv6() { "[::]:0".parse() } else { "0.0.0.0:0".parse() }.expect("literal");
     let socket = UdpSocket::bind(local).map_err(|source| Error::Io { doing: Doing::Setup, source })?;
@@ -171,16 +225,25 @@ pub fn run_udp(
     // needs no address and recv() takes datagrams from that peer only.
     socket.connect(addr).map_err(talk)?;
     socket.set_read_timeout(Some(config.timeout).filter(|t| !t.is_zero())).map_err(talk)?;
+    let waker = socket.try_clone().map_err(talk)?;
+    let interrupt = Interrupt::install(move || {
+        let _ = SockRef::from(&waker).shutdown(Shutdown::Read);
+    })?;
     let mut echo = vec![0u8; crate::server::udp::MAX_DATAGRAM + 1];
     let rounds = count.unwrap_or(1);
-    let mut times = Vec::new();
+    let (mut times, mut sent) = (Vec::new(), 0);
     for seq in 1..=rounds {
-        if seq > 1 && !interval.is_zero() {
-            std::thread::sleep(interval);
+        if seq > 1 && interrupt.sleep(interval) {
+            break;
         }
         let start = Instant::now();
         socket.send(message.as_bytes()).map_err(talk)?;
-        let got = match socket.recv(&mut echo) {
+        sent += 1;
+        let received = socket.recv(&mut echo);
+        if interrupt.happened() {
+            break;
+        }
+        let got = match received {
             Ok(n) => n,
             Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
                 if count.is_none() {
@@ -191,7 +254,7 @@ pub fn run_udp(
                         expected: message.len(),
                     });
                 }
-                console.say(Msg::RoundTripLost { peer: addr, seq, timeout: config.timeout });
+                console.say(&Msg::RoundTripLost { peer: addr, seq, timeout: config.timeout });
                 continue;
             }
             Err(source) => return Err(talk(source)),
@@ -199,13 +262,13 @@ pub fn run_udp(
         let time = start.elapsed();
         check_echo(addr, message.as_bytes(), &echo[..got])?;
         match count {
-            Some(_) => console.say(Msg::RoundTripTime { bytes: got, peer: addr, seq, time }),
-            None => console.say(Msg::Echoed { message: &String::from_utf8_lossy(&echo[..got]) }),
+            Some(_) => console.say(&Msg::RoundTripTime { bytes: got, peer: addr, seq, time }),
+            None => console.say(&Msg::Echoed { message: &String::from_utf8_lossy(&echo[..got]) }),
         }
         times.push(time);
     }
     if count.is_some() {
-        summarize(addr, rounds, &times, console);
+        console.say(&summary(addr, sent, &times));
     }
     Ok(())
 }
@@ -213,10 +276,10 @@ pub fn run_udp(
 /// Fails unless `echo` is exactly `sent`.
 fn check_echo(addr: SocketAddr, sent: &[u8], echo: &[u8]) -> Result<()> {
     if let Some(offset) = sent.iter().zip(echo).position(|(s, e)| s != e) {
-        return Err(Error::EchoMismatch { addr, offset, sent: sent[offset], got: echo[offset] });
+        return Err(Error::mismatch(addr, sent, echo, offset));
     }
     if echo.len() != sent.len() {
-        return Err(Error::EchoShort { addr, got: echo.len(), expected: sent.len() });
+        return Err(Error::EchoShort { addr, got: echo.len() as u64, expected: sent.len() as u64 });
     }
     Ok(())
 }
@@ -228,38 +291,151 @@ fn check_echo(addr: SocketAddr, sent: &[u8], echo: &[u8]) -> Result<()> {
 /// `nc -N`), and this thread copying the echo to stdout until the server's
 /// FIN. One thread could deadlock: blocked writing while the server, whose
 /// send buffer is full, waits for us to read.
+///
+/// Both count their bytes: when the server's FIN comes, the echo is
+/// complete only if the input had ended and every byte sent came back.
 pub fn run_stdin(config: &Config) -> Result<()> {
     let stream = connect(config)?;
     let addr = peer_of(&stream)?;
     let setup = |source| Error::Io { doing: Doing::Setup, source };
-    // Raw file handles on fd 0 and 1: no line buffering, binary-safe, and
-    // std::io::copy may then move the bytes with splice() inside the kernel.
-    let mut stdin = File::from(io::stdin().as_fd().try_clone_to_owned().map_err(setup)?);
-    let mut stdout = File::from(io::stdout().as_fd().try_clone_to_owned().map_err(setup)?);
-    let mut to_server = stream.try_clone().map_err(|source| talk(Some(addr), source))?;
-    let (done_tx, done_rx) = mpsc::channel();
+    let progress = Arc::new(Progress::default());
+    let to_server = stream.try_clone().map_err(|source| talk(Some(addr), source))?;
+    let (writer_progress, timeout) = (Arc::clone(&progress), config.timeout);
     std::thread::Builder::new()
         .name("eco-stdin".into())
-        .spawn(move || {
-            let result =
-                io::copy(&mut stdin, &mut to_server).and_then(|_| to_server.shutdown(Shutdown::Write));
-            let _ = done_tx.send(result);
-        })
+        .spawn(move || send_input(to_server, &writer_progress, timeout))
         .map_err(setup)?;
     let mut from_server = stream;
-    match io::copy(&mut from_server, &mut stdout) {
-        Ok(_) => {}
-        // Whoever reads our stdout has gone (`eco client --stdin | head`):
-        // not an error, as for any Unix filter.
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
-        Err(source) => return Err(talk(Some(addr), source)),
+    let mut stdout = io::stdout().lock();
+    let mut buf = vec![0u8; 64 * 1024];
+    let result = loop {
+        match from_server.read(&mut buf) {
+            Ok(0) => break Ok(()),
+            Ok(n) => {
+                match stdout.write_all(&buf[..n]).and_then(|()| stdout.flush()) {
+                    Ok(()) => {}
+                    // Whoever reads our stdout has gone (`eco client --stdin |
+                    // head`): not an error, as for any Unix filter.
+                    Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
+                    Err(source) => break Err(Error::Io { doing: Doing::Setup, source }),
+                }
+                progress.received.fetch_add(n as u64, Ordering::SeqCst);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(source) => break Err(talk(Some(addr), source)),
+        }
+    };
+    progress.finished.store(true, Ordering::SeqCst);
+    let (sent, received) = (progress.sent.load(Ordering::SeqCst), progress.received.load(Ordering::SeqCst));
+    if progress.timed_out.load(Ordering::SeqCst) {
+        let expected = usize::try_from(sent).unwrap_or(usize::MAX);
+        return Err(Error::EchoTimeout { addr, timeout, got: received as usize, expected });
     }
-    // The server has closed. If the writer had failed (say, the server
-    // reset the connection), say so; if it is still reading a terminal,
-    // there is nothing left to wait for.
-    match done_rx.try_recv() {
-        Ok(Err(source)) => Err(talk(Some(addr), source)),
-        _ => Ok(()),
+    result?;
+    match (progress.input_ended.load(Ordering::SeqCst), received < sent) {
+        (_, true) => Err(Error::EchoShort { addr, got: received, expected: sent }),
+        (false, false) => Err(Error::ClosedEarly { addr, echoed: received }),
+        (true, false) => Ok(()),
+    }
+}
+
+/// What the two halves of `--stdin` tell each other.
+#[derive(Default)]
+struct Progress {
+    /// Bytes handed to the kernel so far.
+    sent: AtomicU64,
+    /// Bytes of echo written to stdout so far.
+    received: AtomicU64,
+    /// Set before our FIN goes out: from then on `sent` is final.
+    input_ended: AtomicBool,
+    /// The reader saw the end of the echo.
+    finished: AtomicBool,
+    /// The rest of the echo did not come within `--timeout`.
+    timed_out: AtomicBool,
+}
+
+/// The writer half of `--stdin`: stdin to the socket, then FIN; then it
+/// watches that the rest of the echo keeps coming (`--timeout`).
+fn send_input(mut socket: TcpStream, progress: &Progress, timeout: Duration) {
+    let mut stdin = io::stdin().lock();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match stdin.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        if socket.write_all(&buf[..n]).is_err() {
+            // The server closed or reset: the reader sees it and says so.
+            return;
+        }
+        progress.sent.fetch_add(n as u64, Ordering::SeqCst);
+    }
+    // Said before the FIN: the server's FIN may answer ours at once.
+    progress.input_ended.store(true, Ordering::SeqCst);
+    let _ = socket.shutdown(Shutdown::Write);
+    if timeout.is_zero() {
+        return;
+    }
+    let (mut seen, mut since) = (progress.received.load(Ordering::SeqCst), Instant::now());
+    while !progress.finished.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(50));
+        let now = progress.received.load(Ordering::SeqCst);
+        if now != seen {
+            (seen, since) = (now, Instant::now());
+        } else if since.elapsed() >= timeout {
+            progress.timed_out.store(true, Ordering::SeqCst);
+            let _ = socket.shutdown(Shutdown::Both);
+            return;
+        }
+    }
+}
+
+/// Ctrl-C (or SIGTERM) during `--count`: stop sending and print the
+/// statistics so far, as ping does. A second Ctrl-C ends eco at once.
+struct Interrupt {
+    flag: Arc<AtomicBool>,
+    signalled: Receiver<()>,
+}
+
+impl Interrupt {
+    /// `wake` unblocks whatever the main thread may be waiting on.
+    fn install(wake: impl Fn() + Send + 'static) -> Result<Interrupt> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let setup = |source| Error::Io { doing: Doing::Setup, source };
+        let flag = Arc::new(AtomicBool::new(false));
+        for signal in [SIGINT, SIGTERM] {
+            // Registered first, so it sees the flag before the second handler sets it.
+            signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&flag))
+                .map_err(setup)?;
+        }
+        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]).map_err(setup)?;
+        let (tell, signalled) = mpsc::channel();
+        let raised = Arc::clone(&flag);
+        std::thread::Builder::new()
+            .name("eco-signals".into())
+            .spawn(move || {
+                if signals.forever().next().is_some() {
+                    raised.store(true, Ordering::SeqCst);
+                    wake();
+                    let _ = tell.send(());
+                }
+            })
+            .map_err(setup)?;
+        Ok(Interrupt { flag, signalled })
+    }
+
+    fn happened(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+
+    /// Sleeps for `interval`; true if interrupted meanwhile.
+    fn sleep(&self, interval: Duration) -> bool {
+        if !interval.is_zero() {
+            let _ = self.signalled.recv_timeout(interval);
+        }
+        self.happened()
     }
 }
 
@@ -272,6 +448,76 @@ fn talk(addr: Option<SocketAddr>, source: io::Error) -> Error {
     Error::Io { doing, source }
 }
 
+/// What the client tells its user.
+pub enum Msg<'a> {
+    /// The exercise's client line.
+    Echoed { message: &'a str },
+    /// One round trip of `--count`, like ping's line.
+    RoundTripTime { bytes: usize, peer: SocketAddr, seq: u64, time: Duration },
+    /// `--count --udp`: no answer to one datagram within the timeout.
+    RoundTripLost { peer: SocketAddr, seq: u64, timeout: Duration },
+    /// The summary after `--count` (or Ctrl-C).
+    RoundTripSummary {
+        peer: SocketAddr,
+        sent: u64,
+        received: u64,
+        min: Duration,
+        avg: Duration,
+        max: Duration,
+    },
+}
+
+impl Text for Msg<'_> {
+    fn text(&self, lang: Lang) -> String {
+        match (lang, self) {
+            (Lang::En, Msg::Echoed { message }) => format!("Echoed message: {message}"),
+            (Lang::Pt, Msg::Echoed { message }) => format!("Mensagem ecoada: {message}"),
+            (Lang::En, Msg::RoundTripTime { bytes, peer, seq, time }) => {
+                format!("{bytes} bytes from {peer}: seq={seq} time={} ms", Millis(*time))
+            }
+            (Lang::Pt, Msg::RoundTripTime { bytes, peer, seq, time }) => {
+                format!("{bytes} bytes de {peer}: seq={seq} tempo={} ms", Millis(*time))
+            }
+            (Lang::En, Msg::RoundTripLost { peer, seq, timeout }) => {
+                format!("no answer from {peer}: seq={seq} (waited {} s)", timeout.as_secs_f64())
+            }
+            (Lang::Pt, Msg::RoundTripLost { peer, seq, timeout }) => {
+                format!("sem resposta de {peer}: seq={seq} (esperou {} s)", timeout.as_secs_f64())
+            }
+            (Lang::En, Msg::RoundTripSummary { peer, sent, received, min, avg, max }) => format!(
+                "--- {peer} echo statistics ---\n\
+                 {sent} sent, {received} echoed, {}% lost, min/avg/max = {}/{}/{} ms",
+                lost_percent(*sent, *received),
+                Millis(*min),
+                Millis(*avg),
+                Millis(*max)
+            ),
+            (Lang::Pt, Msg::RoundTripSummary { peer, sent, received, min, avg, max }) => format!(
+                "--- estatísticas de eco de {peer} ---\n\
+                 {sent} enviadas, {received} ecoadas, {}% perdidas, mín/méd/máx = {}/{}/{} ms",
+                lost_percent(*sent, *received),
+                Millis(*min),
+                Millis(*avg),
+                Millis(*max)
+            ),
+        }
+    }
+}
+
+/// The share of `sent` that never came back, in whole percent.
+fn lost_percent(sent: u64, received: u64) -> u64 {
+    (sent.saturating_sub(received) * 100).checked_div(sent).unwrap_or(0)
+}
+
+/// A [`Duration`] as milliseconds with three decimals, as ping prints it.
+pub(crate) struct Millis(pub Duration);
+
+impl fmt::Display for Millis {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:.3}", self.0.as_secs_f64() * 1000.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,5 +526,25 @@ mod tests {
     fn the_exercise_message_is_52_characters_and_55_bytes() {
         assert_eq!(EXERCISE_MESSAGE.chars().count(), 52);
         assert_eq!(EXERCISE_MESSAGE.len(), 55);
+    }
+
+    #[test]
+    fn every_address_of_a_name_is_tried_in_turn() {
+        // The first address refuses (nothing listens there any more).
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let open = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let config = Config {
+            addrs: vec![closed, open.local_addr().unwrap()],
+            connect_timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(5),
+        };
+        let stream = connect(&config).expect("the second address answers");
+        assert_eq!(stream.peer_addr().unwrap(), open.local_addr().unwrap());
+    }
+
+    #[test]
+    fn lost_share_in_whole_percent() {
+        assert_eq!(lost_percent(4, 3), 25);
+        assert_eq!(lost_percent(0, 0), 0);
     }
 }

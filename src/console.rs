@@ -4,11 +4,21 @@
 //! so that `eco demo` can run both in one process and show each side's
 //! transcript under its own title, and so that a closed stdout never kills a
 //! server (write errors are ignored, not panics as with `println!`).
+//!
+//! A server must also never *wait* for its output: with stderr going to a
+//! pipe that nobody reads, a blocking write would stop every connection that
+//! logs. [`Console::background`] therefore hands each line to a [`Lossy`]
+//! writer: a bounded queue drained by a thread of its own; when the queue is
+//! full the line is dropped and counted ([`Console::dropped_lines`]), and the
+//! server says so once the reader is back.
 
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
-use crate::i18n::{Lang, Msg};
+use crate::i18n::{Lang, Text};
 
 type Sink = Mutex<Box<dyn Write + Send>>;
 
@@ -19,6 +29,8 @@ pub struct Console {
     out: Sink,
     /// Diagnostics, each line prefixed with `eco: `.
     err: Sink,
+    /// The background writers behind `out` and `err`, if any.
+    lossy: Vec<Lossy>,
 }
 
 /// How much a [`Console`] prints.
@@ -54,13 +66,29 @@ impl Write for Captured {
 }
 
 impl Console {
-    /// Writes to the process's stdout and stderr.
+    /// Writes to the process's stdout and stderr, waiting for them: for
+    /// commands whose output is their result (client, bench, trace).
     pub fn stdio(lang: Lang, level: Level) -> Console {
         Console {
             lang,
             level,
             out: Mutex::new(Box::new(io::stdout())),
             err: Mutex::new(Box::new(io::stderr())),
+            lossy: Vec::new(),
+        }
+    }
+
+    /// Writes to stdout and stderr without ever waiting for them (see the
+    /// module doc): for the server. `err` is also where the structured log
+    /// goes, so that notes and log lines keep their order.
+    pub fn background(lang: Lang, level: Level, err: Lossy) -> Console {
+        let out = Lossy::spawn(io::stdout(), "eco-stdout");
+        Console {
+            lang,
+            level,
+            out: Mutex::new(Box::new(out.clone())),
+            err: Mutex::new(Box::new(err.clone())),
+            lossy: vec![out, err],
         }
     }
 
@@ -72,6 +100,7 @@ impl Console {
             level: Level::Normal,
             out: Mutex::new(Box::new(out.clone())),
             err: Mutex::new(Box::new(err.clone())),
+            lossy: Vec::new(),
         };
         (console, out, err)
     }
@@ -81,23 +110,36 @@ impl Console {
     }
 
     /// A transcript line on stdout.
-    pub fn say(&self, msg: Msg<'_>) {
+    pub fn say(&self, msg: &(impl Text + ?Sized)) {
         if self.level == Level::Normal {
-            Self::line(&self.out, "", &self.lang.text(&msg));
+            Self::line(&self.out, "", &msg.text(self.lang));
         }
     }
 
     /// A diagnostic line on stderr.
-    pub fn note(&self, msg: Msg<'_>) {
+    pub fn note(&self, msg: &(impl Text + ?Sized)) {
         if self.level == Level::Normal {
-            Self::line(&self.err, "eco: ", &self.lang.text(&msg));
+            Self::line(&self.err, "eco: ", &msg.text(self.lang));
         }
     }
 
     /// A diagnostic that `-q` still shows: something went wrong.
-    pub fn warn(&self, msg: Msg<'_>) {
+    pub fn warn(&self, msg: &(impl Text + ?Sized)) {
         if self.level != Level::Silent {
-            Self::line(&self.err, "eco: ", &self.lang.text(&msg));
+            Self::line(&self.err, "eco: ", &msg.text(self.lang));
+        }
+    }
+
+    /// Lines the background writers had to drop so far.
+    pub fn dropped_lines(&self) -> u64 {
+        self.lossy.iter().map(Lossy::dropped).sum()
+    }
+
+    /// Waits (at most `limit` each) until the background writers have
+    /// written what they hold: called before the process exits.
+    pub fn flush(&self, limit: Duration) {
+        for lossy in &self.lossy {
+            lossy.flush_within(limit);
         }
     }
 
@@ -108,5 +150,127 @@ impl Console {
         // Errors (a closed stdout) are ignored on purpose: see the module doc.
         let _ = sink.write_all(format!("{prefix}{text}\n").as_bytes());
         let _ = sink.flush();
+    }
+}
+
+/// A writer that never blocks: each `write` is queued (at most
+/// [`Lossy::QUEUE`] at once) for a thread that writes them out in order;
+/// when the queue is full the write is dropped and counted.
+///
+/// Written here rather than taken from tracing-appender, whose
+/// `non_blocking` does the same but, when its queue is still full at exit,
+/// prints a complaint with `println!` — which blocks the exit for good when
+/// stdout is an unread pipe too — and has no way to flush on demand.
+#[derive(Clone)]
+pub struct Lossy {
+    queue: SyncSender<Item>,
+    dropped: Arc<AtomicU64>,
+}
+
+enum Item {
+    Bytes(Vec<u8>),
+    /// Everything before this is written: say so.
+    Flushed(mpsc::Sender<()>),
+}
+
+impl Lossy {
+    /// Writes queued at most: a few seconds of a busy server's lines.
+    pub const QUEUE: usize = 16 * 1024;
+
+    /// Starts the writer thread for `sink`.
+    pub fn spawn(sink: impl Write + Send + 'static, name: &str) -> Lossy {
+        let (queue, items) = mpsc::sync_channel(Self::QUEUE);
+        let spawned = std::thread::Builder::new().name(name.into()).spawn(move || Self::drain(sink, items));
+        let lossy = Lossy { queue, dropped: Arc::new(AtomicU64::new(0)) };
+        if spawned.is_err() {
+            // No thread, no output: every line will count as dropped.
+            lossy.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        lossy
+    }
+
+    fn drain(mut sink: impl Write, items: Receiver<Item>) {
+        for item in items {
+            match item {
+                // This write may wait as long as the reader does: that is
+                // the point of doing it here, not in the server's threads.
+                Item::Bytes(bytes) => {
+                    let _ = sink.write_all(&bytes);
+                    let _ = sink.flush();
+                }
+                Item::Flushed(done) => {
+                    let _ = done.send(());
+                }
+            }
+        }
+    }
+
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    fn flush_within(&self, limit: Duration) {
+        let (done, flushed) = mpsc::channel();
+        if self.queue.try_send(Item::Flushed(done)).is_ok() {
+            let _ = flushed.recv_timeout(limit);
+        }
+    }
+}
+
+impl Write for Lossy {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self.queue.try_send(Item::Bytes(buf.to_vec())) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::Raw;
+
+    /// A sink that blocks until told, like a pipe nobody reads.
+    struct Stuck(Receiver<()>, Captured);
+
+    impl Write for Stuck {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let _ = self.0.recv();
+            self.1.write(buf)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_stuck_reader_never_blocks_the_writer_and_drops_are_counted() {
+        let (unblock, wait) = mpsc::channel();
+        let written = Captured::default();
+        let lossy = Lossy::spawn(Stuck(wait, written.clone()), "test-lossy");
+        let console = Console::background(Lang::En, Level::Normal, lossy.clone());
+        let started = std::time::Instant::now();
+        for _ in 0..Lossy::QUEUE + 100 {
+            console.note(&Raw("refused"));
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+        // QUEUE lines wait in the queue (and maybe one in the writer's
+        // hands); the rest were dropped.
+        let dropped = lossy.dropped() as usize;
+        assert!((99..=100).contains(&dropped), "{dropped}");
+        for _ in 0..Lossy::QUEUE + 1 {
+            let _ = unblock.send(());
+        }
+        console.flush(Duration::from_secs(5));
+        assert_eq!(written.text().lines().count() + dropped, Lossy::QUEUE + 100);
+        assert_eq!(written.text().lines().next(), Some("eco: refused"));
     }
 }

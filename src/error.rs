@@ -1,9 +1,9 @@
 //! The errors that end an `eco` command, each naming the value at fault and
-//! what to do next.
+//! what to do next, in English and pt-BR.
 //!
-//! A hand-written enum instead of `thiserror`: the sentences live in
-//! `i18n` (in two languages), so a derive would only add a second copy of
-//! the English text.
+//! A hand-written enum instead of `thiserror`: the sentences come in two
+//! languages (the [`Text`] impl below, one exhaustive `match` each), so a
+//! derive would only add a third copy of the English text.
 
 use std::fmt;
 use std::io;
@@ -11,7 +11,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::i18n::{Lang, Msg};
+use crate::bench::stats::Errors;
+use crate::i18n::{Lang, Text};
 
 #[derive(Debug)]
 pub enum Error {
@@ -30,9 +31,13 @@ pub enum Error {
     /// The echo did not come back within the timeout.
     EchoTimeout { addr: SocketAddr, timeout: Duration, got: usize, expected: usize },
     /// The server closed before echoing everything.
-    EchoShort { addr: SocketAddr, got: usize, expected: usize },
-    /// The echo differs from what was sent, first at byte `offset`.
-    EchoMismatch { addr: SocketAddr, offset: usize, sent: u8, got: u8 },
+    EchoShort { addr: SocketAddr, got: u64, expected: u64 },
+    /// `--stdin`: the server closed before the input was all sent, though
+    /// it echoed what it got.
+    ClosedEarly { addr: SocketAddr, echoed: u64 },
+    /// The echo differs from what was sent, first at byte `offset`;
+    /// `sent` and `got` are short excerpts around it.
+    EchoMismatch { addr: SocketAddr, offset: usize, sent: String, got: String },
     /// `eco trace` captures on `lo`: the exchange must use a loopback address.
     TraceNotLoopback { addr: SocketAddr },
     /// Opening the packet capture on `lo` failed.
@@ -44,11 +49,11 @@ pub enum Error {
     /// `--pcap FILE` could not be written.
     WriteFile { path: PathBuf, source: io::Error },
     /// `eco bench` saw echoes that were wrong (counted by kind in the report).
-    BenchFailed { errors: crate::bench::stats::Errors },
+    BenchFailed { errors: Errors },
     /// `eco client --udp` with a message longer than one datagram can carry.
     DatagramTooLong { len: usize },
-    /// `eco bench --size` below the message header.
-    BenchSize { size: usize },
+    /// `eco bench --size` out of range.
+    BenchSize { size: usize, min: usize, max: usize },
     /// Any other I/O failure, with what eco was doing.
     Io { doing: Doing, source: io::Error },
 }
@@ -76,7 +81,7 @@ impl Error {
 
     /// The one-line message in `lang`.
     pub fn localized(&self, lang: Lang) -> String {
-        lang.text(&Msg::Error(self))
+        self.text(lang)
     }
 
     /// Turns a failed `bind`/`listen` into the error a user can act on.
@@ -97,12 +102,278 @@ impl Error {
             _ => Error::Io { doing: Doing::Connect(addr), source },
         }
     }
+
+    /// The first difference between `sent` and `echo` (at `offset`), with
+    /// a short excerpt of each around it: a proxy that answered
+    /// `HTTP/1.1 400 Bad Request` should be plain to see.
+    pub fn mismatch(addr: SocketAddr, sent: &[u8], echo: &[u8], offset: usize) -> Error {
+        Error::EchoMismatch { addr, offset, sent: excerpt(sent, offset), got: excerpt(echo, offset) }
+    }
+}
+
+/// Up to 32 bytes of `bytes` from a little before `offset`, as text: UTF-8
+/// where it is valid (so `Olá` reads as `Olá`), control characters and
+/// other bytes escaped as Rust writes them (`\r\n`, `\u{fffd}`).
+fn excerpt(bytes: &[u8], offset: usize) -> String {
+    let from = offset.saturating_sub(8).min(bytes.len());
+    let to = (from + 32).min(bytes.len());
+    let text: String = String::from_utf8_lossy(&bytes[from..to]).escape_debug().collect();
+    let before = if from > 0 { "…" } else { "" };
+    let after = if to < bytes.len() { "…" } else { "" };
+    format!("\"{before}{text}{after}\"")
+}
+
+impl Text for Error {
+    fn text(&self, lang: Lang) -> String {
+        match lang {
+            Lang::En => self.en(),
+            Lang::Pt => self.pt(),
+        }
+    }
+}
+
+impl Error {
+    fn en(&self) -> String {
+        let en = Lang::En;
+        match self {
+            Error::BadHost { host } => format!(
+                "cannot resolve host '{host}': give an IP address such as 127.0.0.1 or ::1, \
+                 or a name this machine knows (see /etc/hosts)"
+            ),
+            Error::AddrInUse { addr } => format!(
+                "address {addr} is already in use: stop the program that listens on port {port} \
+                 (ss -ltnp 'sport = :{port}' shows it) or choose another port with --port",
+                port = addr.port()
+            ),
+            Error::PortNeedsPrivilege { addr } => format!(
+                "port {} is below 1024 and needs root or CAP_NET_BIND_SERVICE: choose a port \
+                 of 1024 or above, e.g. --port 5050",
+                addr.port()
+            ),
+            Error::AddrNotAvailable { addr } => format!(
+                "address {} is not on this machine: listen on 127.0.0.1, ::1, 0.0.0.0 or an \
+                 address of one of its interfaces",
+                addr.ip()
+            ),
+            Error::ConnectRefused { addr } => format!(
+                "connection to {addr} refused: nothing listens there. Is `eco server --host {} \
+                 --port {}` running?",
+                addr.ip(),
+                addr.port()
+            ),
+            Error::ConnectTimeout { addr, timeout } => format!(
+                "no answer from {addr} within {} s: check the address and any firewall on the \
+                 way; --connect-timeout waits longer",
+                timeout.as_secs_f64()
+            ),
+            Error::EchoTimeout { addr, timeout, got, expected } => format!(
+                "the echo from {addr} did not come back within {} s ({got} of {expected} bytes): \
+                 is it an echo server? --timeout waits longer",
+                timeout.as_secs_f64()
+            ),
+            Error::EchoShort { addr, got, expected } => format!(
+                "{addr} closed the connection after echoing {got} of {expected} bytes: \
+                 the echo is incomplete"
+            ),
+            Error::ClosedEarly { addr, echoed } => format!(
+                "{addr} closed the connection before the input ended ({echoed} bytes echoed): \
+                 the echo is incomplete (a limit of the server, such as --max-bytes or \
+                 --idle-timeout?)"
+            ),
+            Error::EchoMismatch { addr, offset, sent, got } => format!(
+                "the echo from {addr} differs from what was sent at byte {offset}: sent {sent}, \
+                 got {got}"
+            ),
+            Error::TraceNotLoopback { addr } => format!(
+                "eco trace captures on lo, so it needs a loopback address, not {}: use 127.0.0.1 or ::1",
+                addr.ip()
+            ),
+            Error::Capture { source } => format!("cannot capture on lo: {}", source.text(en)),
+            Error::CaptureDenied { reason } => format!(
+                "packets were not captured ({reason}): run `sudo eco trace`, or once \
+                 `sudo setcap cap_net_raw+ep \"$(command -v eco)\"`"
+            ),
+            Error::PcapRead { path, source } => {
+                format!("cannot read {} as pcap or pcapng: {}", path.display(), source.text(en))
+            }
+            Error::WriteFile { path, source } => {
+                format!("cannot write {}: {}", path.display(), source.text(en))
+            }
+            Error::DatagramTooLong { len } => format!(
+                "a message of {len} bytes does not fit in one UDP datagram: send at most 65507 \
+                 bytes with --udp, or use TCP"
+            ),
+            Error::BenchFailed { errors } => {
+                let why = match errors.main_kind() {
+                    Failed::Connect => {
+                        "connections could not be opened: is the server running, and \
+                                        does it take this many connections?"
+                    }
+                    Failed::Io => "connections were reset or failed: look at the server's log",
+                    Failed::Timeout => {
+                        "echoes did not come back within --timeout: the server is \
+                                        overloaded, stalled, or not an echo"
+                    }
+                    Failed::Truncated => "the server closed connections in the middle of an echo",
+                    Failed::Wrong => "the server, or something between, is not a faithful echo",
+                };
+                format!("{} echo(es) went wrong (see Errors above): {why}", errors.total())
+            }
+            Error::BenchSize { size, min, max } => format!(
+                "a bench message of {size} bytes will not do: use --size from {min} (sequence \
+                 number, connection id, checksum) to {max} (for longer streams, --bulk or --stream)"
+            ),
+            Error::Io { doing, source } => {
+                let reason = source.text(en);
+                match doing {
+                    Doing::Bind(addr) => format!("cannot listen on {addr}: {reason}"),
+                    Doing::Connect(addr) => format!("cannot connect to {addr}: {reason}"),
+                    Doing::Talk(addr) => format!("connection with {addr} failed: {reason}"),
+                    Doing::Setup => reason,
+                }
+            }
+        }
+    }
+
+    fn pt(&self) -> String {
+        let pt = Lang::Pt;
+        match self {
+            Error::BadHost { host } => format!(
+                "não foi possível resolver o host '{host}': informe um endereço IP como \
+                 127.0.0.1 ou ::1, ou um nome que esta máquina conheça (veja /etc/hosts)"
+            ),
+            Error::AddrInUse { addr } => format!(
+                "o endereço {addr} já está em uso: pare o programa que escuta na porta {port} \
+                 (ss -ltnp 'sport = :{port}' mostra qual) ou escolha outra porta com --port",
+                port = addr.port()
+            ),
+            Error::PortNeedsPrivilege { addr } => format!(
+                "a porta {} é menor que 1024 e exige root ou CAP_NET_BIND_SERVICE: escolha uma \
+                 porta a partir de 1024, por exemplo --port 5050",
+                addr.port()
+            ),
+            Error::AddrNotAvailable { addr } => format!(
+                "o endereço {} não pertence a esta máquina: escute em 127.0.0.1, ::1, 0.0.0.0 \
+                 ou num endereço de uma de suas interfaces",
+                addr.ip()
+            ),
+            Error::ConnectRefused { addr } => format!(
+                "conexão com {addr} recusada: nada escuta ali. O `eco server --host {} --port {}` \
+                 está rodando?",
+                addr.ip(),
+                addr.port()
+            ),
+            Error::ConnectTimeout { addr, timeout } => format!(
+                "nenhuma resposta de {addr} em {} s: confira o endereço e algum firewall no \
+                 caminho; --connect-timeout espera mais",
+                timeout.as_secs_f64()
+            ),
+            Error::EchoTimeout { addr, timeout, got, expected } => format!(
+                "o eco de {addr} não voltou em {} s ({got} de {expected} bytes): é um servidor \
+                 de eco? --timeout espera mais",
+                timeout.as_secs_f64()
+            ),
+            Error::EchoShort { addr, got, expected } => format!(
+                "{addr} fechou a conexão depois de ecoar {got} de {expected} bytes: o eco está \
+                 incompleto"
+            ),
+            Error::ClosedEarly { addr, echoed } => format!(
+                "{addr} fechou a conexão antes do fim da entrada ({echoed} bytes ecoados): o eco \
+                 está incompleto (um limite do servidor, como --max-bytes ou --idle-timeout?)"
+            ),
+            Error::EchoMismatch { addr, offset, sent, got } => format!(
+                "o eco de {addr} difere do que foi enviado no byte {offset}: enviado {sent}, \
+                 recebido {got}"
+            ),
+            Error::TraceNotLoopback { addr } => format!(
+                "o eco trace captura em lo, então precisa de um endereço de loopback, não {}: use \
+                 127.0.0.1 ou ::1",
+                addr.ip()
+            ),
+            Error::Capture { source } => format!("não foi possível capturar em lo: {}", source.text(pt)),
+            Error::CaptureDenied { reason } => format!(
+                "os pacotes não foram capturados ({reason}): rode `sudo eco trace`, ou uma vez \
+                 `sudo setcap cap_net_raw+ep \"$(command -v eco)\"`"
+            ),
+            Error::PcapRead { path, source } => {
+                format!("não foi possível ler {} como pcap ou pcapng: {}", path.display(), source.text(pt))
+            }
+            Error::WriteFile { path, source } => {
+                format!("não foi possível gravar {}: {}", path.display(), source.text(pt))
+            }
+            Error::DatagramTooLong { len } => format!(
+                "uma mensagem de {len} bytes não cabe num datagrama UDP: envie no máximo 65507 \
+                 bytes com --udp, ou use TCP"
+            ),
+            Error::BenchFailed { errors } => {
+                let why = match errors.main_kind() {
+                    Failed::Connect => {
+                        "conexões não puderam ser abertas: o servidor está rodando, \
+                                        e aceita tantas conexões?"
+                    }
+                    Failed::Io => "conexões foram reiniciadas ou falharam: veja o log do servidor",
+                    Failed::Timeout => {
+                        "ecos não voltaram dentro de --timeout: o servidor está \
+                                        sobrecarregado, travado, ou não é um eco"
+                    }
+                    Failed::Truncated => "o servidor fechou conexões no meio de um eco",
+                    Failed::Wrong => "o servidor, ou algo no caminho, não é um eco fiel",
+                };
+                format!("{} eco(s) deram errado (veja Erros acima): {why}", errors.total())
+            }
+            Error::BenchSize { size, min, max } => format!(
+                "uma mensagem de {size} bytes não serve para o bench: use --size de {min} (número \
+                 de sequência, id da conexão, checksum) a {max} (para fluxos maiores, --bulk ou \
+                 --stream)"
+            ),
+            Error::Io { doing, source } => {
+                let reason = source.text(pt);
+                match doing {
+                    Doing::Bind(addr) => format!("não foi possível escutar em {addr}: {reason}"),
+                    Doing::Connect(addr) => format!("não foi possível conectar a {addr}: {reason}"),
+                    Doing::Talk(addr) => format!("a conexão com {addr} falhou: {reason}"),
+                    Doing::Setup => reason,
+                }
+            }
+        }
+    }
+}
+
+/// The kind of bench failure that explains the others best.
+pub enum Failed {
+    Connect,
+    Io,
+    Timeout,
+    Truncated,
+    /// Corrupted or reordered echoes.
+    Wrong,
+}
+
+/// The usual socket errors in words; anything else as the OS says it.
+impl Text for io::Error {
+    fn text(&self, lang: Lang) -> String {
+        use io::ErrorKind as K;
+        let words = match (lang, self.kind()) {
+            (Lang::En, K::ConnectionReset) => "the peer reset the connection (RST)",
+            (Lang::En, K::BrokenPipe) => "the peer closed the connection while eco was writing",
+            (Lang::En, K::ConnectionAborted) => "the connection was aborted",
+            (Lang::En, K::TimedOut) => "timed out",
+            (Lang::En, K::UnexpectedEof) => "the peer closed the connection too early",
+            (Lang::Pt, K::ConnectionReset) => "o outro lado reiniciou a conexão (RST)",
+            (Lang::Pt, K::BrokenPipe) => "o outro lado fechou a conexão enquanto o eco escrevia",
+            (Lang::Pt, K::ConnectionAborted) => "a conexão foi abortada",
+            (Lang::Pt, K::TimedOut) => "tempo esgotado",
+            (Lang::Pt, K::UnexpectedEof) => "o outro lado fechou a conexão cedo demais",
+            _ => return self.to_string(),
+        };
+        words.to_owned()
+    }
 }
 
 /// English, so that `{err}` in logs and tests reads the same everywhere.
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.localized(Lang::En))
+        f.write_str(&self.en())
     }
 }
 
@@ -119,3 +390,22 @@ impl std::error::Error for Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mismatch_shows_both_sides_as_text() {
+        let addr: SocketAddr = "127.0.0.1:5050".parse().unwrap();
+        let sent = "Olá Servidor, meu nome é Cliente".as_bytes();
+        let err = Error::mismatch(addr, sent, b"HTTP/1.1 400 Bad Request\r\n\r\n", 0);
+        assert_eq!(
+            err.to_string(),
+            "the echo from 127.0.0.1:5050 differs from what was sent at byte 0: sent \
+             \"Olá Servidor, meu nome é Clien…\", got \"HTTP/1.1 400 Bad Request\\r\\n\\r\\n\""
+        );
+        let err = Error::mismatch(addr, &[b'a'; 100], &[b'a'; 100][..50], 40);
+        assert!(err.to_string().contains("sent \"…aaaaaaaa"), "{err}");
+    }
+}

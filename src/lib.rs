@@ -53,10 +53,22 @@ pub fn run(cli: Cli, lang: Lang) -> Result<u8> {
         (_, true) => console::Level::Quiet,
         _ => console::Level::Normal,
     };
-    logging::init(cli.log_format, if cli.quiet { -1 } else { cli.verbose.min(2) as i8 });
+    let verbosity = if cli.quiet { -1 } else { cli.verbose.min(2) as i8 };
+    if let Command::Server(args) = cli.command {
+        // A server never waits for its output (see `console`): its notes
+        // and its log share one background writer on stderr.
+        let stderr = console::Lossy::spawn(std::io::stderr(), "eco-stderr");
+        logging::init(cli.log_format, verbosity, Some(stderr.clone()));
+        let console = Arc::new(Console::background(lang, level, stderr));
+        let result = run_server(args, Arc::clone(&console));
+        // What is still queued gets a moment to be written.
+        console.flush(std::time::Duration::from_secs(1));
+        return result.map(|()| 0);
+    }
+    logging::init(cli.log_format, verbosity, None);
     let console = Console::stdio(lang, level);
     match cli.command {
-        Command::Server(args) => run_server(args, console).map(|()| 0),
+        Command::Server(_) => unreachable!("handled above"),
         Command::Client(args) => run_client(args, &console).map(|()| 0),
         Command::Trace(args) => run_trace(args, &console),
         Command::Bench(args) => run_bench(args, &console).map(|()| 0),
@@ -68,30 +80,49 @@ pub fn run(cli: Cli, lang: Lang) -> Result<u8> {
 }
 
 fn run_bench(args: BenchArgs, console: &Console) -> Result<()> {
-    if !(bench::message::MIN_SIZE..=bench::message::MAX_SIZE).contains(&args.size) {
-        return Err(Error::BenchSize { size: args.size });
-    }
-    let kind = if let Some(rate) = args.rate {
-        bench::Kind::Rate(rate)
+    let load = if let Some(rate) = args.rate {
+        bench::Load::Rate(rate)
     } else if let Some(bytes) = args.bulk {
-        bench::Kind::Bulk(bytes)
+        bench::Load::Bulk(bytes)
+    } else if let Some(bytes) = args.stream {
+        bench::Load::Stream(bytes)
     } else if args.connect_rate {
-        bench::Kind::ConnectRate
+        bench::Load::ConnectRate
     } else if args.udp {
-        bench::Kind::Udp
+        bench::Load::Udp
     } else {
-        bench::Kind::PingPong
+        bench::Load::PingPong
     };
+    // Messages carry a header; a stream's writes are plain bytes.
+    let (default_size, min) = match load {
+        bench::Load::Stream(_) => (4000, 1),
+        _ => (64, bench::message::MIN_SIZE),
+    };
+    let size = args.size.unwrap_or(default_size);
+    let max = bench::message::MAX_SIZE;
+    if !(min..=max).contains(&size) {
+        return Err(Error::BenchSize { size, min, max });
+    }
     let _ = rlimit::increase_nofile_limit(u64::MAX);
+    // Ctrl-C (or SIGTERM) ends the run early with the report of what was
+    // measured, as ping does; a second Ctrl-C ends eco at once.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let setup = |source| Error::Io { doing: error::Doing::Setup, source };
+        signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&stop)).map_err(setup)?;
+        signal_hook::flag::register(signal, Arc::clone(&stop)).map_err(setup)?;
+    }
+    let addrs = net::resolve(&args.host, args.port)?;
     let mut config = bench::Config {
-        addr: net::resolve(&args.host, args.port)?[0],
-        kind,
+        addr: addrs[0],
+        load,
         connections: args.connections as usize,
-        size: args.size,
+        size,
         duration: args.duration,
         warmup: args.warmup,
         timeout: args.timeout,
         progress: !args.json && bench::progress_wanted(),
+        stop,
     };
     let modes: Vec<server::Mode> = if args.compare {
         vec![server::Mode::Async, server::Mode::Threads, server::Mode::Single]
@@ -100,9 +131,14 @@ fn run_bench(args: BenchArgs, console: &Console) -> Result<()> {
     };
     let mut reports = Vec::new();
     if modes.is_empty() {
+        // Nothing listening fails here, at once, not after a run of errors.
+        config.addr = bench::pick_target(&addrs, args.udp, args.timeout)?;
         reports.push(bench::run(&config, args.server_pid.map(|pid| (pid, None)))?);
     }
     for mode in modes {
+        if config.stop.load(std::sync::atomic::Ordering::Relaxed) {
+            break;
+        }
         let spawned = bench::Spawned::start(mode, &args.host, args.udp)?;
         config.addr = spawned.addr;
         reports.push(bench::run(&config, Some((spawned.pid(), Some(mode))))?);
@@ -157,7 +193,7 @@ fn run_trace(args: TraceArgs, console: &Console) -> Result<u8> {
     trace::run_live(&job, capture, console).map(|()| 0)
 }
 
-fn run_server(args: ServerArgs, console: Console) -> Result<()> {
+fn run_server(args: ServerArgs, console: Arc<Console>) -> Result<()> {
     let mode = server::Mode::from(args.mode);
     let nonzero = |n: usize| (n > 0).then_some(n);
     let config = server::Config {
@@ -187,7 +223,7 @@ fn run_server(args: ServerArgs, console: Console) -> Result<()> {
     // `--tcp --udp --port 0`: UDP takes the port the kernel gave TCP.
     let udp_addr = listener.as_ref().and_then(|l| l.local_addr().ok()).unwrap_or(addr);
     let udp = if args.udp { Some(server::bind_udp(udp_addr, args.v6only)?) } else { None };
-    server::serve_both(listener, udp, &config, Arc::new(console))
+    server::serve_both(listener, udp, &config, console)
 }
 
 fn run_client(args: ClientArgs, console: &Console) -> Result<()> {

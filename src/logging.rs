@@ -7,10 +7,12 @@
 use tracing::level_filters::LevelFilter;
 
 use crate::cli::LogFormat;
+use crate::console::Lossy;
 
 /// Installs the global subscriber. `verbosity`: -1 for `-q`, else the
-/// number of `-v`.
-pub fn init(format: LogFormat, verbosity: i8) {
+/// number of `-v`. `background`: the server's stderr writer, which never
+/// blocks (see [`crate::console`]); `None` writes to stderr directly.
+pub fn init(format: LogFormat, verbosity: i8, background: Option<Lossy>) {
     let level = match (format, verbosity) {
         // In text, the transcript and the notes already tell the story;
         // the log adds the numbers only when asked.
@@ -21,8 +23,11 @@ pub fn init(format: LogFormat, verbosity: i8) {
         (LogFormat::Json, 0) => LevelFilter::INFO,
         (LogFormat::Json, _) => LevelFilter::DEBUG,
     };
-    let builder =
-        tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(level).with_ansi(false);
+    let writer = match background {
+        Some(lossy) => tracing_subscriber::fmt::writer::BoxMakeWriter::new(move || lossy.clone()),
+        None => tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stderr),
+    };
+    let builder = tracing_subscriber::fmt().with_writer(writer).with_max_level(level).with_ansi(false);
     // `try_init`: a second call (tests, or a library user with its own
     // subscriber) keeps the first.
     let _ = match format {

@@ -7,6 +7,7 @@
 //! measures the server's CPU time per message.
 
 pub mod message;
+pub mod messages;
 pub mod report;
 pub mod stats;
 pub mod worker;
@@ -14,7 +15,11 @@ pub mod worker;
 use std::io::{BufRead, BufReader, IsTerminal};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+
+use serde::Serialize;
 
 use tokio::time::Instant;
 
@@ -23,27 +28,57 @@ use crate::server::Mode;
 use stats::{Report, ReportBase, Stats};
 use worker::Plan;
 
-/// What to measure.
+/// What to measure, with its parameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Kind {
+pub enum Load {
     /// Closed loop: send, wait for the echo, send the next.
     PingPong,
     /// Open loop at this many messages per second in all.
     Rate(f64),
     /// This many bytes streamed through each connection.
     Bulk(u64),
+    /// Rounds of this many bytes, without a FIN, each echo read back
+    /// before the next round.
+    Stream(u64),
     /// Connect, one message, close.
     ConnectRate,
     /// Ping-pong with UDP datagrams.
     Udp,
 }
 
+/// The name of a [`Load`], as reports print it and JSON carries it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    PingPong,
+    Rate,
+    Bulk,
+    Stream,
+    ConnectRate,
+    Udp,
+}
+
+impl Load {
+    pub fn kind(self) -> Kind {
+        match self {
+            Load::PingPong => Kind::PingPong,
+            Load::Rate(_) => Kind::Rate,
+            Load::Bulk(_) => Kind::Bulk,
+            Load::Stream(_) => Kind::Stream,
+            Load::ConnectRate => Kind::ConnectRate,
+            Load::Udp => Kind::Udp,
+        }
+    }
+}
+
 impl Kind {
+    /// The name in JSON and Markdown (the same as serde's).
     pub fn name(self) -> &'static str {
         match self {
             Kind::PingPong => "ping-pong",
-            Kind::Rate(_) => "rate",
-            Kind::Bulk(_) => "bulk",
+            Kind::Rate => "rate",
+            Kind::Bulk => "bulk",
+            Kind::Stream => "stream",
             Kind::ConnectRate => "connect-rate",
             Kind::Udp => "udp",
         }
@@ -53,15 +88,61 @@ impl Kind {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub addr: SocketAddr,
-    pub kind: Kind,
+    pub load: Load,
     pub connections: usize,
+    /// Message size (`--stream`: the size of each write).
     pub size: usize,
     pub duration: Duration,
     pub warmup: Duration,
-    /// Past the end, how long an unfinished echo may still take.
+    /// How long one echo may take; past the end, how long an unfinished
+    /// one may still take.
     pub timeout: Duration,
     /// Show a progress bar on stderr (only when it is a terminal).
     pub progress: bool,
+    /// Set on Ctrl-C: the run ends early and reports what it measured.
+    pub stop: Arc<AtomicBool>,
+}
+
+/// Finds which of `addrs` (all the addresses a `--host` stands for, in
+/// order) answers, before any load: nothing listening fails the bench at
+/// once with the reason, instead of after a whole run of errors.
+///
+/// TCP: a connection is opened and closed. UDP: one datagram is sent; a
+/// "port unreachable" answer means refused, silence is let through (the
+/// datagram, or its echo, may have been lost or not answered by a guard).
+pub fn pick_target(addrs: &[SocketAddr], udp: bool, timeout: Duration) -> Result<SocketAddr> {
+    let wait = timeout.clamp(Duration::from_millis(100), Duration::from_secs(5));
+    let mut last = None;
+    for &addr in addrs {
+        let answered = if udp { probe_udp(addr, wait) } else { probe_tcp(addr, wait) };
+        match answered {
+            Ok(()) => return Ok(addr),
+            Err(error) => last = Some(error),
+        }
+    }
+    Err(last.unwrap_or(Error::BadHost { host: String::new() }))
+}
+
+fn probe_tcp(addr: SocketAddr, wait: Duration) -> Result<()> {
+    std::net::TcpStream::connect_timeout(&addr, wait)
+        .map(drop)
+        .map_err(|source| Error::from_connect(addr, wait, source))
+}
+
+fn probe_udp(addr: SocketAddr, wait: Duration) -> Result<()> {
+    let setup = |source| Error::Io { doing: Doing::Setup, source };
+    let local: SocketAddr = if addr.is_ipv6() { "[::]:0" } else { "0.0.0.0:0" }.parse().expect("literal");
+    let socket = std::net::UdpSocket::bind(local).map_err(setup)?;
+    socket.connect(addr).map_err(|source| Error::from_connect(addr, wait, source))?;
+    socket.set_read_timeout(Some(wait)).map_err(setup)?;
+    let mut probe = [0u8; message::MIN_SIZE];
+    message::encode(&mut probe, u32::MAX, 0);
+    let _ = socket.send(&probe);
+    let mut echo = [0u8; message::MIN_SIZE];
+    match socket.recv(&mut echo) {
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Err(Error::ConnectRefused { addr }),
+        _ => Ok(()),
+    }
 }
 
 /// Runs one bench against `config.addr`; `server` is the server's pid (for
@@ -77,20 +158,23 @@ pub fn run(config: &Config, server: Option<(u32, Option<Mode>)>) -> Result<Repor
     let setup = |source| Error::Io { doing: Doing::Setup, source };
     let start = Instant::now();
     // Bulk transfers run to completion: no warm-up, the window is the transfer.
-    let warmup = if matches!(config.kind, Kind::Bulk(_)) { Duration::ZERO } else { config.warmup };
+    let bulk = matches!(config.load, Load::Bulk(_));
+    let warmup = if bulk { Duration::ZERO } else { config.warmup };
     let plan = Plan {
         start,
         measure_from: start + warmup,
         end: start + warmup + config.duration,
         hard_deadline: start + warmup + config.duration + config.timeout,
+        timeout: config.timeout,
+        stop: Arc::clone(&config.stop),
     };
     let progress = config.progress.then(|| progress_bar(warmup + config.duration));
-    let block = matches!(config.kind, Kind::Bulk(_)).then(worker::bulk_block);
+    let block = matches!(config.load, Load::Bulk(_) | Load::Stream(_)).then(worker::bulk_block);
     let threads =
         std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, config.connections.max(1));
     let mut handles = Vec::with_capacity(threads);
     for share in 0..threads {
-        let (config, block) = (config.clone(), block.clone());
+        let (config, block, plan) = (config.clone(), block.clone(), plan.clone());
         let handle = std::thread::Builder::new()
             .name(format!("eco-bench-{share}"))
             .spawn(move || -> std::io::Result<(Stats, Instant)> {
@@ -102,12 +186,13 @@ pub fn run(config: &Config, server: Option<(u32, Option<Mode>)>) -> Result<Repor
     }
     // The server's CPU time over the measured window only.
     let server_pid = server.map(|(pid, _)| pid);
-    std::thread::sleep(plan.measure_from.saturating_duration_since(Instant::now()));
+    let stopped = || config.stop.load(Ordering::Relaxed);
+    sleep_until(plan.measure_from, &stopped);
     let cpu_before = server_pid.and_then(cpu_time);
-    let bulk = matches!(config.kind, Kind::Bulk(_));
     if !bulk {
-        std::thread::sleep(plan.end.saturating_duration_since(Instant::now()));
+        sleep_until(plan.end, &stopped);
     }
+    let measured_until = Instant::now();
     let cpu_at_end = if bulk { None } else { server_pid.and_then(cpu_time) };
     let mut stats = Stats::default();
     let mut last_done = plan.measure_from;
@@ -123,10 +208,17 @@ pub fn run(config: &Config, server: Option<(u32, Option<Mode>)>) -> Result<Repor
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
-    // A transfer's window is as long as it took.
-    let window = if bulk { last_done.saturating_duration_since(plan.measure_from) } else { config.duration };
-    let size = match config.kind {
-        Kind::Bulk(bytes) => bytes,
+    // A transfer's window is as long as it took; an interrupted run's, as
+    // long as it lasted.
+    let window = if bulk {
+        last_done.saturating_duration_since(plan.measure_from)
+    } else if stopped() {
+        measured_until.min(plan.end).saturating_duration_since(plan.measure_from)
+    } else {
+        config.duration
+    };
+    let size = match config.load {
+        Load::Bulk(bytes) | Load::Stream(bytes) => bytes,
         _ => config.size as u64,
     };
     Ok(Report::new(
@@ -134,18 +226,31 @@ pub fn run(config: &Config, server: Option<(u32, Option<Mode>)>) -> Result<Repor
         ReportBase {
             target: config.addr.to_string(),
             server_mode: server.and_then(|(_, mode)| mode).map(|mode| mode.name().to_string()),
-            kind: config.kind.name(),
+            kind: config.load.kind(),
             connections: config.connections,
             size,
+            write_size: matches!(config.load, Load::Stream(_)).then_some(config.size),
             window,
             warmup,
-            target_rate: match config.kind {
-                Kind::Rate(rate) => Some(rate),
+            target_rate: match config.load {
+                Load::Rate(rate) => Some(rate),
                 _ => None,
             },
             server_cpu: cpu_before.zip(cpu_after).map(|(before, after)| after.saturating_sub(before)),
+            interrupted: stopped(),
         },
     ))
+}
+
+/// Sleeps until `when`, or until `stopped` says so (checked every 50 ms).
+fn sleep_until(when: Instant, stopped: &dyn Fn() -> bool) {
+    while !stopped() {
+        let left = when.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(50)));
+    }
 }
 
 /// Runs this thread's share of the connections (`id % threads == share`)
@@ -155,22 +260,22 @@ async fn load(
     share: usize,
     threads: usize,
     plan: Plan,
-    block: Option<std::sync::Arc<Vec<u8>>>,
+    block: Option<Arc<Vec<u8>>>,
 ) -> (Stats, Instant) {
     let mut tasks = Vec::new();
     for id in (0..config.connections as u32).filter(|id| *id as usize % threads == share) {
-        let (addr, size) = (config.addr, config.size);
-        let task = match config.kind {
-            Kind::PingPong => tokio::spawn(worker::ping_pong(addr, id, size, None, plan)),
-            Kind::Rate(rate) => {
+        let (addr, size, plan) = (config.addr, config.size, plan.clone());
+        let block = || block.clone().expect("a pattern block for bulk and stream");
+        let task = match config.load {
+            Load::PingPong => tokio::spawn(worker::ping_pong(addr, id, size, None, plan)),
+            Load::Rate(rate) => {
                 let interval = Duration::from_secs_f64(config.connections as f64 / rate);
                 tokio::spawn(worker::ping_pong(addr, id, size, Some(interval), plan))
             }
-            Kind::Bulk(bytes) => {
-                tokio::spawn(worker::bulk(addr, bytes, block.clone().expect("bulk block"), plan))
-            }
-            Kind::ConnectRate => tokio::spawn(worker::connect_rate(addr, id, size, plan)),
-            Kind::Udp => tokio::spawn(worker::udp(addr, id, size, Duration::from_millis(200), plan)),
+            Load::Bulk(bytes) => tokio::spawn(worker::bulk(addr, bytes, block(), plan)),
+            Load::Stream(burst) => tokio::spawn(worker::stream(addr, burst, size, block(), plan)),
+            Load::ConnectRate => tokio::spawn(worker::connect_rate(addr, id, size, plan)),
+            Load::Udp => tokio::spawn(worker::udp(addr, id, size, Duration::from_millis(200), plan)),
         };
         tasks.push(task);
     }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use super::Kind;
 use super::message::Mismatch;
 
 /// Latencies are recorded in nanoseconds, from 1 ns to 60 s, with three
@@ -60,6 +61,23 @@ impl Errors {
     /// Errors that make the run fail (all but UDP losses).
     pub fn total(&self) -> u64 {
         self.truncated + self.corrupted + self.reordered + self.timeout + self.connect + self.io
+    }
+
+    /// The kind that explains the run's failure best: wrong bytes first
+    /// (the worst news), then cut echoes, timeouts, resets, connections.
+    pub fn main_kind(&self) -> crate::error::Failed {
+        use crate::error::Failed;
+        if self.corrupted + self.reordered > 0 {
+            Failed::Wrong
+        } else if self.truncated > 0 {
+            Failed::Truncated
+        } else if self.timeout > 0 {
+            Failed::Timeout
+        } else if self.io > 0 {
+            Failed::Io
+        } else {
+            Failed::Connect
+        }
     }
 
     pub fn mismatch(&mut self, mismatch: Mismatch) {
@@ -132,6 +150,8 @@ pub struct Percentiles {
     pub p99_9: f64,
     pub max: f64,
     pub mean: f64,
+    /// Standard deviation.
+    pub stdev: f64,
     /// How many values these are computed from.
     pub count: u64,
 }
@@ -149,6 +169,7 @@ impl Percentiles {
             p99_9: us(histogram.value_at_quantile(0.999)),
             max: us(histogram.max()),
             mean: histogram.mean() / 1000.0,
+            stdev: histogram.stdev() / 1000.0,
             count: histogram.len(),
         }
     }
@@ -161,6 +182,9 @@ pub struct Fairness {
     pub min: u64,
     pub median: u64,
     pub max: u64,
+    /// Connections that completed no message at all in the window:
+    /// served late or never (a one-at-a-time server, a full backlog).
+    pub starved: u64,
 }
 
 impl Fairness {
@@ -169,7 +193,12 @@ impl Fairness {
         sorted.sort_unstable();
         match sorted.len() {
             0 => Fairness::default(),
-            n => Fairness { min: sorted[0], median: sorted[n / 2], max: sorted[n - 1] },
+            n => Fairness {
+                min: sorted[0],
+                median: sorted[n / 2],
+                max: sorted[n - 1],
+                starved: sorted.iter().take_while(|&&m| m == 0).count() as u64,
+            },
         }
     }
 }
@@ -181,11 +210,14 @@ pub struct Report {
     pub target: String,
     /// The server mode when eco spawned the server (`--spawn`, `--compare`).
     pub server_mode: Option<String>,
-    /// `ping-pong`, `rate`, `bulk`, `connect-rate` or `udp`.
-    pub kind: String,
+    /// `ping-pong`, `rate`, `bulk`, `stream`, `connect-rate` or `udp`.
+    pub kind: Kind,
     pub connections: usize,
-    /// Message size in bytes (bulk: bytes per connection).
+    /// Message size in bytes (bulk: bytes per connection; stream: bytes
+    /// per round).
     pub size: u64,
+    /// `stream`: the size of each write.
+    pub write_size: Option<usize>,
     /// The measured window, seconds (after the warm-up).
     pub duration_s: f64,
     pub warmup_s: f64,
@@ -212,6 +244,8 @@ pub struct Report {
     pub server_cpu_us_per_msg: Option<f64>,
     /// That CPU time per GiB echoed, s (for `--bulk`).
     pub server_cpu_s_per_gib: Option<f64>,
+    /// Ended early by Ctrl-C: the figures cover the time it ran.
+    pub interrupted: bool,
 }
 
 impl Report {
@@ -220,9 +254,10 @@ impl Report {
         Report {
             target: base.target,
             server_mode: base.server_mode,
-            kind: base.kind.to_string(),
+            kind: base.kind,
             connections: base.connections,
             size: base.size,
+            write_size: base.write_size,
             duration_s: base.window.as_secs_f64(),
             warmup_s: base.warmup.as_secs_f64(),
             target_rate: base.target_rate,
@@ -243,6 +278,7 @@ impl Report {
                 .server_cpu
                 .filter(|_| stats.bytes > 0)
                 .map(|d| d.as_secs_f64() / (stats.bytes as f64 / f64::from(1u32 << 30))),
+            interrupted: base.interrupted,
         }
     }
 }
@@ -251,13 +287,15 @@ impl Report {
 pub struct ReportBase {
     pub target: String,
     pub server_mode: Option<String>,
-    pub kind: &'static str,
+    pub kind: Kind,
     pub connections: usize,
     pub size: u64,
+    pub write_size: Option<usize>,
     pub window: Duration,
     pub warmup: Duration,
     pub target_rate: Option<f64>,
     pub server_cpu: Option<Duration>,
+    pub interrupted: bool,
 }
 
 #[cfg(test)]
@@ -281,6 +319,8 @@ mod tests {
         assert!(close(p.p99_9, 999.0), "{p:?}");
         assert!(close(p.max, 1000.0), "{p:?}");
         assert!(close(p.mean, 500.5), "{p:?}");
+        // The deviation of 1..=1000 is sqrt((1000² - 1) / 12) ≈ 288.7.
+        assert!((p.stdev - 288.7).abs() < 1.0, "{p:?}");
         assert_eq!(p.count, 1000);
     }
 
@@ -310,19 +350,22 @@ mod tests {
             ReportBase {
                 target: "127.0.0.1:5050".into(),
                 server_mode: None,
-                kind: "ping-pong",
+                kind: Kind::PingPong,
                 connections: 3,
                 size: 1024,
+                write_size: None,
                 window: Duration::from_secs(2),
                 warmup: Duration::ZERO,
                 target_rate: None,
                 server_cpu: Some(Duration::from_millis(30)),
+                interrupted: false,
             },
         );
         assert_eq!(report.rate, 1500.0);
         assert!(close(report.mib_per_s, 1500.0 / 1024.0));
         assert!(close(report.server_cpu_us_per_msg.unwrap(), 10.0));
-        assert_eq!(report.fairness, Fairness { min: 900, median: 1000, max: 1100 });
+        assert_eq!(report.fairness, Fairness { min: 900, median: 1000, max: 1100, starved: 0 });
+        assert_eq!(Fairness::of(&[0, 0, 5, 9]).starved, 2);
     }
 
     #[test]

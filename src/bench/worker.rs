@@ -5,6 +5,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::io::unix::AsyncFd;
@@ -17,7 +18,7 @@ use super::stats::Stats;
 use crate::aio;
 
 /// When a run starts measuring, ends, and gives up.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Plan {
     pub start: Instant,
     /// Messages before this are warm-up: sent and checked, not counted.
@@ -25,6 +26,17 @@ pub struct Plan {
     pub end: Instant,
     /// Past `end`, how long an unfinished echo may still take.
     pub hard_deadline: Instant,
+    /// How long one echo (a message, a burst) may take.
+    pub timeout: Duration,
+    /// Set by Ctrl-C: stop early, as if `end` had come.
+    pub stop: Arc<AtomicBool>,
+}
+
+impl Plan {
+    /// Whether to start another message (or burst, or connection).
+    fn going_on(&self) -> bool {
+        Instant::now() < self.end && !self.stop.load(Ordering::Relaxed)
+    }
 }
 
 /// How a connection failed; counted by kind.
@@ -139,11 +151,8 @@ pub async fn ping_pong(
         let mut due =
             plan.start + interval.map_or(Duration::ZERO, |i| i.mul_f64(f64::from(id % 1000) / 1000.0));
         let mut seq = 0u64;
-        loop {
+        while plan.going_on() {
             let now = Instant::now();
-            if now >= plan.end {
-                break;
-            }
             let sent_at = match interval {
                 // Behind schedule (the last echo was late): this message
                 // was due already, and its latency counts from then.
@@ -195,7 +204,7 @@ pub async fn connect_rate(addr: SocketAddr, id: u32, size: usize, plan: Plan) ->
     let deadline = tokio::time::sleep_until(plan.hard_deadline);
     tokio::pin!(deadline);
     let mut seq = 0u64;
-    while Instant::now() < plan.end {
+    while plan.going_on() {
         let started = Instant::now();
         let Some(socket) = connect_fd(addr, &plan, &mut stats).await else { break };
         let buffers = (&mut out[..], &mut echo[..]);
@@ -223,22 +232,24 @@ pub fn bulk_block() -> Arc<Vec<u8>> {
 }
 
 /// `--bulk`: `total` bytes through one connection, writer and reader at
-/// once, every byte checked; latency is the whole transfer.
+/// once, every byte checked; latency is the whole transfer. Ctrl-C stops
+/// the writer early; the echo of what was written is still checked.
 pub async fn bulk(addr: SocketAddr, total: u64, block: Arc<Vec<u8>>, plan: Plan) -> Stats {
     let mut stats = Stats::default();
     let Some(stream) = connect(addr, &plan, &mut stats).await else { return stats };
     let started = Instant::now();
     let (mut reader, mut writer) = stream.into_split();
-    let writing_block = Arc::clone(&block);
+    let (writing_block, stop) = (Arc::clone(&block), Arc::clone(&plan.stop));
     let writing = tokio::spawn(async move {
         let mut offset = 0u64;
-        while offset < total {
+        while offset < total && !stop.load(Ordering::Relaxed) {
             let at = (offset % writing_block.len() as u64) as usize;
             let n = ((writing_block.len() - at) as u64).min(total - offset).min(256 * 1024) as usize;
             writer.write_all(&writing_block[at..at + n]).await?;
             offset += n as u64;
         }
-        writer.shutdown().await
+        writer.shutdown().await?;
+        Ok::<u64, io::Error>(offset)
     });
     let mut buf = vec![0u8; 256 * 1024];
     let mut offset = 0u64;
@@ -247,7 +258,7 @@ pub async fn bulk(addr: SocketAddr, total: u64, block: Arc<Vec<u8>>, plan: Plan)
         let n = match read {
             Err(_) => break Err(Failure::Timeout),
             Ok(Err(_)) => break Err(Failure::Io),
-            Ok(Ok(0)) => break if offset == total { Ok(()) } else { Err(Failure::Truncated) },
+            Ok(Ok(0)) => break Ok(()),
             Ok(Ok(n)) => n,
         };
         if offset + n as u64 > total || !matches_block(&block, offset, &buf[..n]) {
@@ -256,14 +267,81 @@ pub async fn bulk(addr: SocketAddr, total: u64, block: Arc<Vec<u8>>, plan: Plan)
         offset += n as u64;
     };
     let elapsed = started.elapsed();
-    let wrote = writing.await.map_err(|_| ()).and_then(|r| r.map_err(|_: io::Error| ()));
-    match result {
-        Err(failure) => count(&mut stats, failure),
-        Ok(()) if wrote.is_err() => count(&mut stats, Failure::Io),
-        Ok(()) => {
-            stats.count_message(elapsed, total);
-        }
+    let wrote = writing.await.map_err(|_| ()).and_then(|r| r.map_err(|_| ()));
+    match (result, wrote) {
+        (Err(failure), _) => count(&mut stats, failure),
+        (Ok(()), Err(())) => count(&mut stats, Failure::Io),
+        // The server's FIN came before the whole echo.
+        (Ok(()), Ok(written)) if offset < written => count(&mut stats, Failure::Truncated),
+        (Ok(()), Ok(written)) => stats.count_message(elapsed, written),
     }
+    stats.per_connection.push(stats.messages);
+    stats
+}
+
+/// `--stream BURST`: what `cmd | nc`, a file upload or a chatty protocol
+/// does to an echo server. Each round writes `burst` bytes in writes of
+/// `write_size` without closing our side, then reads the whole echo back,
+/// every byte checked, before the next round; latency is the round's.
+///
+/// The server never sees a FIN in between, so one that waits for the
+/// client's next byte (or its FIN) before sending what it already has
+/// stalls here, and the round times out after `--timeout`.
+pub async fn stream(
+    addr: SocketAddr,
+    burst: u64,
+    write_size: usize,
+    block: Arc<Vec<u8>>,
+    plan: Plan,
+) -> Stats {
+    let mut stats = Stats::default();
+    let Some(socket) = connect_fd(addr, &plan, &mut stats).await else { return stats };
+    let mut buf = vec![0u8; 256 * 1024];
+    // Where in the endless pattern the next round starts: rounds follow
+    // each other in one stream, so a byte lost or repeated shifts the rest.
+    let mut offset = 0u64;
+    while plan.going_on() {
+        let started = Instant::now();
+        let writer = async {
+            let mut at = offset;
+            while at < offset + burst {
+                let in_block = (at % block.len() as u64) as usize;
+                let n = (block.len() - in_block).min(write_size).min((offset + burst - at) as usize);
+                aio::write_all(&socket, &block[in_block..in_block + n]).await.map_err(|_| Failure::Io)?;
+                at += n as u64;
+            }
+            Ok(())
+        };
+        let reader = async {
+            let mut got = 0u64;
+            while got < burst {
+                let room = buf.len().min((burst - got) as usize);
+                let n = aio::read(&socket, &mut buf[..room]).await.map_err(|_| Failure::Io)?;
+                if n == 0 {
+                    return Err(Failure::Truncated);
+                }
+                if !matches_block(&block, offset + got, &buf[..n]) {
+                    return Err(Failure::Mismatch(Mismatch::Corrupted));
+                }
+                got += n as u64;
+            }
+            Ok(())
+        };
+        let round = async { tokio::try_join!(writer, reader).map(|_| ()) };
+        let result = match tokio::time::timeout(plan.timeout, round).await {
+            Ok(result) => result,
+            Err(_) => Err(Failure::Timeout),
+        };
+        if let Err(failure) = result {
+            count(&mut stats, failure);
+            break;
+        }
+        if started >= plan.measure_from {
+            stats.count_message(started.elapsed(), burst);
+        }
+        offset += burst;
+    }
+    let _ = socket.get_ref().shutdown(std::net::Shutdown::Write);
     stats.per_connection.push(stats.messages);
     stats
 }
@@ -296,7 +374,7 @@ pub async fn udp(addr: SocketAddr, id: u32, size: usize, wait: Duration, plan: P
     };
     let (mut out, mut echo) = (vec![0u8; size], vec![0u8; size + 1]);
     let mut seq = 0u64;
-    while Instant::now() < plan.end {
+    while plan.going_on() {
         let sent_at = Instant::now();
         message::encode(&mut out, id, seq);
         if socket.send(&out).await.is_err() {

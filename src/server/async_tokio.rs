@@ -24,11 +24,10 @@ use tokio::time::{Instant, Sleep};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 use tokio_util::task::TaskTracker;
 
-use super::conn::{EndReason, Ended, Shared};
-use super::{Backoff, Stop, ack_fin_apart, room};
+use super::conn::{Backoff, EndReason, Ended, Shared};
+use super::{Stop, ack_fin_apart, reset, room};
 use crate::aio;
 use crate::error::{Doing, Error, Result};
-use crate::i18n::Msg;
 
 /// What the accept loops of all threads share.
 #[derive(Clone)]
@@ -122,11 +121,18 @@ async fn accept_loop(listener: TcpListener, loops: &Loops) -> std::io::Result<()
         let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
             Err(error) => {
-                tokio::time::sleep(shared.accept_failed(&error, &mut backoff)).await;
+                // Out of descriptors (say): wait until a connection closes
+                // and frees one, or a short while.
+                let pause = shared.accept_failed(&error, &mut backoff);
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    () = shared.active.left.notified() => {}
+                    () = loops.stopping.cancelled() => break,
+                }
                 continue;
             }
         };
-        backoff.reset();
+        shared.accepted(&mut backoff);
         let Some(guard) = shared.admit(&stream, peer) else { continue };
         let cut = loops.cut.clone();
         loops.tracker.spawn(async move {
@@ -160,8 +166,7 @@ async fn finish(loops: &Loops) {
         return;
     }
     let (grace, open) = (shared.config.grace, tracker.len());
-    shared.console.note(Msg::ShuttingDown { open, grace });
-    tracing::info!(open, grace_s = grace.as_secs_f64(), "stopping");
+    shared.tell_stopping(open);
     let cut_off = match tokio::time::timeout(grace, tracker.wait()).await {
         Ok(()) => 0,
         Err(_) => {
@@ -172,9 +177,7 @@ async fn finish(loops: &Loops) {
             still_open
         }
     };
-    let finished = open.saturating_sub(cut_off);
-    shared.console.note(Msg::Stopped { finished, cut: cut_off });
-    tracing::info!(finished, cut = cut_off, "stopped");
+    shared.tell_stopped(open.saturating_sub(cut_off), cut_off);
 }
 
 /// The echo loop of one connection: the same steps as `single::echo`, with
@@ -234,6 +237,11 @@ async fn echo(socket: std::net::TcpStream, shared: &Shared, cut: &CancellationTo
             pipe = aio::Pipe::new().ok();
         }
     };
+    if matches!(reason, EndReason::Shutdown) {
+        // Cut at the end of the grace: a reset, so that the client cannot
+        // take the partial echo for a complete one.
+        reset(socket.get_ref());
+    }
     Ended { bytes_in, bytes_out, reason }
 }
 

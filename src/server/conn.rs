@@ -1,34 +1,35 @@
 //! The life of one connection as every mode shares it: admission (allow,
-//! deny, per-IP limit), socket options, how it ended and why, and telling
-//! the user (the transcript lines and the structured log).
+//! deny, per-IP limit), how it ended and why, and telling the user (the
+//! transcript lines and the structured log, from one call each).
 
 use std::collections::HashMap;
 use std::io;
-use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use socket2::SockRef;
-
-use super::Config;
 use super::limits::PerIp;
+use super::summary::Summary;
+use super::{Config, Msg, reset};
 use crate::console::Console;
-use crate::i18n::Msg;
 
 /// Why a connection ended: the `reason` of its log line.
 #[derive(Debug)]
-pub(crate) enum EndReason {
+pub enum EndReason {
     /// The client closed its side (FIN) and everything was echoed.
     Fin,
     /// The client reset the connection, or vanished while we wrote.
     Reset(io::Error),
     /// Nothing could be read or written for `--idle-timeout`.
     IdleTimeout,
+    /// The client stopped answering TCP keepalive probes: it vanished
+    /// (crash, cable, NAT) without a FIN or RST.
+    Keepalive,
     /// `--max-bytes` reached.
     Limit,
-    /// Still open when the shutdown grace was over.
+    /// Still open when the shutdown grace was over: reset.
     Shutdown,
     /// Any other I/O error.
     Error(io::Error),
@@ -38,8 +39,13 @@ impl EndReason {
     /// Sorts a failed read or write.
     pub(crate) fn from_error(error: io::Error) -> EndReason {
         match error.kind() {
-            // SO_RCVTIMEO / SO_SNDTIMEO expired: the idle timeout.
-            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => EndReason::IdleTimeout,
+            // SO_RCVTIMEO / SO_SNDTIMEO expired (blocking modes): the idle timeout.
+            io::ErrorKind::WouldBlock => EndReason::IdleTimeout,
+            // ETIMEDOUT on an established socket: the kernel gave up on
+            // the peer — unanswered keepalive probes (eco sets no
+            // TCP_USER_TIMEOUT, and retransmissions would need data in flight
+            // to a peer that vanished, which keepalive notices too).
+            io::ErrorKind::TimedOut => EndReason::Keepalive,
             io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionAborted => {
                 EndReason::Reset(error)
             }
@@ -47,11 +53,13 @@ impl EndReason {
         }
     }
 
+    /// The reason as the structured log spells it.
     pub(crate) fn name(&self) -> &'static str {
         match self {
             EndReason::Fin => "fin",
             EndReason::Reset(_) => "reset",
             EndReason::IdleTimeout => "idle_timeout",
+            EndReason::Keepalive => "keepalive",
             EndReason::Limit => "limit",
             EndReason::Shutdown => "shutdown",
             EndReason::Error(_) => "error",
@@ -68,7 +76,7 @@ pub(crate) struct Ended {
 }
 
 /// Why a connection was turned away right after `accept`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Refusal {
     /// `--deny`, or not in `--allow`.
     NotAllowed,
@@ -77,7 +85,8 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    fn name(self) -> &'static str {
+    /// The reason as the structured log spells it.
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Refusal::NotAllowed => "not_allowed",
             Refusal::PerIpLimit => "per_ip_limit",
@@ -90,6 +99,8 @@ pub(super) struct Shared {
     pub console: Arc<Console>,
     pub config: Config,
     pub active: Active,
+    /// Floods of events, told once a second.
+    pub summary: Summary,
     per_ip: PerIp,
     /// Blocking modes: a handle on each open socket, so that the signal
     /// thread can cut them off when the grace is over.
@@ -117,6 +128,7 @@ impl Shared {
             console,
             config,
             active: Active::default(),
+            summary: Summary::default(),
             per_ip: PerIp::default(),
             open: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(0),
@@ -124,8 +136,9 @@ impl Shared {
         }
     }
 
-    /// Lets a just-accepted connection in, or refuses it: closed with RST
-    /// (SO_LINGER 0), which tells the client at once, and logged.
+    /// Lets a just-accepted connection in, or refuses it: reset at once
+    /// (RST), which tells the client, and told (at most once a second in
+    /// full, the rest counted).
     pub(super) fn admit(self: &Arc<Self>, socket: impl AsFd, peer: SocketAddr) -> Option<ConnGuard> {
         let ip = peer.ip().to_canonical();
         let peer = SocketAddr::new(ip, peer.port());
@@ -137,48 +150,68 @@ impl Shared {
             None
         };
         if let Some(refusal) = refusal {
-            let _ = SockRef::from(&socket).set_linger(Some(Duration::ZERO));
-            self.console.note(Msg::Refused { peer, refusal });
-            tracing::info!(peer = %peer, reason = refusal.name(), "connection refused");
+            reset(&socket);
+            self.summary.refused(&self.console, peer, refusal);
             return None;
         }
-        self.console.say(Msg::Connected { peer });
+        self.console.say(&Msg::Connected { peer });
         tracing::debug!(peer = %peer, "connection opened");
         self.active.enter();
         Some(ConnGuard { shared: Arc::clone(self), peer, ip, started: Instant::now(), registered: None })
     }
 
     /// An `accept` error: none of them may stop the server. Returns how long
-    /// to pause before the next `accept` (zero for harmless ones).
-    pub(super) fn accept_failed(&self, error: &io::Error, backoff: &mut super::Backoff) -> Duration {
+    /// to pause, at most, before the next `accept` (zero for harmless ones);
+    /// a connection that closes ends the pause early (see [`Backoff`]).
+    pub(super) fn accept_failed(&self, error: &io::Error, backoff: &mut Backoff) -> Duration {
         match error.kind() {
             // A client gave up between its handshake and our accept(), or a
             // signal interrupted the call: nothing to wait for.
             io::ErrorKind::ConnectionAborted | io::ErrorKind::Interrupted => Duration::ZERO,
             // Out of file descriptors or memory: spinning would only burn
-            // CPU, so wait, longer each time, for connections to close.
+            // CPU, so wait for connections to close (or a short while).
             _ => {
-                let retry_in = backoff.next();
-                self.console.warn(Msg::AcceptFailed { error, retry_in });
-                tracing::warn!(error = %error, retry_in_s = retry_in.as_secs(), "accept failed");
-                retry_in
+                self.summary.accept_failed(&self.console, error);
+                backoff.next()
             }
+        }
+    }
+
+    /// An `accept` that worked: after failures, says it works again.
+    pub(super) fn accepted(&self, backoff: &mut Backoff) {
+        if backoff.failures > 0 {
+            backoff.failures = 0;
+            self.summary.accepted(&self.console);
         }
     }
 
     /// Tells (once per episode) that `--max-conns` holds new clients back.
     pub(super) fn max_conns_reached(&self, max: usize) {
-        self.console.note(Msg::MaxConnsReached { max });
+        self.console.note(&Msg::MaxConnsReached { max });
         tracing::info!(max, "max-conns reached; new clients wait in the backlog");
     }
 
-    /// Blocking modes: shuts down every open socket; their echo loops
-    /// return at once and log the reason `shutdown`. Returns how many.
+    /// Ctrl-C / SIGTERM / SIGHUP: tells that the server stops accepting.
+    pub(super) fn tell_stopping(&self, open: usize) {
+        let grace = self.config.grace;
+        self.console.note(&Msg::ShuttingDown { open, grace });
+        tracing::info!(open, grace_s = grace.as_secs_f64(), "stopping");
+    }
+
+    /// The end of a stop: how many finished within the grace, how many were cut.
+    pub(super) fn tell_stopped(&self, finished: usize, cut: usize) {
+        self.console.note(&Msg::Stopped { finished, cut });
+        tracing::info!(finished, cut, "stopped");
+    }
+
+    /// Blocking modes: resets every open socket; their echo loops wake
+    /// up at once (a blocked read or write fails) and log the reason
+    /// `shutdown`. Returns how many.
     pub(super) fn cut_all(&self) -> usize {
         self.cut.store(true, Ordering::SeqCst);
         let open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         for stream in open.values() {
-            let _ = stream.shutdown(Shutdown::Both);
+            reset(&**stream);
         }
         open.len()
     }
@@ -195,11 +228,11 @@ impl ConnGuard {
         match &reason {
             EndReason::Fin => {}
             EndReason::Reset(error) | EndReason::Error(error) => {
-                shared.console.warn(Msg::ConnectionFailed { peer, error });
+                shared.console.warn(&Msg::ConnectionFailed { peer, error });
             }
-            other => shared.console.note(Msg::ConnectionEnded { peer, reason: other.name() }),
+            reason => shared.console.note(&Msg::ConnectionEnded { peer, reason }),
         }
-        shared.console.say(Msg::Closed);
+        shared.console.say(&Msg::Closed);
         tracing::info!(
             peer = %peer,
             duration_ms = (duration.as_secs_f64() * 1e6).round() / 1e3,
@@ -250,6 +283,9 @@ pub(super) struct Active {
     count: AtomicUsize,
     lock: Mutex<()>,
     changed: Condvar,
+    /// Woken when a connection leaves: an async accept loop waiting for a
+    /// free file descriptor.
+    pub left: tokio::sync::Notify,
 }
 
 impl Active {
@@ -261,6 +297,7 @@ impl Active {
         self.count.fetch_sub(1, Ordering::SeqCst);
         let _lock = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
         self.changed.notify_all();
+        self.left.notify_waiters();
     }
 
     pub(super) fn count(&self) -> usize {
@@ -279,6 +316,37 @@ impl Active {
             lock = self.changed.wait_timeout(lock, left).unwrap_or_else(PoisonError::into_inner).0;
         }
         true
+    }
+
+    /// Blocks for at most `pause`, or until a connection leaves (its file
+    /// descriptor is then free for the next `accept`).
+    pub(super) fn wait_leave(&self, pause: Duration) {
+        if pause.is_zero() {
+            return;
+        }
+        let lock = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let _ = self.changed.wait_timeout(lock, pause);
+    }
+}
+
+/// Pauses after failed `accept` calls: 10 ms, 20 ms, 40 ms ... at most
+/// 500 ms, so that a server out of file descriptors serves the next client
+/// within half a second of one being free, without spinning meanwhile. A
+/// connection that closes ends the pause at once ([`Active::wait_leave`]).
+/// (mini-redis backs off up to 64 s; a client waiting in the backlog would
+/// wait as long.)
+#[derive(Default)]
+pub(super) struct Backoff {
+    failures: u32,
+}
+
+impl Backoff {
+    pub(super) const MAX: Duration = Duration::from_millis(500);
+
+    pub(super) fn next(&mut self) -> Duration {
+        let pause = Duration::from_millis(10 << self.failures.min(6)).min(Self::MAX);
+        self.failures += 1;
+        pause
     }
 }
 
@@ -306,8 +374,16 @@ mod tests {
     fn errors_sort_into_reasons() {
         let kind = |k| EndReason::from_error(io::Error::from(k)).name();
         assert_eq!(kind(io::ErrorKind::WouldBlock), "idle_timeout");
+        assert_eq!(kind(io::ErrorKind::TimedOut), "keepalive");
         assert_eq!(kind(io::ErrorKind::ConnectionReset), "reset");
         assert_eq!(kind(io::ErrorKind::BrokenPipe), "reset");
         assert_eq!(kind(io::ErrorKind::PermissionDenied), "error");
+    }
+
+    #[test]
+    fn backoff_is_short_and_capped_below_a_second() {
+        let mut backoff = Backoff::default();
+        let ms: Vec<u128> = (0..9).map(|_| backoff.next().as_millis()).collect();
+        assert_eq!(ms, [10, 20, 40, 80, 160, 320, 500, 500, 500]);
     }
 }

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use ipnet::IpNet;
+use ipnet::{IpNet, Ipv4Net};
 
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -91,10 +91,26 @@ impl PerIp {
 
 /// `--allow` / `--deny` values: a CIDR (`10.0.0.0/8`, `::1/128`) or a bare
 /// address (one host).
+///
+/// An IPv4-mapped IPv6 rule (`::ffff:127.0.0.2`, `::ffff:127.0.0.0/104`)
+/// means its IPv4 address or network: that is how a dual-stack server
+/// (`--host ::`) shows IPv4 clients, and [`Limits::admits`] compares
+/// those as IPv4. A network that would mix mapped and other IPv6 addresses
+/// is refused with the form to write instead.
 pub fn parse_net(text: &str) -> Result<IpNet, String> {
-    text.parse::<IpNet>().or_else(|_| text.parse::<IpAddr>().map(IpNet::from)).map_err(|_| {
+    let net = text.parse::<IpNet>().or_else(|_| text.parse::<IpAddr>().map(IpNet::from)).map_err(|_| {
         format!("'{text}' is not an address or CIDR network: write e.g. 127.0.0.1 or 10.0.0.0/8")
-    })
+    })?;
+    let IpNet::V6(v6) = net else { return Ok(net) };
+    let Some(v4) = v6.addr().to_ipv4_mapped() else { return Ok(net) };
+    match v6.prefix_len().checked_sub(96) {
+        Some(prefix) => Ok(Ipv4Net::new(v4, prefix).expect("0 to 32").trunc().into()),
+        None => Err(format!(
+            "'{text}' mixes IPv4-mapped (::ffff:a.b.c.d) and other IPv6 addresses: write the IPv4 \
+             network instead (e.g. {}/8), or a prefix of /96 or longer",
+            v4
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -127,6 +143,21 @@ mod tests {
         per_ip.leave(ip);
         assert!(per_ip.try_enter(ip, Some(2)));
         assert!(per_ip.try_enter("127.0.0.3".parse().unwrap(), Some(2)));
+    }
+
+    #[test]
+    fn ipv4_mapped_rules_mean_their_ipv4_address_or_network() {
+        assert_eq!(parse_net("::ffff:127.0.0.2").unwrap().to_string(), "127.0.0.2/32");
+        assert_eq!(parse_net("::ffff:127.0.0.0/104").unwrap().to_string(), "127.0.0.0/8");
+        assert_eq!(parse_net("::ffff:10.1.2.3/120").unwrap().to_string(), "10.1.2.0/24");
+        assert!(parse_net("::ffff:127.0.0.0/80").unwrap_err().contains("write the IPv4 network instead"));
+        let limits = Limits { deny: nets(&["::ffff:127.0.0.2"]), ..Limits::default() };
+        assert!(!limits.admits("::ffff:127.0.0.2".parse().unwrap()));
+        assert!(!limits.admits("127.0.0.2".parse().unwrap()));
+        assert!(limits.admits("127.0.0.3".parse().unwrap()));
+        let limits = Limits { allow: nets(&["::ffff:127.0.0.0/104"]), ..Limits::default() };
+        assert!(limits.admits("::ffff:127.0.0.9".parse().unwrap()));
+        assert!(!limits.admits("::ffff:10.0.0.1".parse().unwrap()));
     }
 
     #[test]

@@ -17,25 +17,28 @@
 mod async_tokio;
 mod conn;
 pub mod limits;
+mod messages;
 mod single;
+mod summary;
 mod threads;
 pub mod udp;
 
 use std::io;
 use std::net::{Shutdown, SocketAddr, TcpListener, UdpSocket};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::os::fd::AsFd;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
+use tokio_util::sync::CancellationToken;
 
-pub use conn::Refusal;
 use conn::Shared;
+pub use conn::{EndReason, Refusal};
 pub use limits::Limits;
+pub use messages::Msg;
 
 use crate::console::Console;
 use crate::error::{Doing, Error, Result};
-use crate::i18n::Msg;
 
 /// How connections are served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,8 +139,12 @@ pub fn listen(addr: SocketAddr, v6only: bool, config: &Config) -> Result<TcpList
 }
 
 /// Sets the options every connection should have on the listening socket:
-/// on Linux each accepted socket inherits them (TCP_NODELAY, keepalive,
-/// SO_RCVTIMEO / SO_SNDTIMEO), so no connection needs a system call for them.
+/// on Linux each accepted socket inherits them (TCP_NODELAY, keepalive),
+/// so no connection needs a system call for them.
+///
+/// Not the receive and send timeouts of the blocking modes' idle timeout:
+/// on a listening socket SO_RCVTIMEO also times out `accept()` itself, and
+/// an idle server would then fail its accepts (see `single::handle`).
 fn configure(socket: &Socket, config: &Config) -> io::Result<()> {
     socket.set_tcp_nodelay(config.nodelay)?;
     if let Some(time) = config.limits.keepalive {
@@ -147,13 +154,16 @@ fn configure(socket: &Socket, config: &Config) -> io::Result<()> {
         let keepalive = socket2::TcpKeepalive::new().with_time(time).with_interval(interval).with_retries(4);
         socket.set_tcp_keepalive(&keepalive)?;
     }
-    if config.mode != Mode::Async {
-        // The idle timeout of the blocking modes: a read or write that waits
-        // longer fails with "would block" (tokio uses timers instead).
-        socket.set_read_timeout(config.limits.idle_timeout)?;
-        socket.set_write_timeout(config.limits.idle_timeout)?;
-    }
     Ok(())
+}
+
+/// Ends a connection with a reset (RST), now: `connect()` with address
+/// family AF_UNSPEC disconnects a TCP socket (the kernel's tcp_disconnect),
+/// which sends RST to the peer and wakes any thread blocked reading or
+/// writing the socket, with an error. The peer sees "connection reset", so
+/// an echo cut short can never pass for a complete one.
+pub(crate) fn reset(socket: impl AsFd) {
+    let _ = rustix::net::connect_unspec(socket);
 }
 
 /// Opens the UDP socket at `addr` for the datagram echo.
@@ -185,22 +195,36 @@ pub fn serve_both(
     let shared = Arc::new(Shared::new(console, config.clone()));
     // Signal handling first: once "listening" is printed, a Ctrl-C must
     // find it in place.
-    let stop = Stop::install(listener.as_ref(), &shared)?;
-    for (addr, proto) in [
-        (listener.as_ref().map(TcpListener::local_addr), "tcp"),
-        (udp.as_ref().map(UdpSocket::local_addr), "udp"),
+    let stop = Stop::install(listener.as_ref(), udp.as_ref(), &shared)?;
+    for (addr, mode) in [
+        (listener.as_ref().map(TcpListener::local_addr), Some(config.mode)),
+        (udp.as_ref().map(UdpSocket::local_addr), None),
     ] {
         if let Some(addr) = addr {
             let addr = addr.map_err(setup)?;
-            let mode = if proto == "udp" { "udp" } else { config.mode.name() };
-            shared.console.note(Msg::Listening { addr, mode });
-            tracing::info!(addr = %addr, mode, "listening");
+            shared.console.note(&Msg::Listening { addr, mode });
+            tracing::info!(addr = %addr, mode = mode.map_or("udp", Mode::name), "listening");
         }
     }
+    let ticker = Ticker::start(&shared).map_err(setup)?;
+    let result = serve_until_stopped(listener, udp, &shared, &stop);
+    ticker.stop();
+    shared.summary.tick(&shared.console);
+    result
+}
+
+fn serve_until_stopped(
+    listener: Option<TcpListener>,
+    udp: Option<UdpSocket>,
+    shared: &Arc<Shared>,
+    stop: &Arc<Stop>,
+) -> Result<()> {
+    let setup = |source| Error::Io { doing: Doing::Setup, source };
+    let config = &shared.config;
     let Some(listener) = listener else {
         // UDP only: the datagram loop is the whole server, until a signal.
         if let Some(socket) = udp {
-            udp::serve(&socket, &config.udp, &shared.console, &stop.requested);
+            udp::serve(&socket, shared, &stop.requested);
             stop.wait_told(config.grace + Duration::from_secs(2));
         }
         return Ok(());
@@ -208,26 +232,30 @@ pub fn serve_both(
     // TCP, and UDP beside it on a thread of its own.
     let udp_thread = match udp {
         Some(socket) => {
-            let (shared, stop) = (Arc::clone(&shared), Arc::clone(&stop));
+            let waker = socket.try_clone().map_err(setup)?;
+            let (shared, stop) = (Arc::clone(shared), Arc::clone(stop));
             let thread = std::thread::Builder::new()
                 .name("eco-udp".into())
-                .spawn(move || udp::serve(&socket, &shared.config.udp, &shared.console, &stop.requested))
+                .spawn(move || udp::serve(&socket, &shared, &stop.requested))
                 .map_err(setup)?;
-            Some(thread)
+            Some((thread, waker))
         }
         None => None,
     };
-    shared.console.say(Msg::Waiting);
+    shared.console.say(&Msg::Waiting);
     let result = match config.mode {
-        Mode::Single => single::serve(listener, &shared, &stop),
-        Mode::Threads => threads::serve(listener, &shared, &stop),
-        Mode::Async => async_tokio::serve(listener, &shared, &stop),
+        Mode::Single => single::serve(listener, shared, stop),
+        Mode::Threads => threads::serve(listener, shared, stop),
+        Mode::Async => async_tokio::serve(listener, shared, stop),
     };
     if stop.requested() && config.mode != Mode::Async {
         stop.wait_told(config.grace + Duration::from_secs(2));
     }
-    stop.requested.store(true, Ordering::SeqCst);
-    if let Some(thread) = udp_thread {
+    // `--once` is over: the UDP echo beside it stops too (woken as the
+    // signal thread wakes it).
+    stop.requested.cancel();
+    if let Some((thread, waker)) = udp_thread {
+        let _ = SockRef::from(&waker).shutdown(Shutdown::Read);
         let _ = thread.join();
     }
     result
@@ -241,7 +269,7 @@ pub fn serve_both(
 /// so Linux sends one FIN-ACK segment: a three-way close, 10 frames in all.
 /// TCP_QUICKACK flushes the pending ACK first, which gives the four
 /// separate segments of the classroom exercise's capture (11 frames).
-fn ack_fin_apart(stream: impl std::os::fd::AsFd, config: &Config) -> io::Result<()> {
+fn ack_fin_apart(stream: impl AsFd, config: &Config) -> io::Result<()> {
     if config.ack_fin_apart { SockRef::from(&stream).set_tcp_quickack(true) } else { Ok(()) }
 }
 
@@ -253,45 +281,64 @@ fn room(limit: Option<u64>, done: u64, buffer: usize) -> usize {
     }
 }
 
-/// Pauses after failed `accept` calls: 1 s, 2 s, 4 s ... 64 s (as mini-redis).
-#[derive(Default)]
-struct Backoff {
-    failures: u32,
+/// Tells the counted floods once a second ([`summary`]), on a thread of its
+/// own, until the server ends.
+struct Ticker {
+    finished: Arc<(Mutex<bool>, Condvar)>,
+    thread: std::thread::JoinHandle<()>,
 }
 
-impl Backoff {
-    fn next(&mut self) -> Duration {
-        let secs = 1u64 << self.failures.min(6);
-        self.failures += 1;
-        Duration::from_secs(secs)
+impl Ticker {
+    fn start(shared: &Arc<Shared>) -> io::Result<Ticker> {
+        let finished = Arc::new((Mutex::new(false), Condvar::new()));
+        let (done, shared) = (Arc::clone(&finished), Arc::clone(shared));
+        let thread = std::thread::Builder::new().name("eco-ticker".into()).spawn(move || {
+            let (lock, cv) = &*done;
+            let mut finished = lock.lock().unwrap_or_else(PoisonError::into_inner);
+            while !*finished {
+                finished = cv
+                    .wait_timeout(finished, Duration::from_secs(1))
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+                shared.summary.tick(&shared.console);
+            }
+        })?;
+        Ok(Ticker { finished, thread })
     }
 
-    fn reset(&mut self) {
-        self.failures = 0;
+    fn stop(self) {
+        *self.finished.0.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        self.finished.1.notify_all();
+        let _ = self.thread.join();
     }
 }
 
-/// Ctrl-C / SIGTERM: stop accepting at once, give open connections the
-/// grace, cut off the rest, exit 0.
+/// Ctrl-C, SIGTERM, or SIGHUP (a closed terminal, an ssh session that
+/// ended): stop accepting at once, give open connections the grace, reset
+/// the rest, exit 0. (SIGHUP is left alone when it was ignored at start,
+/// as `nohup` does.)
 ///
-/// For the blocking modes a thread waits for the signal, sets the flag and
-/// wakes the `accept` that blocks the main thread; after the grace it shuts
-/// down the sockets still open. The async mode watches the same flag's
-/// signals with tokio (see `async_tokio`).
+/// For the blocking modes a thread waits for the signal, wakes the
+/// `accept` that blocks the main thread; after the grace it resets the
+/// sockets still open. The async mode awaits the same request with tokio
+/// (see `async_tokio`).
 pub(crate) struct Stop {
-    requested: Arc<AtomicBool>,
-    /// The same request, for the async mode's tasks to await.
-    stopping: tokio_util::sync::CancellationToken,
+    /// Cancelled on the signal: blocking code asks `is_cancelled()`,
+    /// async code awaits `cancelled()`.
+    requested: CancellationToken,
     /// Set by the signal thread once it has told how the stop went.
     told: Mutex<bool>,
     told_cv: Condvar,
 }
 
 impl Stop {
-    fn install(listener: Option<&TcpListener>, shared: &Arc<Shared>) -> Result<Arc<Stop>> {
+    fn install(
+        listener: Option<&TcpListener>,
+        udp: Option<&UdpSocket>,
+        shared: &Arc<Shared>,
+    ) -> Result<Arc<Stop>> {
         let stop = Arc::new(Stop {
-            requested: Arc::new(AtomicBool::new(false)),
-            stopping: tokio_util::sync::CancellationToken::new(),
+            requested: CancellationToken::new(),
             told: Mutex::new(false),
             told_cv: Condvar::new(),
         });
@@ -301,11 +348,15 @@ impl Stop {
         // The async mode keeps its own account of the stop (see async_tokio).
         let blocking = listener.is_none() || shared.config.mode != Mode::Async;
         let setup = |source| Error::Io { doing: Doing::Setup, source };
-        let mut signals =
-            signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])
-                .map_err(setup)?;
-        // A second handle on the same listening socket, for the signal thread.
+        let mut wanted = vec![signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM];
+        if !sighup_ignored() {
+            wanted.push(signal_hook::consts::SIGHUP);
+        }
+        let mut signals = signal_hook::iterator::Signals::new(wanted).map_err(setup)?;
+        // Second handles on the sockets, for the signal thread to wake
+        // whoever blocks on them.
         let listener = listener.map(TcpListener::try_clone).transpose().map_err(setup)?;
+        let udp = udp.map(UdpSocket::try_clone).transpose().map_err(setup)?;
         let (watch, shared) = (Arc::clone(&stop), Arc::clone(shared));
         std::thread::Builder::new()
             .name("eco-signals".into())
@@ -313,44 +364,39 @@ impl Stop {
                 if signals.forever().next().is_none() {
                     return;
                 }
-                watch.requested.store(true, Ordering::SeqCst);
-                watch.stopping.cancel();
+                watch.requested.cancel();
+                // shutdown() makes Linux fail a blocked accept() with EINVAL
+                // (and a blocked recvfrom() return 0): the loops wake up and
+                // see the request. The kernel stops answering SYNs.
+                if let Some(udp) = &udp {
+                    let _ = SockRef::from(udp).shutdown(Shutdown::Read);
+                }
                 if !blocking {
                     return;
                 }
-                let grace = shared.config.grace;
-                let open = shared.active.count();
-                shared.console.note(Msg::ShuttingDown { open, grace });
-                tracing::info!(open, grace_s = grace.as_secs_f64(), "stopping");
-                // shutdown() on a listening socket makes Linux fail the
-                // blocked accept() with EINVAL: the accept loop wakes up,
-                // sees the flag and stops. The kernel stops answering SYNs.
                 if let Some(listener) = &listener {
                     let _ = SockRef::from(listener).shutdown(Shutdown::Read);
                 }
-                let deadline = Instant::now() + grace;
+                let open = shared.active.count();
+                shared.tell_stopping(open);
+                let deadline = Instant::now() + shared.config.grace;
                 shared.active.wait_below(1, deadline);
                 let cut = shared.cut_all();
-                shared.console.note(Msg::Stopped { finished: open.saturating_sub(cut), cut });
-                tracing::info!(finished = open.saturating_sub(cut), cut, "stopped");
+                shared.tell_stopped(open.saturating_sub(cut), cut);
                 *watch.told.lock().unwrap_or_else(PoisonError::into_inner) = true;
                 watch.told_cv.notify_all();
-                // The cut connections' loops return at once and the main
-                // thread exits 0; this is only a backstop.
-                std::thread::sleep(Duration::from_secs(1));
-                std::process::exit(0);
             })
             .map_err(setup)?;
         Ok(stop)
     }
 
     fn requested(&self) -> bool {
-        self.requested.load(Ordering::SeqCst)
+        self.requested.is_cancelled()
     }
 
-    /// Resolves on Ctrl-C / SIGTERM, for the async mode.
-    pub(crate) fn stopping(&self) -> tokio_util::sync::CancellationToken {
-        self.stopping.clone()
+    /// Resolves on the signal, for the async mode.
+    pub(crate) fn stopping(&self) -> CancellationToken {
+        self.requested.clone()
     }
 
     /// After a signal, waits (at most `limit`) for the signal thread to
@@ -362,18 +408,21 @@ impl Stop {
     }
 }
 
+/// Whether SIGHUP was set to be ignored when eco started (`nohup eco
+/// server &`): then it stays ignored.
+#[allow(unsafe_code)]
+fn sighup_ignored() -> bool {
+    let mut current = std::mem::MaybeUninit::<libc::sigaction>::zeroed();
+    // SAFETY: a null new action only reads the current one into `current`,
+    // which is valid, zeroed memory of the right type.
+    let read = unsafe { libc::sigaction(libc::SIGHUP, std::ptr::null(), current.as_mut_ptr()) };
+    // SAFETY: sigaction succeeded (0), so it filled `current`.
+    read == 0 && unsafe { current.assume_init() }.sa_sigaction == libc::SIG_IGN
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_64_seconds_and_resets() {
-        let mut backoff = Backoff::default();
-        let secs: Vec<u64> = (0..9).map(|_| backoff.next().as_secs()).collect();
-        assert_eq!(secs, [1, 2, 4, 8, 16, 32, 64, 64, 64]);
-        backoff.reset();
-        assert_eq!(backoff.next().as_secs(), 1);
-    }
 
     #[test]
     fn room_keeps_within_max_bytes() {

@@ -9,10 +9,9 @@ use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 
-use super::conn::{ConnGuard, EndReason, Ended, Shared};
-use super::{Backoff, Stop, ack_fin_apart, room};
+use super::conn::{Backoff, ConnGuard, EndReason, Ended, Shared};
+use super::{Msg, Stop, ack_fin_apart, room};
 use crate::error::Result;
-use crate::i18n::Msg;
 
 pub(super) fn serve(listener: TcpListener, shared: &Arc<Shared>, stop: &Stop) -> Result<()> {
     let mut buf = vec![0u8; shared.config.buffer];
@@ -21,35 +20,47 @@ pub(super) fn serve(listener: TcpListener, shared: &Arc<Shared>, stop: &Stop) ->
         // accept(): sleeps until the kernel has a connection whose three-way
         // handshake (SYN, SYN-ACK, ACK) is complete, then hands it over as a
         // new socket. The listening socket stays open for the next client.
+        // It sleeps as long as it takes: no timeout is set on the listening
+        // socket, so a server left idle for hours answers the next client
+        // at once.
         let (stream, peer) = match listener.accept() {
             Ok(accepted) => accepted,
             Err(_) if stop.requested() => return Ok(()),
             Err(error) => {
-                std::thread::sleep(shared.accept_failed(&error, &mut backoff));
+                let pause = shared.accept_failed(&error, &mut backoff);
+                shared.active.wait_leave(pause);
                 continue;
             }
         };
-        backoff.reset();
-        // Refused (deny list, per-IP limit): dropping the socket closes it.
-        if let Some(guard) = shared.admit(&stream, peer) {
-            handle(stream, guard, &mut buf);
-        }
+        shared.accepted(&mut backoff);
+        // Refused (deny list, per-IP limit): reset, and wait for the next
+        // one; `--once` means one client *served*.
+        let Some(guard) = shared.admit(&stream, peer) else { continue };
+        handle(stream, guard, &mut buf);
         if shared.config.once || stop.requested() {
             return Ok(());
         }
-        shared.console.say(Msg::Waiting);
+        shared.console.say(&Msg::Waiting);
     }
 }
 
 /// Serves one admitted connection to its end; shared with `threads` mode.
-/// (Its socket options — TCP_NODELAY, keepalive, the idle timeout — came
-/// with it: accepted sockets inherit those of the listening socket.)
+/// (TCP_NODELAY and keepalive came with it: accepted sockets inherit the
+/// listening socket's options.)
 pub(super) fn handle(stream: TcpStream, mut guard: ConnGuard, buf: &mut [u8]) {
+    let limits = &guard.shared().config.limits;
+    let (idle, max_bytes) = (limits.idle_timeout, limits.max_bytes);
+    // The idle timeout: a recv() or send() that waits longer than this
+    // fails with "would block" (EAGAIN), which ends the connection.
+    let timeouts = stream.set_read_timeout(idle).and_then(|()| stream.set_write_timeout(idle));
     // Shared with the signal thread, which may cut the connection off at the
     // end of the shutdown grace.
     let stream = Arc::new(stream);
     guard.register(&stream);
-    let ended = echo(&stream, buf, guard.shared().config.limits.max_bytes);
+    let ended = match timeouts {
+        Ok(()) => echo(&stream, buf, max_bytes),
+        Err(error) => Ended { bytes_in: 0, bytes_out: 0, reason: EndReason::from_error(error) },
+    };
     if matches!(ended.reason, EndReason::Fin) {
         let _ = ack_fin_apart(&*stream, &guard.shared().config);
     }

@@ -9,8 +9,8 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::conn::Shared;
-use super::{Backoff, Stop, single};
+use super::conn::{Backoff, Shared};
+use super::{Msg, Stop, single};
 use crate::error::Result;
 
 /// Stack per connection thread: the echo loop needs little (its buffer is
@@ -37,11 +37,12 @@ pub(super) fn serve(listener: TcpListener, shared: &Arc<Shared>, stop: &Stop) ->
             Ok(accepted) => accepted,
             Err(_) if stop.requested() => break,
             Err(error) => {
-                std::thread::sleep(shared.accept_failed(&error, &mut backoff));
+                let pause = shared.accept_failed(&error, &mut backoff);
+                shared.active.wait_leave(pause);
                 continue;
             }
         };
-        backoff.reset();
+        shared.accepted(&mut backoff);
         // Admitted here, before the thread starts, so that --max-conns
         // counts it before the next accept.
         let Some(guard) = shared.admit(&stream, peer) else { continue };
@@ -58,7 +59,7 @@ pub(super) fn serve(listener: TcpListener, shared: &Arc<Shared>, stop: &Stop) ->
         if let Err(error) = spawned {
             // Out of threads (ulimit -u) or memory. Dropping the closure
             // closed that client's socket; the server goes on for the others.
-            shared.console.warn(crate::i18n::Msg::ConnectionFailed { peer, error: &error });
+            shared.console.warn(&Msg::ConnectionFailed { peer, error: &error });
         }
     }
     // Stopped by a signal: the signal thread gives open connections the

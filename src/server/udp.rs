@@ -10,14 +10,16 @@
 //! not amplify (the answer is as long as the question); the guard keeps it
 //! from being a loop or a flood relay.
 
-use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::num::NonZeroUsize;
 use std::time::{Duration, Instant};
 
-use crate::console::Console;
-use crate::i18n::Msg;
+use lru::LruCache;
+use tokio_util::sync::CancellationToken;
+
+use super::conn::Shared;
 
 /// The largest UDP payload over IPv4 (65 535 − 20 − 8); IPv6 allows 65 527.
 pub const MAX_DATAGRAM: usize = 65_527;
@@ -38,12 +40,36 @@ const SERVICE_PORTS: [u16; 10] = [
     32414, // Plex discovery
 ];
 
+/// How many times in a row the same datagram is answered to the same
+/// source (address and port) when it comes back within [`LOOP_WINDOW`] of
+/// the last answer: five (the first and four repeats).
+///
+/// Another echo server (or chargen, or a second eco) at the source answers
+/// every answer at once: a spoofed datagram "from" it starts a loop in
+/// which each side sees the same payload come back right after sending it.
+/// Port rules cannot catch this (any port can run an echo), and a client
+/// such as `eco client --udp --count 5` does the very same thing five
+/// times. So the sixth identical datagram within a second gets no answer:
+/// nothing is then in flight, and the loop is over, after ten datagrams
+/// between the two servers. A client that changes its payload, or waits a
+/// second, is never affected.
+pub const MAX_REPEATS: u32 = 4;
+
+/// See [`MAX_REPEATS`].
+pub const LOOP_WINDOW: Duration = Duration::from_secs(1);
+
+/// Sources (addresses, and address-and-port pairs) remembered at most: the
+/// least recently seen are forgotten first, in constant time.
+const MAX_SOURCES: usize = 100_000;
+
 /// The reflection guard's settings.
 #[derive(Debug, Clone)]
 pub struct Guard {
     /// Datagrams per second answered for one source address (any port).
     pub per_source_rate: u32,
-    /// Datagrams per second answered in all.
+    /// Datagrams per second answered in all; sources seen for the first
+    /// time get at most half of it, so a flood from ever-new (spoofed)
+    /// addresses cannot crowd out the clients already talking.
     pub global_rate: u32,
 }
 
@@ -62,19 +88,26 @@ pub enum Unanswered {
     ServicePort,
     /// Unspecified, broadcast or multicast source address.
     BadSource,
+    /// The same datagram came back too many times in a row: a loop.
+    Loop,
     /// This source address is over its rate.
     SourceRate,
+    /// Sources seen for the first time are over their share of the rate.
+    NewSourceRate,
     /// The server as a whole is over its rate.
     GlobalRate,
 }
 
 impl Unanswered {
-    fn name(self) -> &'static str {
+    /// The reason as the structured log spells it.
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Unanswered::PrivilegedPort => "privileged_port",
             Unanswered::ServicePort => "service_port",
             Unanswered::BadSource => "bad_source",
+            Unanswered::Loop => "loop",
             Unanswered::SourceRate => "source_rate",
+            Unanswered::NewSourceRate => "new_source_rate",
             Unanswered::GlobalRate => "global_rate",
         }
     }
@@ -105,43 +138,44 @@ impl Bucket {
     }
 }
 
-/// The guard's running state: one bucket per source address, one overall,
-/// and the drops not yet logged.
+/// What was last answered to one source (address and port).
+#[derive(Debug, Clone, Copy)]
+struct LastAnswer {
+    /// A hash of the payload.
+    digest: u64,
+    at: Instant,
+    /// How many answers in a row were the same payload, minus one.
+    repeats: u32,
+}
+
+/// The guard's running state: a bucket per source address, the last answer
+/// per source address and port, and the overall buckets. Each datagram
+/// costs a few hash lookups, whatever the number of sources.
 pub struct GuardState {
     guard: Guard,
     local_port: u16,
-    sources: HashMap<IpAddr, Bucket>,
+    sources: LruCache<IpAddr, Bucket>,
+    answers: LruCache<SocketAddr, LastAnswer>,
+    new_sources: Bucket,
     global: Bucket,
-    dropped: HashMap<Unanswered, u64>,
-    last_log: Instant,
 }
-
-/// Past this many tracked sources, forget those idle for a while.
-const MAX_SOURCES: usize = 100_000;
 
 impl GuardState {
     pub fn new(guard: Guard, local_port: u16, now: Instant) -> GuardState {
-        let global = Bucket::full(guard.global_rate, now);
+        let capacity = NonZeroUsize::new(MAX_SOURCES).expect("not zero");
         GuardState {
+            new_sources: Bucket::full(new_source_rate(&guard), now),
+            global: Bucket::full(guard.global_rate, now),
             guard,
             local_port,
-            sources: HashMap::new(),
-            global,
-            dropped: HashMap::new(),
-            last_log: now,
+            sources: LruCache::new(capacity),
+            answers: LruCache::new(capacity),
         }
     }
 
-    /// Whether a datagram from `src` may be answered; counts it if not.
-    pub fn check(&mut self, src: SocketAddr, now: Instant) -> Result<(), Unanswered> {
-        let verdict = self.verdict(src, now);
-        if let Err(drop) = verdict {
-            *self.dropped.entry(drop).or_default() += 1;
-        }
-        verdict
-    }
-
-    fn verdict(&mut self, src: SocketAddr, now: Instant) -> Result<(), Unanswered> {
+    /// Whether `payload` from `src` may be answered; if so, it is noted as
+    /// answered.
+    pub fn check(&mut self, src: SocketAddr, payload: &[u8], now: Instant) -> Result<(), Unanswered> {
         let port = src.port();
         if port < 1024 {
             return Err(Unanswered::PrivilegedPort);
@@ -157,65 +191,84 @@ impl GuardState {
         if bad {
             return Err(Unanswered::BadSource);
         }
-        if self.sources.len() >= MAX_SOURCES && !self.sources.contains_key(&ip) {
-            self.sources.retain(|_, b| now.saturating_duration_since(b.last) < Duration::from_secs(10));
+        let digest = digest(payload);
+        let repeats = match self.answers.get(&src) {
+            Some(last) if last.digest == digest && now.saturating_duration_since(last.at) < LOOP_WINDOW => {
+                last.repeats + 1
+            }
+            _ => 0,
+        };
+        if repeats > MAX_REPEATS {
+            return Err(Unanswered::Loop);
         }
         let rate = self.guard.per_source_rate;
-        let bucket = self.sources.entry(ip).or_insert_with(|| Bucket::full(rate, now));
-        if !bucket.take(rate, now) {
-            return Err(Unanswered::SourceRate);
+        match self.sources.get_mut(&ip) {
+            Some(bucket) => {
+                if !bucket.take(rate, now) {
+                    return Err(Unanswered::SourceRate);
+                }
+            }
+            None => {
+                let mut bucket = Bucket::full(rate, now);
+                bucket.take(rate, now);
+                // Remembered even if the share below refuses it: its next
+                // datagram is then a known source's.
+                self.sources.push(ip, bucket);
+                if !self.new_sources.take(new_source_rate(&self.guard), now) {
+                    return Err(Unanswered::NewSourceRate);
+                }
+            }
         }
         if !self.global.take(self.guard.global_rate, now) {
             return Err(Unanswered::GlobalRate);
         }
+        self.answers.push(src, LastAnswer { digest, at: now, repeats });
         Ok(())
-    }
-
-    /// The drops since the last call, at most once a second: `(count, "reason=n ...")`.
-    pub fn drops_to_log(&mut self, now: Instant) -> Option<(u64, String)> {
-        if self.dropped.is_empty() || now.saturating_duration_since(self.last_log) < Duration::from_secs(1) {
-            return None;
-        }
-        self.last_log = now;
-        let mut counts: Vec<(Unanswered, u64)> = self.dropped.drain().collect();
-        counts.sort();
-        let total = counts.iter().map(|(_, n)| n).sum();
-        let details = counts.iter().map(|(d, n)| format!("{}={n}", d.name())).collect::<Vec<_>>().join(" ");
-        Some((total, details))
     }
 }
 
-/// Answers datagrams on `socket` until `stop` is set.
-pub fn serve(socket: &UdpSocket, guard: &Guard, console: &Console, stop: &AtomicBool) {
+/// The share of `--udp-rate` for sources seen for the first time: half.
+fn new_source_rate(guard: &Guard) -> u32 {
+    (guard.global_rate / 2).max(1)
+}
+
+/// A hash of a datagram's bytes, to tell "the same datagram again".
+fn digest(payload: &[u8]) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    payload.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Answers datagrams on `socket` until `stop` is cancelled (the signal
+/// thread then wakes the blocked `recvfrom` with a shutdown).
+pub(super) fn serve(socket: &UdpSocket, shared: &Shared, stop: &CancellationToken) {
     let local_port = socket.local_addr().map(|a| a.port()).unwrap_or(0);
-    // Wake up now and then to notice `stop` and to log drops.
-    let _ = socket.set_read_timeout(Some(Duration::from_millis(200)));
-    let mut state = GuardState::new(guard.clone(), local_port, Instant::now());
+    let mut state = GuardState::new(shared.config.udp.clone(), local_port, Instant::now());
     let mut buf = vec![0u8; MAX_DATAGRAM + 1];
-    while !stop.load(Ordering::SeqCst) {
+    while !stop.is_cancelled() {
         // recvfrom(): one whole datagram and its source address. No
         // connection, no handshake: every datagram stands alone.
         let received = socket.recv_from(&mut buf);
-        let now = Instant::now();
+        if stop.is_cancelled() {
+            break;
+        }
         match received {
-            Ok((n, src)) => match state.check(src, now) {
+            Ok((n, src)) => match state.check(src, &buf[..n], Instant::now()) {
                 // sendto(): the same bytes, in one datagram, to the source.
                 Ok(()) => {
                     if let Err(error) = socket.send_to(&buf[..n], src) {
                         tracing::debug!(peer = %src, error = %error, "udp send failed");
                     }
                 }
-                Err(drop) => tracing::debug!(peer = %src, reason = drop.name(), "udp datagram dropped"),
+                Err(why) => {
+                    shared.summary.unanswered(why);
+                    tracing::debug!(peer = %src, reason = why.name(), "udp datagram dropped");
+                }
             },
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             // ICMP errors from earlier answers (port unreachable) surface
             // here on Linux; they concern a past datagram, not this socket.
             Err(e) => tracing::debug!(error = %e, "udp receive error"),
-        }
-        if let Some((count, details)) = state.drops_to_log(now) {
-            console.note(Msg::UdpDropped { count, details: &details });
-            tracing::info!(count, details = %details, "udp datagrams not answered");
         }
     }
 }
@@ -232,20 +285,17 @@ mod tests {
     fn service_and_privileged_ports_and_bad_sources_get_no_answer() {
         let now = Instant::now();
         let mut state = GuardState::new(Guard::default(), 7007, now);
-        assert_eq!(state.check(addr("127.0.0.1:7"), now), Err(Unanswered::PrivilegedPort));
-        assert_eq!(state.check(addr("127.0.0.1:19"), now), Err(Unanswered::PrivilegedPort));
-        assert_eq!(state.check(addr("127.0.0.1:1023"), now), Err(Unanswered::PrivilegedPort));
-        assert_eq!(state.check(addr("127.0.0.1:2049"), now), Err(Unanswered::ServicePort));
-        assert_eq!(state.check(addr("127.0.0.1:7007"), now), Err(Unanswered::ServicePort));
-        assert_eq!(state.check(addr("255.255.255.255:40000"), now), Err(Unanswered::BadSource));
-        assert_eq!(state.check(addr("224.0.0.1:40000"), now), Err(Unanswered::BadSource));
-        assert_eq!(state.check(addr("0.0.0.0:40000"), now), Err(Unanswered::BadSource));
-        assert_eq!(state.check(addr("[ff02::1]:40000"), now), Err(Unanswered::BadSource));
-        assert_eq!(state.check(addr("127.0.0.1:1024"), now), Ok(()));
-        let (count, details) = state.drops_to_log(now + Duration::from_secs(2)).unwrap();
-        assert_eq!(count, 9);
-        assert_eq!(details, "privileged_port=3 service_port=2 bad_source=4");
-        assert_eq!(state.drops_to_log(now + Duration::from_secs(4)), None);
+        let mut check = |src| state.check(addr(src), b"x", now);
+        assert_eq!(check("127.0.0.1:7"), Err(Unanswered::PrivilegedPort));
+        assert_eq!(check("127.0.0.1:19"), Err(Unanswered::PrivilegedPort));
+        assert_eq!(check("127.0.0.1:1023"), Err(Unanswered::PrivilegedPort));
+        assert_eq!(check("127.0.0.1:2049"), Err(Unanswered::ServicePort));
+        assert_eq!(check("127.0.0.1:7007"), Err(Unanswered::ServicePort));
+        assert_eq!(check("255.255.255.255:40000"), Err(Unanswered::BadSource));
+        assert_eq!(check("224.0.0.1:40000"), Err(Unanswered::BadSource));
+        assert_eq!(check("0.0.0.0:40000"), Err(Unanswered::BadSource));
+        assert_eq!(check("[ff02::1]:40000"), Err(Unanswered::BadSource));
+        assert_eq!(check("127.0.0.1:1024"), Ok(()));
     }
 
     #[test]
@@ -253,18 +303,61 @@ mod tests {
         let now = Instant::now();
         let mut state = GuardState::new(Guard { per_source_rate: 10, global_rate: 1000 }, 7, now);
         let answered =
-            (0..50).filter(|i| state.check(addr(&format!("127.0.0.2:{}", 40000 + i)), now).is_ok());
+            (0..50).filter(|i| state.check(addr(&format!("127.0.0.2:{}", 40000 + i)), b"x", now).is_ok());
         assert_eq!(answered.count(), 10);
-        assert_eq!(state.check(addr("127.0.0.3:40000"), now), Ok(()));
+        assert_eq!(state.check(addr("127.0.0.3:40000"), b"x", now), Ok(()));
         // A second later the bucket has refilled.
-        assert_eq!(state.check(addr("127.0.0.2:40000"), now + Duration::from_secs(1)), Ok(()));
+        assert_eq!(state.check(addr("127.0.0.2:40000"), b"y", now + Duration::from_secs(1)), Ok(()));
     }
 
     #[test]
     fn the_global_rate_caps_all_sources_together() {
         let now = Instant::now();
-        let mut state = GuardState::new(Guard { per_source_rate: 100, global_rate: 5 }, 7, now);
-        let answered = (0..20).filter(|i| state.check(addr(&format!("127.0.1.{i}:40000")), now).is_ok());
+        let mut state = GuardState::new(Guard { per_source_rate: 100, global_rate: 10 }, 7, now);
+        // Five known sources (their first datagrams take the new-source share).
+        for i in 0..5 {
+            assert_eq!(state.check(addr(&format!("127.0.1.{i}:40000")), b"hi", now), Ok(()));
+        }
+        let answered =
+            (0..20).filter(|i| state.check(addr(&format!("127.0.1.{}:40000", i % 5)), &[*i], now).is_ok());
         assert_eq!(answered.count(), 5);
+    }
+
+    #[test]
+    fn new_sources_get_half_the_global_rate_and_known_ones_the_rest() {
+        let now = Instant::now();
+        let mut state = GuardState::new(Guard { per_source_rate: 100, global_rate: 100 }, 7, now);
+        assert_eq!(state.check(addr("127.0.0.9:40000"), b"client", now), Ok(()));
+        // A flood from 1 000 new addresses: 49 more are answered (half of
+        // 100, less the client's first datagram).
+        let flood = (0..1000u32).filter(|i| {
+            let ip = std::net::Ipv4Addr::from(0x0a00_0000 + i);
+            state.check(SocketAddr::new(ip.into(), 40000), b"spoofed", now).is_ok()
+        });
+        assert_eq!(flood.count(), 49);
+        // The known client is still answered.
+        for i in 0..40u8 {
+            assert_eq!(state.check(addr("127.0.0.9:40000"), &[i], now), Ok(()), "datagram {i}");
+        }
+    }
+
+    #[test]
+    fn the_same_datagram_coming_back_is_answered_five_times_in_a_row() {
+        let start = Instant::now();
+        let mut state = GuardState::new(Guard::default(), 7, start);
+        let other_echo = addr("127.0.0.1:40007");
+        let at = |i: u64| start + Duration::from_micros(i * 30);
+        let answered: Vec<bool> = (0..8).map(|i| state.check(other_echo, b"loop", at(i)).is_ok()).collect();
+        assert_eq!(answered, [true, true, true, true, true, false, false, false]);
+        // Another payload from the same source, or the same a second later: answered.
+        assert_eq!(state.check(other_echo, b"new", at(9)), Ok(()));
+        let mut state = GuardState::new(Guard::default(), 7, start);
+        for i in 0..5 {
+            assert_eq!(state.check(other_echo, b"ping", at(i)), Ok(()));
+        }
+        assert_eq!(state.check(other_echo, b"ping", at(5)), Err(Unanswered::Loop));
+        assert_eq!(state.check(other_echo, b"ping", at(5) + LOOP_WINDOW), Ok(()));
+        // The same payload from another port of the same address is another source.
+        assert_eq!(state.check(addr("127.0.0.1:40008"), b"ping", at(6)), Ok(()));
     }
 }

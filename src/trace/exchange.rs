@@ -15,7 +15,7 @@ use super::packet::{self, ACK, Decoded, FIN, Link, RST};
 use super::tcp_info::{TcpInfo, tcp_info};
 use crate::console::{Captured, Console};
 use crate::error::{Doing, Error, Result};
-use crate::i18n::{Lang, Msg};
+use crate::i18n::Lang;
 use crate::{client, server};
 
 /// A call of the client, as the table shows it between the packets.
@@ -92,7 +92,7 @@ pub fn run(options: &Options, capture: bool, lang: Lang) -> Result<Exchange> {
     let mut info = None;
     let result = exchange(addr, &options.message, &client_console, &mut events, &mut info);
     if let Err(error) = &result {
-        client_console.note(Msg::Error(error));
+        client_console.note(error);
     }
     if result.is_ok() {
         // The server serves one connection and returns; its error, if any,
@@ -133,9 +133,10 @@ fn exchange(
     client::send(&mut stream, message.as_bytes())?;
     events.push((now(), AppEvent::Sent(message.len())));
     let mut echo = Vec::with_capacity(message.len());
-    client::receive_echo(&mut stream, message.as_bytes(), config.timeout, &mut echo)?;
+    let deadline = (std::time::Instant::now() + config.timeout, config.timeout);
+    client::receive_echo(&mut stream, message.as_bytes(), deadline, &mut echo)?;
     events.push((now(), AppEvent::EchoReceived(echo.len())));
-    console.say(Msg::Echoed { message: &String::from_utf8_lossy(&echo) });
+    console.say(&client::Msg::Echoed { message: &String::from_utf8_lossy(&echo) });
     *info = tcp_info(&stream).ok();
     events.push((now(), AppEvent::CloseCalled));
     drop(stream);

@@ -13,6 +13,7 @@
 pub mod capture;
 pub mod exchange;
 pub mod flow;
+pub mod messages;
 pub mod namespace;
 pub mod packet;
 pub mod pcap;
@@ -35,7 +36,8 @@ use packet::Link;
 
 use crate::console::Console;
 use crate::error::{Error, Result};
-use crate::i18n::Msg;
+use crate::i18n::Raw;
+use messages::Msg;
 
 /// Whether this process can capture on `lo`, and how.
 pub enum Access {
@@ -95,14 +97,14 @@ pub fn run_live(job: &TraceJob, capture: Result<(), String>, console: &Console) 
 
 /// The table, events, phases and TCP_INFO of one exchange.
 pub fn print_exchange(exchange: &Exchange, mode: &str, console: &Console) {
-    console.say(Msg::TraceTitle { addr: exchange.addr, mode });
+    console.say(&Msg::Title { addr: exchange.addr, mode });
     let rows = analyze(exchange.frames.iter().map(|f| (f, Some(Link::Ethernet))));
     table::print_table(console, &rows, &exchange.events);
     for line in exchange.client_err.text().lines() {
-        console.say(Msg::Raw(line));
+        console.say(&Raw(line));
     }
     if !rows.is_empty() {
-        console.say(Msg::TracePhasesTitle);
+        console.say(&Msg::PhasesTitle);
         table::print_phases(console, &flow::phases(&rows));
     }
     if let Some(info) = &exchange.tcp_info {
@@ -112,7 +114,7 @@ pub fn print_exchange(exchange: &Exchange, mode: &str, console: &Console) {
 
 fn write_pcap(path: &Path, frames: &[Frame], console: &Console) -> Result<()> {
     pcap::write(path, frames).map_err(|source| Error::WriteFile { path: path.to_owned(), source })?;
-    console.note(Msg::TracePcapWritten { path: &path.display().to_string(), frames: frames.len() });
+    console.note(&Msg::PcapWritten { path: &path.display().to_string(), frames: frames.len() });
     Ok(())
 }
 
@@ -142,9 +144,9 @@ pub fn run_read(path: &Path, console: &Console) -> Result<()> {
     let conversations = group_by_connection(&rows);
     for (key, rows) in &conversations {
         if conversations.len() > 1 {
-            console.say(Msg::TraceConnectionTitle { a: key.0, b: key.1 });
+            console.say(&Msg::ConnectionTitle { a: key.0, b: key.1 });
         } else {
-            console.say(Msg::TracePhasesTitle);
+            console.say(&Msg::PhasesTitle);
         }
         table::print_phases(console, &flow::phases(rows));
     }
@@ -181,7 +183,7 @@ pub fn run_attach(port: u16, count: Option<u64>, console: &Console) -> Result<()
         signal_hook::flag::register(signal, Arc::clone(&stop))
             .map_err(|source| Error::Io { doing: crate::error::Doing::Setup, source })?;
     }
-    console.note(Msg::TraceAttached { port });
+    console.note(&Msg::Attached { port });
     let mut open: HashMap<(SocketAddr, SocketAddr), (Vec<Frame>, CloseWatch)> = HashMap::new();
     let mut order: Vec<(SocketAddr, SocketAddr)> = Vec::new();
     let mut shown = 0u64;
@@ -218,9 +220,9 @@ pub fn run_attach(port: u16, count: Option<u64>, console: &Console) -> Result<()
 }
 
 fn print_connection(key: (SocketAddr, SocketAddr), frames: &[Frame], console: &Console) {
-    console.say(Msg::TraceConnectionTitle { a: key.0, b: key.1 });
+    console.say(&Msg::ConnectionTitle { a: key.0, b: key.1 });
     let rows = analyze(frames.iter().map(|f| (f, Some(Link::Ethernet))));
     table::print_table(console, &rows, &[]);
-    console.say(Msg::TracePhasesTitle);
+    console.say(&Msg::PhasesTitle);
     table::print_phases(console, &flow::phases(&rows));
 }

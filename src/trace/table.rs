@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use super::exchange::AppEvent;
 use super::flow::{Phase, Row};
+use super::messages::{Column, Msg};
 use super::tcp_info::TcpInfo;
 use crate::console::Console;
-use crate::i18n::Msg;
+use crate::i18n::Raw;
 
 /// Prints `rows`, with each event placed before the first row that comes
 /// after it in time.
@@ -19,8 +20,7 @@ pub fn print_table(console: &Console, rows: &[Row], events: &[(Duration, AppEven
         }
         return;
     }
-    let columns = console.lang().text(&Msg::TraceColumns);
-    let header: Vec<&str> = columns.split('|').collect();
+    let header: Vec<String> = Column::ALL.iter().map(|&c| console.lang().text(&Msg::Column(c))).collect();
     let cells: Vec<[String; 6]> = rows
         .iter()
         .map(|r| {
@@ -60,15 +60,15 @@ pub fn print_table(console: &Console, rows: &[Row], events: &[(Duration, AppEven
             w5 = widths[5],
         )
     };
-    let get = |i: usize| header.get(i).copied().unwrap_or("");
-    console.say(Msg::Raw(&line([get(0), get(1), get(2), get(3), get(4), get(5)], get(6))));
+    let get = |i: usize| header[i].as_str();
+    console.say(&Raw(&line([get(0), get(1), get(2), get(3), get(4), get(5)], get(6))));
     let mut pending = events.iter().zip(&event_times).peekable();
     for (row, cells) in rows.iter().zip(&cells) {
         while let Some(((_, event), time)) = pending.next_if(|((ts, _), _)| *ts <= row.ts) {
             print_event(console, time, event, &widths);
         }
         let c = |i: usize| cells[i].as_str();
-        console.say(Msg::Raw(&line([c(0), c(1), c(2), c(3), c(4), c(5)], &row.info)));
+        console.say(&Raw(&line([c(0), c(1), c(2), c(3), c(4), c(5)], &row.info)));
     }
     for ((_, event), time) in pending {
         print_event(console, time, event, &widths);
@@ -77,9 +77,9 @@ pub fn print_table(console: &Console, rows: &[Row], events: &[(Duration, AppEven
 
 /// `»  0.000031  client: connect() returned ...`, in the No. and Time columns.
 fn print_event(console: &Console, time: &str, event: &AppEvent, widths: &[usize]) {
-    let text = console.lang().text(&Msg::TraceEvent { event: *event });
+    let text = console.lang().text(&Msg::Event(*event));
     let line = format!("{:>w0$}  {time:<w1$}  {text}", "»", w0 = widths[0], w1 = widths[1]);
-    console.say(Msg::Raw(line.trim_end()));
+    console.say(&Raw(line.trim_end()));
 }
 
 /// Time since the first packet; negative for calls made before it.
@@ -93,11 +93,11 @@ fn relative(first: Option<Duration>, ts: Duration) -> String {
 
 pub fn print_phases(console: &Console, phases: &[Phase]) {
     for phase in phases {
-        console.say(Msg::TracePhase { phase });
+        console.say(&Msg::Phase(phase));
     }
 }
 
 pub fn print_tcp_info(console: &Console, info: &TcpInfo) {
-    console.say(Msg::TraceTcpInfoTitle);
-    console.say(Msg::TraceTcpInfo { info });
+    console.say(&Msg::TcpInfoTitle);
+    console.say(&Msg::TcpInfo(info));
 }

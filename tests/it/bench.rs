@@ -216,7 +216,7 @@ fn text_report_compare_and_exports() {
     let stdout = text(&out.stdout);
     for mode in ["async", "threads", "single"] {
         assert!(
-            stdout.contains(&format!("(eco server --mode {mode}), ping-pong, 1 connection(s), 64 B")),
+            stdout.contains(&format!("(eco server --mode {mode}), ping-pong, 1 connection, 64 B")),
             "{stdout}"
         );
     }

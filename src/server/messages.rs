@@ -1,0 +1,307 @@
+//! What `eco server` tells its user, in English and pt-BR: the exercise's
+//! transcript (`Waiting ...`, `Connected to ...`, `Connection closed :)`) on
+//! stdout, and notes (listening, refusals, stops) on stderr.
+//!
+//! One exhaustive `match` per language: a message added without its
+//! translation does not compile. Machine names of reasons (`idle_timeout`,
+//! `per_ip_limit`) are for the structured log; people read words.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::Mode;
+use super::conn::{EndReason, Refusal};
+use super::udp::Unanswered;
+use crate::i18n::{Lang, Text, plural};
+
+/// Something the server tells its user.
+#[derive(Debug)]
+pub enum Msg<'a> {
+    /// The exercise's first line, printed once the socket listens.
+    Waiting,
+    /// On stderr: where the server listens (tells the port when `--port 0`).
+    /// `mode`: `None` for the UDP echo.
+    Listening { addr: SocketAddr, mode: Option<Mode> },
+    /// A client's connection was accepted.
+    Connected { peer: SocketAddr },
+    /// That client's connection has closed.
+    Closed,
+    /// An I/O error on one connection; the server goes on.
+    ConnectionFailed { peer: SocketAddr, error: &'a io::Error },
+    /// A connection that ended for a reason other than the client's close.
+    ConnectionEnded { peer: SocketAddr, reason: &'a EndReason },
+    /// `accept` failed (e.g. out of file descriptors): told once, then
+    /// summarised while it lasts.
+    AcceptFailed { error: &'a io::Error },
+    /// `accept` kept failing during the last second.
+    AcceptStillFailing { attempts: u64 },
+    /// `accept` works again.
+    AcceptRecovered { attempts: u64, after: Duration },
+    /// Ctrl-C / SIGTERM / SIGHUP: no new connections, `open` still running.
+    ShuttingDown { open: usize, grace: Duration },
+    /// After the grace: how many finished in time, how many were cut off.
+    Stopped { finished: usize, cut: usize },
+    /// `--max-conns` reached: new clients wait in the backlog.
+    MaxConnsReached { max: usize },
+    /// A connection turned away right after accept.
+    Refused { peer: SocketAddr, refusal: Refusal },
+    /// More refusals in the last second, by reason, after the one told in full.
+    RefusedMore { counts: &'a [(Refusal, u64)] },
+    /// UDP datagrams left unanswered by the reflection guard in the last second.
+    UdpUnanswered { counts: &'a [(Unanswered, u64)] },
+    /// Output lines dropped because nobody read stdout / stderr in time.
+    LinesDropped { count: u64 },
+}
+
+impl Text for Msg<'_> {
+    fn text(&self, lang: Lang) -> String {
+        match lang {
+            Lang::En => self.en(),
+            Lang::Pt => self.pt(),
+        }
+    }
+}
+
+impl Msg<'_> {
+    fn en(&self) -> String {
+        let en = Lang::En;
+        match self {
+            Msg::Waiting => "Waiting for a client connection ...".into(),
+            Msg::Listening { addr, mode } => format!("listening on {addr} (mode {})", mode_name(*mode)),
+            Msg::Connected { peer } => format!("Connected to {peer}"),
+            Msg::Closed => "Connection closed :)".into(),
+            Msg::ConnectionFailed { peer, error } => {
+                format!("connection with {peer} failed: {}", error.text(en))
+            }
+            Msg::ConnectionEnded { peer, reason } => match reason {
+                EndReason::Fin => format!("closed {peer}: the client closed its side"),
+                EndReason::Reset(error) | EndReason::Error(error) => {
+                    format!("closed {peer}: {}", error.text(en))
+                }
+                EndReason::IdleTimeout => format!("closed {peer}: idle for longer than --idle-timeout"),
+                EndReason::Keepalive => {
+                    format!("closed {peer}: the client stopped answering keepalive probes (vanished)")
+                }
+                EndReason::Limit => format!("closed {peer}: --max-bytes reached"),
+                EndReason::Shutdown => {
+                    format!("reset {peer}: still open when the shutdown grace was over")
+                }
+            },
+            Msg::AcceptFailed { error } => format!(
+                "accepting a connection failed: {}; new clients wait in the backlog and are \
+                 accepted as soon as connections close",
+                error.text(en)
+            ),
+            Msg::AcceptStillFailing { attempts } => format!(
+                "accepting connections still fails ({attempts} {} in the last second)",
+                plural(*attempts, "attempt", "attempts")
+            ),
+            Msg::AcceptRecovered { attempts, after } => format!(
+                "accepting connections works again, after {attempts} failed {} over {:.1} s",
+                plural(*attempts, "attempt", "attempts"),
+                after.as_secs_f64()
+            ),
+            Msg::ShuttingDown { open, grace } => format!(
+                "stopping: no new connections; {open} open {} {} {} s to finish",
+                plural(*open as u64, "connection", "connections"),
+                plural(*open as u64, "gets", "get"),
+                grace.as_secs_f64()
+            ),
+            Msg::Stopped { finished, cut } => format!(
+                "stopped: {finished} {} finished within the grace, {cut} reset at its end",
+                plural(*finished as u64, "connection", "connections")
+            ),
+            Msg::MaxConnsReached { max } => format!(
+                "--max-conns reached ({max} open): new clients wait in the kernel's backlog until one closes"
+            ),
+            Msg::Refused { peer, refusal } => match refusal {
+                Refusal::NotAllowed => format!("refused {peer}: not allowed by --allow / --deny"),
+                Refusal::PerIpLimit => {
+                    format!("refused {peer}: --max-conns-per-ip reached for {}", peer.ip())
+                }
+            },
+            Msg::RefusedMore { counts } => {
+                let total: u64 = counts.iter().map(|(_, n)| n).sum();
+                let parts: Vec<String> = counts
+                    .iter()
+                    .map(|(refusal, n)| match refusal {
+                        Refusal::NotAllowed => format!("{n} not allowed by --allow / --deny"),
+                        Refusal::PerIpLimit => format!("{n} over --max-conns-per-ip"),
+                    })
+                    .collect();
+                format!(
+                    "refused {total} more {} in the last second: {}",
+                    plural(total, "connection", "connections"),
+                    parts.join(", ")
+                )
+            }
+            Msg::UdpUnanswered { counts } => {
+                let total: u64 = counts.iter().map(|(_, n)| n).sum();
+                let parts: Vec<String> =
+                    counts.iter().map(|(why, n)| format!("{n} {}", unanswered_en(*why))).collect();
+                format!(
+                    "UDP: {total} {} not answered in the last second by the reflection guard: {}",
+                    plural(total, "datagram", "datagrams"),
+                    parts.join(", ")
+                )
+            }
+            Msg::LinesDropped { count } => format!(
+                "{count} {} of output dropped: nobody read stdout or stderr in time (the server \
+                 never waits for its logs)",
+                plural(*count, "line", "lines")
+            ),
+        }
+    }
+
+    fn pt(&self) -> String {
+        let pt = Lang::Pt;
+        match self {
+            Msg::Waiting => "Aguardando conexão de um cliente ...".into(),
+            Msg::Listening { addr, mode } => format!("escutando em {addr} (modo {})", mode_name(*mode)),
+            Msg::Connected { peer } => format!("Conectado em {peer}"),
+            Msg::Closed => "Conexão fechada :)".into(),
+            Msg::ConnectionFailed { peer, error } => {
+                format!("a conexão com {peer} falhou: {}", error.text(pt))
+            }
+            Msg::ConnectionEnded { peer, reason } => match reason {
+                EndReason::Fin => format!("{peer} fechado: o cliente fechou o seu lado"),
+                EndReason::Reset(error) | EndReason::Error(error) => {
+                    format!("{peer} fechado: {}", error.text(pt))
+                }
+                EndReason::IdleTimeout => format!("{peer} fechado: ocioso por mais que --idle-timeout"),
+                EndReason::Keepalive => {
+                    format!("{peer} fechado: o cliente deixou de responder às sondas de keepalive (sumiu)")
+                }
+                EndReason::Limit => format!("{peer} fechado: --max-bytes atingido"),
+                EndReason::Shutdown => {
+                    format!("{peer} reiniciado (RST): ainda aberto ao fim do prazo de encerramento")
+                }
+            },
+            Msg::AcceptFailed { error } => format!(
+                "aceitar uma conexão falhou: {}; novos clientes esperam no backlog e são aceitos \
+                 assim que conexões fecharem",
+                error.text(pt)
+            ),
+            Msg::AcceptStillFailing { attempts } => format!(
+                "aceitar conexões ainda falha ({attempts} {} no último segundo)",
+                plural(*attempts, "tentativa", "tentativas")
+            ),
+            Msg::AcceptRecovered { attempts, after } => format!(
+                "aceitar conexões voltou a funcionar, depois de {attempts} {} em {:.1} s",
+                plural(*attempts, "tentativa falha", "tentativas falhas"),
+                after.as_secs_f64()
+            ),
+            Msg::ShuttingDown { open, grace } => format!(
+                "encerrando: nenhuma conexão nova; {open} {} {} {} s para terminar",
+                plural(*open as u64, "conexão aberta", "conexões abertas"),
+                plural(*open as u64, "tem", "têm"),
+                grace.as_secs_f64()
+            ),
+            Msg::Stopped { finished, cut } => format!(
+                "encerrado: {finished} {} dentro do prazo, {cut} {} (RST) no fim dele",
+                plural(*finished as u64, "conexão terminou", "conexões terminaram"),
+                plural(*cut as u64, "reiniciada", "reiniciadas")
+            ),
+            Msg::MaxConnsReached { max } => format!(
+                "--max-conns atingido ({max} abertas): novos clientes esperam no backlog do kernel até uma fechar"
+            ),
+            Msg::Refused { peer, refusal } => match refusal {
+                Refusal::NotAllowed => format!("{peer} recusado: não permitido por --allow / --deny"),
+                Refusal::PerIpLimit => {
+                    format!("{peer} recusado: --max-conns-per-ip atingido para {}", peer.ip())
+                }
+            },
+            Msg::RefusedMore { counts } => {
+                let total: u64 = counts.iter().map(|(_, n)| n).sum();
+                let parts: Vec<String> = counts
+                    .iter()
+                    .map(|(refusal, n)| match refusal {
+                        Refusal::NotAllowed => format!("{n} não permitida(s) por --allow / --deny"),
+                        Refusal::PerIpLimit => format!("{n} acima de --max-conns-per-ip"),
+                    })
+                    .collect();
+                format!(
+                    "mais {total} {} no último segundo: {}",
+                    plural(total, "conexão recusada", "conexões recusadas"),
+                    parts.join(", ")
+                )
+            }
+            Msg::UdpUnanswered { counts } => {
+                let total: u64 = counts.iter().map(|(_, n)| n).sum();
+                let parts: Vec<String> =
+                    counts.iter().map(|(why, n)| format!("{n} {}", unanswered_pt(*why))).collect();
+                format!(
+                    "UDP: {total} {} no último segundo pela proteção contra reflexão: {}",
+                    plural(total, "datagrama sem resposta", "datagramas sem resposta"),
+                    parts.join(", ")
+                )
+            }
+            Msg::LinesDropped { count } => format!(
+                "{count} {} de saída {}: ninguém leu stdout ou stderr a tempo (o servidor nunca \
+                 espera pelos seus logs)",
+                plural(*count, "linha", "linhas"),
+                plural(*count, "descartada", "descartadas")
+            ),
+        }
+    }
+}
+
+/// The mode as `--mode` spells it (not translated: it is a value to type).
+fn mode_name(mode: Option<Mode>) -> &'static str {
+    mode.map_or("udp", Mode::name)
+}
+
+fn unanswered_en(why: Unanswered) -> &'static str {
+    match why {
+        Unanswered::PrivilegedPort => "from a source port below 1024",
+        Unanswered::ServicePort => "from the port of a known service or of this server",
+        Unanswered::BadSource => "from a broadcast, multicast or unspecified address",
+        Unanswered::Loop => "bouncing back unchanged (an echo loop)",
+        Unanswered::SourceRate => "over --udp-rate-per-ip",
+        Unanswered::NewSourceRate => "from new sources over their share of --udp-rate",
+        Unanswered::GlobalRate => "over --udp-rate",
+    }
+}
+
+fn unanswered_pt(why: Unanswered) -> &'static str {
+    match why {
+        Unanswered::PrivilegedPort => "de uma porta de origem abaixo de 1024",
+        Unanswered::ServicePort => "da porta de um serviço conhecido ou deste servidor",
+        Unanswered::BadSource => "de um endereço de broadcast, multicast ou não especificado",
+        Unanswered::Loop => "voltando sem mudança (um laço de eco)",
+        Unanswered::SourceRate => "acima de --udp-rate-per-ip",
+        Unanswered::NewSourceRate => "de origens novas acima da sua parte de --udp-rate",
+        Unanswered::GlobalRate => "acima de --udp-rate",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exercise_lines_in_both_languages() {
+        assert_eq!(Msg::Waiting.text(Lang::Pt), "Aguardando conexão de um cliente ...");
+        assert_eq!(Msg::Closed.text(Lang::Pt), "Conexão fechada :)");
+        assert_eq!(Msg::Waiting.text(Lang::En), "Waiting for a client connection ...");
+        assert_eq!(Msg::Closed.text(Lang::En), "Connection closed :)");
+        let peer: SocketAddr = "127.0.0.1:49595".parse().unwrap();
+        assert_eq!(Msg::Connected { peer }.text(Lang::Pt), "Conectado em 127.0.0.1:49595");
+        assert_eq!(Msg::Connected { peer }.text(Lang::En), "Connected to 127.0.0.1:49595");
+    }
+
+    #[test]
+    fn unanswered_datagrams_are_told_in_words_of_the_language() {
+        let counts = [(Unanswered::PrivilegedPort, 3), (Unanswered::Loop, 1)];
+        let msg = Msg::UdpUnanswered { counts: &counts };
+        assert_eq!(
+            msg.text(Lang::En),
+            "UDP: 4 datagrams not answered in the last second by the reflection guard: 3 from a \
+             source port below 1024, 1 bouncing back unchanged (an echo loop)"
+        );
+        let pt = msg.text(Lang::Pt);
+        assert!(pt.contains("3 de uma porta de origem abaixo de 1024"), "{pt}");
+        assert!(!pt.contains("privileged_port"), "{pt}");
+    }
+}

@@ -1,0 +1,171 @@
+//! Events that can come by the thousand — refused connections, failing
+//! `accept` calls, unanswered datagrams, dropped output lines — are told at
+//! most about once a second, with counts: a flood must neither fill the log
+//! nor slow the server down writing it.
+//!
+//! The first event of a quiet spell is told in full at once (who was
+//! refused, and why); what follows within the second is counted, and a
+//! ticker ([`Summary::tick`], once a second) tells the counts.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Mutex, PoisonError};
+use std::time::Instant;
+
+use super::Msg;
+use super::conn::Refusal;
+use super::udp::Unanswered;
+use crate::console::Console;
+
+#[derive(Default)]
+pub(crate) struct Summary {
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// A refusal was told in full since the last tick: count the next ones.
+    refusing: bool,
+    refused: BTreeMap<Refusal, u64>,
+    /// `accept` is failing: since when, attempts in all, attempts not yet told.
+    accept_failing: Option<(Instant, u64, u64)>,
+    unanswered: BTreeMap<Unanswered, u64>,
+    /// Dropped output lines already told.
+    dropped_told: u64,
+}
+
+impl Summary {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A connection turned away right after `accept`.
+    pub(crate) fn refused(&self, console: &Console, peer: SocketAddr, refusal: Refusal) {
+        let mut state = self.state();
+        if state.refusing {
+            *state.refused.entry(refusal).or_default() += 1;
+            return;
+        }
+        state.refusing = true;
+        drop(state);
+        console.note(&Msg::Refused { peer, refusal });
+        tracing::info!(peer = %peer, reason = refusal.name(), "connection refused");
+    }
+
+    /// A failed `accept` (out of descriptors, of memory, ...).
+    pub(crate) fn accept_failed(&self, console: &Console, error: &io::Error) {
+        let mut state = self.state();
+        if let Some((_, attempts, untold)) = &mut state.accept_failing {
+            *attempts += 1;
+            *untold += 1;
+            return;
+        }
+        state.accept_failing = Some((Instant::now(), 1, 0));
+        drop(state);
+        console.warn(&Msg::AcceptFailed { error });
+        tracing::warn!(error = %error, "accept failed");
+    }
+
+    /// A successful `accept`: if it had been failing, say it works again.
+    pub(crate) fn accepted(&self, console: &Console) {
+        let Some((since, attempts, _)) = self.state().accept_failing.take() else { return };
+        let after = since.elapsed();
+        console.note(&Msg::AcceptRecovered { attempts, after });
+        tracing::info!(attempts, after_s = after.as_secs_f64(), "accept works again");
+    }
+
+    /// A datagram the reflection guard left unanswered.
+    pub(crate) fn unanswered(&self, why: Unanswered) {
+        *self.state().unanswered.entry(why).or_default() += 1;
+    }
+
+    /// Once a second: tells what was counted since the last tick.
+    pub(crate) fn tick(&self, console: &Console) {
+        let mut state = self.state();
+        let refused: Vec<(Refusal, u64)> = std::mem::take(&mut state.refused).into_iter().collect();
+        // A second without refusals ends the spell: the next one is told in full.
+        state.refusing = !refused.is_empty();
+        let unanswered: Vec<(Unanswered, u64)> = std::mem::take(&mut state.unanswered).into_iter().collect();
+        let still_failing = match &mut state.accept_failing {
+            Some((_, _, untold)) if *untold > 0 => Some(std::mem::take(untold)),
+            _ => None,
+        };
+        let dropped = console.dropped_lines();
+        let newly_dropped = dropped - state.dropped_told.min(dropped);
+        state.dropped_told = dropped;
+        drop(state);
+        if !refused.is_empty() {
+            console.note(&Msg::RefusedMore { counts: &refused });
+            let count = |r| refused.iter().find(|(k, _)| *k == r).map_or(0, |(_, n)| *n);
+            tracing::info!(
+                not_allowed = count(Refusal::NotAllowed),
+                per_ip_limit = count(Refusal::PerIpLimit),
+                "connections refused in the last second"
+            );
+        }
+        if !unanswered.is_empty() {
+            console.note(&Msg::UdpUnanswered { counts: &unanswered });
+            let details: Vec<String> =
+                unanswered.iter().map(|(why, n)| format!("{}={n}", why.name())).collect();
+            let count: u64 = unanswered.iter().map(|(_, n)| n).sum();
+            tracing::info!(count, details = %details.join(" "), "udp datagrams not answered");
+        }
+        if let Some(attempts) = still_failing {
+            console.warn(&Msg::AcceptStillFailing { attempts });
+            tracing::warn!(attempts, "accept still failing");
+        }
+        if newly_dropped > 0 {
+            console.warn(&Msg::LinesDropped { count: newly_dropped });
+            tracing::warn!(count = newly_dropped, "output lines dropped: stdout or stderr not read in time");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::Lang;
+
+    #[test]
+    fn the_first_refusal_is_told_in_full_the_rest_counted_once_a_second() {
+        let (console, _, err) = Console::capture(Lang::En);
+        let summary = Summary::default();
+        let peer: SocketAddr = "127.0.0.3:40000".parse().unwrap();
+        for _ in 0..1000 {
+            summary.refused(&console, peer, Refusal::NotAllowed);
+        }
+        summary.refused(&console, peer, Refusal::PerIpLimit);
+        assert_eq!(err.text(), "eco: refused 127.0.0.3:40000: not allowed by --allow / --deny\n");
+        summary.tick(&console);
+        summary.tick(&console);
+        summary.refused(&console, peer, Refusal::PerIpLimit);
+        assert_eq!(
+            err.text(),
+            "eco: refused 127.0.0.3:40000: not allowed by --allow / --deny\n\
+             eco: refused 1000 more connections in the last second: 999 not allowed by --allow / \
+             --deny, 1 over --max-conns-per-ip\n\
+             eco: refused 127.0.0.3:40000: --max-conns-per-ip reached for 127.0.0.3\n"
+        );
+    }
+
+    #[test]
+    fn accept_failures_are_told_once_then_counted_then_the_recovery() {
+        let (console, _, err) = Console::capture(Lang::En);
+        let summary = Summary::default();
+        let error = io::Error::from_raw_os_error(24);
+        for _ in 0..5 {
+            summary.accept_failed(&console, &error);
+        }
+        summary.tick(&console);
+        summary.tick(&console);
+        summary.accepted(&console);
+        summary.accepted(&console);
+        let text = err.text();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(lines[0].starts_with("eco: accepting a connection failed: Too many open files"), "{text}");
+        assert_eq!(lines[1], "eco: accepting connections still fails (4 attempts in the last second)");
+        assert!(lines[2].starts_with("eco: accepting connections works again, after 5 failed attempts"));
+    }
+}
