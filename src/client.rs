@@ -325,17 +325,33 @@ pub fn run_stdin(config: &Config) -> Result<()> {
             Err(source) => break Err(talk(Some(addr), source)),
         }
     };
+    // The server's FIN (or an error) may come while our input is still
+    // being sent (a server that half-closed early and drains the rest):
+    // give the writer a moment to finish, so that the totals are exact.
+    let waited = Instant::now();
+    while !progress.input_ended.load(Ordering::SeqCst)
+        && !progress.writer_gone.load(Ordering::SeqCst)
+        && waited.elapsed() < Duration::from_secs(1)
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     progress.finished.store(true, Ordering::SeqCst);
     let (sent, received) = (progress.sent.load(Ordering::SeqCst), progress.received.load(Ordering::SeqCst));
     if progress.timed_out.load(Ordering::SeqCst) {
         let expected = usize::try_from(sent).unwrap_or(usize::MAX);
         return Err(Error::EchoTimeout { addr, timeout, got: received as usize, expected });
     }
-    result?;
-    match (progress.input_ended.load(Ordering::SeqCst), received < sent) {
-        (_, true) => Err(Error::EchoShort { addr, got: received, expected: sent }),
-        (false, false) => Err(Error::ClosedEarly { addr, echoed: received }),
-        (true, false) => Ok(()),
+    let ended = progress.input_ended.load(Ordering::SeqCst);
+    match result {
+        // A reset (or other failure) before the whole echo came: say how
+        // much did.
+        Err(Error::Io { source, .. }) if received < sent || !ended => {
+            Err(Error::EchoCut { addr, got: received, expected: sent, ended, source })
+        }
+        Err(error) => Err(error),
+        Ok(()) if received < sent && ended => Err(Error::EchoShort { addr, got: received, expected: sent }),
+        Ok(()) if !ended => Err(Error::ClosedEarly { addr, echoed: received, sent }),
+        Ok(()) => Ok(()),
     }
 }
 
@@ -350,6 +366,8 @@ struct Progress {
     input_ended: AtomicBool,
     /// The reader saw the end of the echo.
     finished: AtomicBool,
+    /// The writer stopped without ending the input (the socket failed).
+    writer_gone: AtomicBool,
     /// The rest of the echo did not come within `--timeout`.
     timed_out: AtomicBool,
 }
@@ -368,6 +386,7 @@ fn send_input(mut socket: TcpStream, progress: &Progress, timeout: Duration) {
         };
         if socket.write_all(&buf[..n]).is_err() {
             // The server closed or reset: the reader sees it and says so.
+            progress.writer_gone.store(true, Ordering::SeqCst);
             return;
         }
         progress.sent.fetch_add(n as u64, Ordering::SeqCst);

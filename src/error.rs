@@ -32,9 +32,11 @@ pub enum Error {
     EchoTimeout { addr: SocketAddr, timeout: Duration, got: usize, expected: usize },
     /// The server closed before echoing everything.
     EchoShort { addr: SocketAddr, got: u64, expected: u64 },
-    /// `--stdin`: the server closed before the input was all sent, though
-    /// it echoed what it got.
-    ClosedEarly { addr: SocketAddr, echoed: u64 },
+    /// `--stdin`: the server closed before the input was all sent.
+    ClosedEarly { addr: SocketAddr, echoed: u64, sent: u64 },
+    /// `--stdin`: the connection failed (reset, ...) before the whole echo
+    /// came; `ended`: whether all the input had been sent.
+    EchoCut { addr: SocketAddr, got: u64, expected: u64, ended: bool, source: io::Error },
     /// The echo differs from what was sent, first at byte `offset`;
     /// `sent` and `got` are short excerpts around it.
     EchoMismatch { addr: SocketAddr, offset: usize, sent: String, got: String },
@@ -175,10 +177,16 @@ impl Error {
                 "{addr} closed the connection after echoing {got} of {expected} bytes: \
                  the echo is incomplete"
             ),
-            Error::ClosedEarly { addr, echoed } => format!(
-                "{addr} closed the connection before the input ended ({echoed} bytes echoed): \
-                 the echo is incomplete (a limit of the server, such as --max-bytes or \
-                 --idle-timeout?)"
+            Error::ClosedEarly { addr, echoed, sent } => format!(
+                "{addr} closed the connection before the input ended, after echoing {echoed} of the \
+                 {sent} bytes sent so far: the echo is incomplete (a limit of the server, such as \
+                 --max-bytes or --idle-timeout?)"
+            ),
+            Error::EchoCut { addr, got, expected, ended, source } => format!(
+                "connection with {addr} failed ({}) after echoing {got} of {expected} bytes{}: the \
+                 echo is incomplete",
+                source.text(en),
+                if *ended { "" } else { " sent so far" }
             ),
             Error::EchoMismatch { addr, offset, sent, got } => format!(
                 "the echo from {addr} differs from what was sent at byte {offset}: sent {sent}, \
@@ -277,9 +285,16 @@ impl Error {
                 "{addr} fechou a conexão depois de ecoar {got} de {expected} bytes: o eco está \
                  incompleto"
             ),
-            Error::ClosedEarly { addr, echoed } => format!(
-                "{addr} fechou a conexão antes do fim da entrada ({echoed} bytes ecoados): o eco \
-                 está incompleto (um limite do servidor, como --max-bytes ou --idle-timeout?)"
+            Error::ClosedEarly { addr, echoed, sent } => format!(
+                "{addr} fechou a conexão antes do fim da entrada, depois de ecoar {echoed} dos \
+                 {sent} bytes enviados até então: o eco está incompleto (um limite do servidor, \
+                 como --max-bytes ou --idle-timeout?)"
+            ),
+            Error::EchoCut { addr, got, expected, ended, source } => format!(
+                "a conexão com {addr} falhou ({}) depois de ecoar {got} de {expected} bytes{}: o eco \
+                 está incompleto",
+                source.text(pt),
+                if *ended { "" } else { " enviados até então" }
             ),
             Error::EchoMismatch { addr, offset, sent, got } => format!(
                 "o eco de {addr} difere do que foi enviado no byte {offset}: enviado {sent}, \
@@ -383,7 +398,8 @@ impl std::error::Error for Error {
             Error::Io { source, .. }
             | Error::Capture { source }
             | Error::PcapRead { source, .. }
-            | Error::WriteFile { source, .. } => Some(source),
+            | Error::WriteFile { source, .. }
+            | Error::EchoCut { source, .. } => Some(source),
             _ => None,
         }
     }

@@ -181,7 +181,7 @@ impl Shared {
     pub(super) fn accepted(&self, backoff: &mut Backoff) {
         if backoff.failures > 0 {
             backoff.failures = 0;
-            self.summary.accepted(&self.console);
+            self.summary.accepted();
         }
     }
 

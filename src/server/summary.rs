@@ -28,11 +28,25 @@ struct State {
     /// A refusal was told in full since the last tick: count the next ones.
     refusing: bool,
     refused: BTreeMap<Refusal, u64>,
-    /// `accept` is failing: since when, attempts in all, attempts not yet told.
-    accept_failing: Option<(Instant, u64, u64)>,
+    /// `accept` has been failing: an episode, told when it starts, once a
+    /// second while it lasts, and when it ends.
+    accept_failing: Option<Failing>,
     unanswered: BTreeMap<Unanswered, u64>,
     /// Dropped output lines already told.
     dropped_told: u64,
+}
+
+/// An episode of failing `accept` calls.
+struct Failing {
+    since: Instant,
+    attempts: u64,
+    /// Failed attempts since the last tick.
+    untold: u64,
+    /// An `accept` worked since the last failure: if none fails until the
+    /// next tick, the episode is over. (When descriptors run out, each
+    /// closing connection frees one for one `accept`, and the next fails
+    /// again: that is still the same episode.)
+    worked: bool,
 }
 
 impl Summary {
@@ -56,23 +70,24 @@ impl Summary {
     /// A failed `accept` (out of descriptors, of memory, ...).
     pub(crate) fn accept_failed(&self, console: &Console, error: &io::Error) {
         let mut state = self.state();
-        if let Some((_, attempts, untold)) = &mut state.accept_failing {
-            *attempts += 1;
-            *untold += 1;
+        if let Some(failing) = &mut state.accept_failing {
+            failing.attempts += 1;
+            failing.untold += 1;
+            failing.worked = false;
             return;
         }
-        state.accept_failing = Some((Instant::now(), 1, 0));
+        state.accept_failing = Some(Failing { since: Instant::now(), attempts: 1, untold: 0, worked: false });
         drop(state);
         console.warn(&Msg::AcceptFailed { error });
         tracing::warn!(error = %error, "accept failed");
     }
 
-    /// A successful `accept`: if it had been failing, say it works again.
-    pub(crate) fn accepted(&self, console: &Console) {
-        let Some((since, attempts, _)) = self.state().accept_failing.take() else { return };
-        let after = since.elapsed();
-        console.note(&Msg::AcceptRecovered { attempts, after });
-        tracing::info!(attempts, after_s = after.as_secs_f64(), "accept works again");
+    /// A successful `accept` after failures (told at the next tick if no
+    /// other fails meanwhile).
+    pub(crate) fn accepted(&self) {
+        if let Some(failing) = &mut self.state().accept_failing {
+            failing.worked = true;
+        }
     }
 
     /// A datagram the reflection guard left unanswered.
@@ -87,10 +102,14 @@ impl Summary {
         // A second without refusals ends the spell: the next one is told in full.
         state.refusing = !refused.is_empty();
         let unanswered: Vec<(Unanswered, u64)> = std::mem::take(&mut state.unanswered).into_iter().collect();
-        let still_failing = match &mut state.accept_failing {
-            Some((_, _, untold)) if *untold > 0 => Some(std::mem::take(untold)),
-            _ => None,
+        let (still_failing, recovered) = match &mut state.accept_failing {
+            Some(failing) if failing.untold > 0 => (Some(std::mem::take(&mut failing.untold)), None),
+            Some(failing) if failing.worked => (None, Some((failing.attempts, failing.since.elapsed()))),
+            _ => (None, None),
         };
+        if recovered.is_some() {
+            state.accept_failing = None;
+        }
         let dropped = console.dropped_lines();
         let newly_dropped = dropped - state.dropped_told.min(dropped);
         state.dropped_told = dropped;
@@ -114,6 +133,10 @@ impl Summary {
         if let Some(attempts) = still_failing {
             console.warn(&Msg::AcceptStillFailing { attempts });
             tracing::warn!(attempts, "accept still failing");
+        }
+        if let Some((attempts, after)) = recovered {
+            console.note(&Msg::AcceptRecovered { attempts, after });
+            tracing::info!(attempts, after_s = after.as_secs_f64(), "accept works again");
         }
         if newly_dropped > 0 {
             console.warn(&Msg::LinesDropped { count: newly_dropped });
@@ -159,13 +182,22 @@ mod tests {
         }
         summary.tick(&console);
         summary.tick(&console);
-        summary.accepted(&console);
-        summary.accepted(&console);
+        // Works, fails, works, fails...: one episode.
+        for _ in 0..10 {
+            summary.accepted();
+            summary.accept_failed(&console, &error);
+        }
+        summary.accepted();
+        summary.tick(&console);
+        summary.accepted();
+        summary.tick(&console);
+        summary.tick(&console);
         let text = err.text();
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 3, "{text}");
+        assert_eq!(lines.len(), 4, "{text}");
         assert!(lines[0].starts_with("eco: accepting a connection failed: Too many open files"), "{text}");
         assert_eq!(lines[1], "eco: accepting connections still fails (4 attempts in the last second)");
-        assert!(lines[2].starts_with("eco: accepting connections works again, after 5 failed attempts"));
+        assert_eq!(lines[2], "eco: accepting connections still fails (10 attempts in the last second)");
+        assert!(lines[3].starts_with("eco: accepting connections works again, after 15 failed attempts"));
     }
 }

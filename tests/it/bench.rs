@@ -30,10 +30,16 @@ fn every_kind_against_every_mode() {
     for mode in ["single", "threads", "async"] {
         // `single` serves one connection at a time: one connection.
         let conns = if mode == "single" { "1" } else { "4" };
-        let kinds: [&[&str]; 5] =
-            [&[], &["--rate", "2000"], &["--bulk", "8M"], &["--connect-rate"], &["--udp"]];
+        let kinds: [&[&str]; 6] = [
+            &[],
+            &["--rate", "2000"],
+            &["--bulk", "8M"],
+            &["--stream", "256K"],
+            &["--connect-rate"],
+            &["--udp"],
+        ];
         for kind in kinds {
-            let mut args = vec!["--spawn", mode, "-c", conns, "-d", "0.5", "-s", "100"];
+            let mut args = vec!["--spawn", mode, "-c", conns, "-d", "0.3", "-s", "100"];
             args.extend_from_slice(kind);
             let (code, report, stderr) = bench_json(&args);
             assert_eq!(code, Some(0), "{mode} {kind:?}: {stderr}");

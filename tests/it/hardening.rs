@@ -16,57 +16,50 @@ fn raise_fd_limit() {
     rlimit::increase_nofile_limit(u64::MAX).expect("raise RLIMIT_NOFILE");
 }
 
-/// 1 000 clients at once, each with its own random bytes (up to 256 KiB),
-/// all checked byte for byte. The clients are tokio tasks: 1 000 threads
-/// would measure the test, not the server.
-fn thousand_concurrent_connections(mode: &str) {
-    raise_fd_limit();
-    let server = Server::start(&["--mode", mode, "--lang", "en"]);
-    let addr = server.addr;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    let failures = runtime.block_on(async move {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut tasks = Vec::new();
-        for seed in 0..1000u64 {
-            tasks.push(tokio::spawn(async move {
-                let len =
-                    (bytes(4, seed).iter().fold(0usize, |a, &b| a * 256 + b as usize)) % (256 * 1024 + 1);
-                let data = bytes(len, seed);
-                let stream = tokio::net::TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-                let (mut reader, mut writer) = stream.into_split();
-                let sent = data.clone();
-                let writing = tokio::spawn(async move {
-                    writer.write_all(&sent).await?;
-                    writer.shutdown().await
-                });
-                let mut echo = Vec::with_capacity(len);
-                reader.read_to_end(&mut echo).await.map_err(|e| e.to_string())?;
-                writing.await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
-                if echo == data { Ok(()) } else { Err(format!("client {seed}: echo differs ({len} bytes)")) }
-            }));
-        }
-        let mut failures = Vec::new();
-        for task in tasks {
-            match tokio::time::timeout(LIMIT * 2, task).await {
-                Ok(Ok(Ok(()))) => {}
-                Ok(Ok(Err(e))) => failures.push(e),
-                Ok(Err(e)) => failures.push(e.to_string()),
-                Err(_) => failures.push("timed out".into()),
+each_mode! {
+    [threads, async_tokio]
+    /// 1 000 clients at once, each with its own random bytes (up to 256 KiB),
+    /// all checked byte for byte. The clients are tokio tasks: 1 000 threads
+    /// would measure the test, not the server.
+    fn thousand_concurrent_connections(mode) {
+        raise_fd_limit();
+        let server = Server::start(&["--mode", mode, "--lang", "en"]);
+        let addr = server.addr;
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+        let failures = runtime.block_on(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut tasks = Vec::new();
+            for seed in 0..1000u64 {
+                tasks.push(tokio::spawn(async move {
+                    let len =
+                        (bytes(4, seed).iter().fold(0usize, |a, &b| a * 256 + b as usize)) % (256 * 1024 + 1);
+                    let data = bytes(len, seed);
+                    let stream = tokio::net::TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+                    let (mut reader, mut writer) = stream.into_split();
+                    let sent = data.clone();
+                    let writing = tokio::spawn(async move {
+                        writer.write_all(&sent).await?;
+                        writer.shutdown().await
+                    });
+                    let mut echo = Vec::with_capacity(len);
+                    reader.read_to_end(&mut echo).await.map_err(|e| e.to_string())?;
+                    writing.await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
+                    if echo == data { Ok(()) } else { Err(format!("client {seed}: echo differs ({len} bytes)")) }
+                }));
             }
-        }
-        failures
-    });
-    assert!(failures.is_empty(), "{} failed, first: {:?}", failures.len(), failures.first());
-}
-
-#[test]
-fn thousand_concurrent_connections_threads() {
-    thousand_concurrent_connections("threads");
-}
-
-#[test]
-fn thousand_concurrent_connections_async() {
-    thousand_concurrent_connections("async");
+            let mut failures = Vec::new();
+            for task in tasks {
+                match tokio::time::timeout(LIMIT * 2, task).await {
+                    Ok(Ok(Ok(()))) => {}
+                    Ok(Ok(Err(e))) => failures.push(e),
+                    Ok(Err(e)) => failures.push(e.to_string()),
+                    Err(_) => failures.push("timed out".into()),
+                }
+            }
+            failures
+        });
+        assert!(failures.is_empty(), "{} failed, first: {:?}", failures.len(), failures.first());
+    }
 }
 
 /// The bound we promise: a server with 200 clients that write without
@@ -74,53 +67,46 @@ fn thousand_concurrent_connections_async() {
 /// client whose echo it cannot write, so nothing piles up in eco).
 const SLOW_READERS_RSS_BOUND_KIB: u64 = 64 * 1024;
 
-fn slow_readers_keep_memory_bounded(mode: &str) {
-    raise_fd_limit();
-    let server = Server::start(&["--mode", mode]);
-    let chunk = vec![0x5au8; 64 * 1024];
-    let mut clients = Vec::new();
-    for _ in 0..200 {
-        let stream = connect(server.addr);
-        stream.set_nonblocking(true).unwrap();
-        clients.push((stream, 0usize));
-    }
-    // Write up to 4 MiB on each, never reading, until every socket is
-    // full (would block). A few passes: the server drains as it echoes.
-    for _ in 0..20 {
-        let mut progress = false;
-        for (stream, sent) in &mut clients {
-            while *sent < 4 << 20 {
-                match stream.write(&chunk[..chunk.len().min((4 << 20) - *sent)]) {
-                    Ok(n) => {
-                        *sent += n;
-                        progress = true;
+each_mode! {
+    [threads, async_tokio]
+    fn slow_readers_keep_memory_bounded(mode) {
+        raise_fd_limit();
+        let server = Server::start(&["--mode", mode]);
+        let chunk = vec![0x5au8; 64 * 1024];
+        let mut clients = Vec::new();
+        for _ in 0..200 {
+            let stream = connect(server.addr);
+            stream.set_nonblocking(true).unwrap();
+            clients.push((stream, 0usize));
+        }
+        // Write up to 4 MiB on each, never reading, until every socket is
+        // full (would block). A few passes: the server drains as it echoes.
+        for _ in 0..20 {
+            let mut progress = false;
+            for (stream, sent) in &mut clients {
+                while *sent < 4 << 20 {
+                    match stream.write(&chunk[..chunk.len().min((4 << 20) - *sent)]) {
+                        Ok(n) => {
+                            *sent += n;
+                            progress = true;
+                        }
+                        Err(_) => break,
                     }
-                    Err(_) => break,
                 }
             }
+            if !progress {
+                break;
+            }
+            thread::sleep(Duration::from_millis(50));
         }
-        if !progress {
-            break;
-        }
-        thread::sleep(Duration::from_millis(50));
+        let written: usize = clients.iter().map(|(_, sent)| sent).sum();
+        assert!(written > 200 << 20, "only {written} bytes written");
+        let rss = server.rss_kib();
+        assert!(rss < SLOW_READERS_RSS_BOUND_KIB, "server RSS {rss} KiB with 200 slow readers");
+        // Meanwhile another client is served.
+        let data = bytes(100_000, 9);
+        assert_same(&echo_of(server.addr, &data), &data);
     }
-    let written: usize = clients.iter().map(|(_, sent)| sent).sum();
-    assert!(written > 200 << 20, "only {written} bytes written");
-    let rss = server.rss_kib();
-    assert!(rss < SLOW_READERS_RSS_BOUND_KIB, "server RSS {rss} KiB with 200 slow readers");
-    // Meanwhile another client is served.
-    let data = bytes(100_000, 9);
-    assert_same(&echo_of(server.addr, &data), &data);
-}
-
-#[test]
-fn slow_readers_keep_memory_bounded_threads() {
-    slow_readers_keep_memory_bounded("threads");
-}
-
-#[test]
-fn slow_readers_keep_memory_bounded_async() {
-    slow_readers_keep_memory_bounded("async");
 }
 
 each_mode! {
@@ -183,124 +169,104 @@ each_mode! {
     }
 }
 
-fn max_conns_makes_extra_clients_wait(mode: &str) {
-    let server = Server::start(&["--mode", mode, "--max-conns", "2", "--lang", "en"]);
-    let first = connect(server.addr);
-    let second = connect(server.addr);
-    for mut stream in [&first, &second] {
-        stream.write_all(b"in").unwrap();
-        let mut echo = [0u8; 2];
-        stream.read_exact(&mut echo).unwrap();
+each_mode! {
+    [threads, async_tokio]
+    fn max_conns_makes_extra_clients_wait(mode) {
+        let server = Server::start(&["--mode", mode, "--max-conns", "2", "--lang", "en"]);
+        let first = connect(server.addr);
+        let second = connect(server.addr);
+        for mut stream in [&first, &second] {
+            stream.write_all(b"in").unwrap();
+            let mut echo = [0u8; 2];
+            stream.read_exact(&mut echo).unwrap();
+        }
+        // The third connects (the kernel completes the handshake) but is not
+        // served while two are open.
+        let mut third = connect(server.addr);
+        third.write_all(b"wait").unwrap();
+        third.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+        let mut echo = [0u8; 4];
+        assert!(third.read_exact(&mut echo).is_err(), "served over --max-conns");
+        drop(first);
+        third.set_read_timeout(Some(LIMIT)).unwrap();
+        third.read_exact(&mut echo).unwrap();
+        assert_eq!(&echo, b"wait");
+        assert!(eventually(|| server.stderr().contains("eco: --max-conns reached (2 open)")), "{}", server.stderr());
     }
-    // The third connects (the kernel completes the handshake) but is not
-    // served while two are open.
-    let mut third = connect(server.addr);
-    third.write_all(b"wait").unwrap();
-    third.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
-    let mut echo = [0u8; 4];
-    assert!(third.read_exact(&mut echo).is_err(), "served over --max-conns");
-    drop(first);
-    third.set_read_timeout(Some(LIMIT)).unwrap();
-    third.read_exact(&mut echo).unwrap();
-    assert_eq!(&echo, b"wait");
-    assert!(server.stderr().contains("eco: --max-conns reached (2 open)"), "{}", server.stderr());
 }
 
-#[test]
-fn max_conns_makes_extra_clients_wait_threads() {
-    max_conns_makes_extra_clients_wait("threads");
-}
-
-#[test]
-fn max_conns_makes_extra_clients_wait_async() {
-    max_conns_makes_extra_clients_wait("async");
-}
-
-fn max_conns_per_ip_refuses_the_excess_from_one_address(mode: &str) {
-    let server = Server::start(&["--mode", mode, "--max-conns-per-ip", "2", "--lang", "en", "-v"]);
-    let mut kept = Vec::new();
-    for _ in 0..2 {
-        let mut stream = connect_from("127.0.0.2", server.addr);
-        stream.write_all(b"ok").unwrap();
-        let mut echo = [0u8; 2];
-        stream.read_exact(&mut echo).unwrap();
-        kept.push(stream);
+each_mode! {
+    [threads, async_tokio]
+    fn max_conns_per_ip_refuses_the_excess_from_one_address(mode) {
+        let server = Server::start(&["--mode", mode, "--max-conns-per-ip", "2", "--lang", "en", "-v"]);
+        let mut kept = Vec::new();
+        for _ in 0..2 {
+            let mut stream = connect_from("127.0.0.2", server.addr);
+            stream.write_all(b"ok").unwrap();
+            let mut echo = [0u8; 2];
+            stream.read_exact(&mut echo).unwrap();
+            kept.push(stream);
+        }
+        assert!(turned_away("127.0.0.2", server.addr));
+        let mut other = connect_from("127.0.0.3", server.addr);
+        other.write_all(b"yes").unwrap();
+        let mut echo = [0u8; 3];
+        other.read_exact(&mut echo).unwrap();
+        assert!(
+            eventually(|| server.stderr().contains("--max-conns-per-ip reached for 127.0.0.2")),
+            "{}",
+            server.stderr()
+        );
+        // The log line follows the note through the same (background) writer.
+        assert!(eventually(|| server.stderr().contains(r#"reason="per_ip_limit""#)), "{}", server.stderr());
     }
-    assert!(turned_away("127.0.0.2", server.addr));
-    let mut other = connect_from("127.0.0.3", server.addr);
-    other.write_all(b"yes").unwrap();
-    let mut echo = [0u8; 3];
-    other.read_exact(&mut echo).unwrap();
-    assert!(
-        eventually(|| server.stderr().contains("--max-conns-per-ip reached for 127.0.0.2")),
-        "{}",
-        server.stderr()
-    );
-    assert!(server.stderr().contains(r#"reason="per_ip_limit""#), "{}", server.stderr());
 }
 
-#[test]
-fn max_conns_per_ip_threads() {
-    max_conns_per_ip_refuses_the_excess_from_one_address("threads");
-}
-
-#[test]
-fn max_conns_per_ip_async() {
-    max_conns_per_ip_refuses_the_excess_from_one_address("async");
-}
-
-/// SIGTERM while 50 transfers run: those finishing within the grace are
-/// byte-exact, and the process exits 0 within grace + 1 s.
-fn sigterm_during_fifty_transfers(mode: &str) {
-    let mut server = Server::start(&["--mode", mode, "--grace", "3", "--lang", "en"]);
-    let addr = server.addr;
-    let connected = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let clients: Vec<_> = (0..50u64)
-        .map(|seed| {
-            let connected = std::sync::Arc::clone(&connected);
-            thread::spawn(move || {
-                let data = bytes(512 * 1024, seed);
-                let stream = connect(addr);
-                connected.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let mut writer = stream.try_clone().unwrap();
-                let input = data.clone();
-                // Spread the writes over about a second.
-                let sending = thread::spawn(move || {
-                    for chunk in input.chunks(64 * 1024) {
-                        writer.write_all(chunk).unwrap();
-                        thread::sleep(Duration::from_millis(100));
-                    }
-                    writer.shutdown(Shutdown::Write).unwrap();
-                });
-                let mut echo = Vec::new();
-                (&stream).read_to_end(&mut echo).unwrap();
-                sending.join().unwrap();
-                assert_same(&echo, &data);
+each_mode! {
+    [threads, async_tokio]
+    /// SIGTERM while 50 transfers run: those finishing within the grace are
+    /// byte-exact, and the process exits 0 within grace + 1 s.
+    fn sigterm_during_fifty_transfers(mode) {
+        let mut server = Server::start(&["--mode", mode, "--grace", "3", "--lang", "en"]);
+        let addr = server.addr;
+        let connected = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let clients: Vec<_> = (0..50u64)
+            .map(|seed| {
+                let connected = std::sync::Arc::clone(&connected);
+                thread::spawn(move || {
+                    let data = bytes(512 * 1024, seed);
+                    let stream = connect(addr);
+                    connected.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let mut writer = stream.try_clone().unwrap();
+                    let input = data.clone();
+                    // Spread the writes over about a second.
+                    let sending = thread::spawn(move || {
+                        for chunk in input.chunks(64 * 1024) {
+                            writer.write_all(chunk).unwrap();
+                            thread::sleep(Duration::from_millis(100));
+                        }
+                        writer.shutdown(Shutdown::Write).unwrap();
+                    });
+                    let mut echo = Vec::new();
+                    (&stream).read_to_end(&mut echo).unwrap();
+                    sending.join().unwrap();
+                    assert_same(&echo, &data);
+                })
             })
-        })
-        .collect();
-    // All 50 transfers are under way before the signal.
-    assert!(eventually(|| connected.load(std::sync::atomic::Ordering::SeqCst) == 50));
-    thread::sleep(Duration::from_millis(200));
-    let signalled = Instant::now();
-    server.signal("TERM");
-    for client in clients {
-        client.join().expect("a transfer that finished within the grace");
+            .collect();
+        // All 50 transfers are under way before the signal.
+        assert!(eventually(|| connected.load(std::sync::atomic::Ordering::SeqCst) == 50));
+        thread::sleep(Duration::from_millis(200));
+        let signalled = Instant::now();
+        server.signal("TERM");
+        for client in clients {
+            client.join().expect("a transfer that finished within the grace");
+        }
+        let status = server.wait(Duration::from_secs(4)).expect("exits within grace + 1 s");
+        assert_eq!(status.code(), Some(0));
+        assert!(signalled.elapsed() < Duration::from_secs(4));
+        assert!(server.stderr().contains("eco: stopped: "), "{}", server.stderr());
     }
-    let status = server.wait(Duration::from_secs(4)).expect("exits within grace + 1 s");
-    assert_eq!(status.code(), Some(0));
-    assert!(signalled.elapsed() < Duration::from_secs(4));
-    assert!(server.stderr().contains("eco: stopped: "), "{}", server.stderr());
-}
-
-#[test]
-fn sigterm_during_fifty_transfers_threads() {
-    sigterm_during_fifty_transfers("threads");
-}
-
-#[test]
-fn sigterm_during_fifty_transfers_async() {
-    sigterm_during_fifty_transfers("async");
 }
 
 #[test]
@@ -479,59 +445,9 @@ fn quiet_prints_no_transcript_and_no_notes() {
     assert_eq!(text(&out.stderr), "");
 }
 
-/// Runs `eco server` and `eco client`s inside a new network namespace
-/// whose `lo` applies the nftables `rule` (input hook).
-struct Namespace {
-    name: String,
-}
-
-impl Namespace {
-    fn new(rule: &str) -> Option<Namespace> {
-        if !root() {
-            return None;
-        }
-        let nft = tool("nft")?;
-        let name = format!("eco-h-{}-{}", std::process::id(), rule.len());
-        let ip =
-            |args: &[&str]| assert!(Command::new("ip").args(args).status().unwrap().success(), "ip {args:?}");
-        ip(&["netns", "add", &name]);
-        let ns = Namespace { name };
-        ip(&["-n", &ns.name, "link", "set", "lo", "up"]);
-        ns.nft(&nft, rule);
-        Some(ns)
-    }
-
-    fn nft(&self, nft: &std::path::Path, rule: &str) {
-        let rules = format!(
-            "flush ruleset\ntable inet eco {{\n chain input {{\n  type filter hook input priority 0;\n  {rule}\n }}\n}}\n"
-        );
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", &self.name])
-            .arg(nft)
-            .args(["-f", "-"])
-            .stdin(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(rules.as_bytes()).unwrap();
-        assert!(child.wait().unwrap().success());
-    }
-
-    fn eco(&self) -> Command {
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.name, env!("CARGO_BIN_EXE_eco")]);
-        cmd
-    }
-}
-
-impl Drop for Namespace {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
-    }
-}
-
 #[test]
 fn ten_percent_loss_twenty_connections_of_1_mib_stay_byte_exact() {
-    let Some(ns) = Namespace::new("numgen random mod 10 == 0 drop") else { return };
+    let Some(ns) = Namespace::new("loss", "numgen random mod 10 == 0 drop") else { return };
     let mut server = ns.eco().args(["server", "--port", "5050", "-q"]).spawn().unwrap();
     thread::sleep(Duration::from_millis(300));
     let clients: Vec<_> = (0..20u64)
@@ -557,7 +473,8 @@ fn ten_percent_loss_twenty_connections_of_1_mib_stay_byte_exact() {
 fn injected_resets_are_logged_and_the_server_keeps_serving() {
     // The server's echoes are rejected on arrival with a TCP reset, which
     // goes back to the server while it waits for more from the client.
-    let Some(ns) = Namespace::new("tcp sport 5050 tcp flags & psh == psh reject with tcp reset") else {
+    let Some(ns) = Namespace::new("resets", "tcp sport 5050 tcp flags & psh == psh reject with tcp reset")
+    else {
         return;
     };
     let server =
@@ -571,7 +488,7 @@ fn injected_resets_are_logged_and_the_server_keeps_serving() {
             .unwrap();
         assert_eq!(out.status.code(), Some(1), "the echo cannot arrive: {}", text(&out.stdout));
     }
-    ns.nft(&tool("nft").unwrap(), "");
+    ns.rule("");
     let out = output_with_input(ns.eco().args(["client", "--stdin", "--port", "5050"]), b"after the storm");
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(out.stdout, b"after the storm");

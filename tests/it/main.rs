@@ -7,6 +7,7 @@ mod cli;
 mod client;
 mod demo;
 mod hardening;
+mod reliability;
 mod server;
 mod support;
 mod trace;

@@ -169,32 +169,25 @@ each_mode! {
     }
 }
 
-/// Many clients at once, each checking its own bytes (not in single mode,
-/// which serves one at a time by design).
-fn fifty_concurrent_clients(mode: &str) {
-    let server = Server::start(&["--mode", mode]);
-    let clients: Vec<_> = (0..50u64)
-        .map(|seed| {
-            let addr = server.addr;
-            thread::spawn(move || {
-                let data = bytes(64 * 1024 + seed as usize, seed);
-                assert_same(&echo_of(addr, &data), &data);
+each_mode! {
+    [threads, async_tokio]
+    /// Many clients at once, each checking its own bytes (not in single mode,
+    /// which serves one at a time by design).
+    fn fifty_concurrent_clients(mode) {
+        let server = Server::start(&["--mode", mode]);
+        let clients: Vec<_> = (0..50u64)
+            .map(|seed| {
+                let addr = server.addr;
+                thread::spawn(move || {
+                    let data = bytes(64 * 1024 + seed as usize, seed);
+                    assert_same(&echo_of(addr, &data), &data);
+                })
             })
-        })
-        .collect();
-    for client in clients {
-        client.join().expect("client thread");
+            .collect();
+        for client in clients {
+            client.join().expect("client thread");
+        }
     }
-}
-
-#[test]
-fn fifty_concurrent_clients_threads() {
-    fifty_concurrent_clients("threads");
-}
-
-#[test]
-fn fifty_concurrent_clients_async() {
-    fifty_concurrent_clients("async");
 }
 
 #[test]

@@ -14,8 +14,15 @@ use std::time::{Duration, Instant};
 /// instead of hanging CI.
 pub const LIMIT: Duration = Duration::from_secs(30);
 
+/// The eco binary under test: the one cargo built, or `ECO_BIN` (to run
+/// these tests against another build, e.g. an older one, and see which
+/// fail there).
+pub fn eco_bin() -> PathBuf {
+    std::env::var_os("ECO_BIN").map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_eco")), PathBuf::from)
+}
+
 pub fn eco() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_eco"));
+    let mut cmd = Command::new(eco_bin());
     // Tests choose the language explicitly; the environment must not.
     for var in ["ECO_LANG", "LC_ALL", "LC_MESSAGES", "LANG"] {
         cmd.env_remove(var);
@@ -44,7 +51,12 @@ pub fn output_with_input(cmd: &mut Command, input: &[u8]) -> Output {
     let input = input.to_vec();
     let feeding = thread::spawn(move || stdin.write_all(&input));
     let out = wait_output(child);
-    feeding.join().unwrap().expect("write stdin");
+    // A program may stop reading its input early (and say why): that is
+    // for the test to judge from its output, not a broken pipe here.
+    match feeding.join().unwrap() {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => panic!("write stdin: {e}"),
+        _ => {}
+    }
     out
 }
 
@@ -93,9 +105,15 @@ pub struct Server {
 impl Server {
     /// `eco server --port 0 ARGS`; returns once it listens.
     pub fn start(args: &[&str]) -> Server {
-        let mut child = eco()
-            .args(["server", "--port", "0"])
-            .args(args)
+        let mut cmd = eco();
+        cmd.args(["server", "--port", "0"]).args(args);
+        Server::spawn(cmd)
+    }
+
+    /// Runs `cmd`, which starts an eco server (perhaps through a wrapper
+    /// such as `prlimit`); returns once it listens.
+    pub fn spawn(mut cmd: Command) -> Server {
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -349,7 +367,7 @@ pub fn eco_as_nobody(name: &str, args: &[&str]) -> Command {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let eco_copy = dir.join("eco");
-    std::fs::copy(env!("CARGO_BIN_EXE_eco"), &eco_copy).unwrap();
+    std::fs::copy(eco_bin(), &eco_copy).unwrap();
     let mut cmd = Command::new("setpriv");
     cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
         .arg(&eco_copy)
@@ -363,19 +381,99 @@ pub fn text(bytes: &[u8]) -> String {
     String::from_utf8(bytes.to_vec()).expect("utf-8 output")
 }
 
+/// A network namespace of the test's own (`ip netns add`), with `lo` up
+/// and, optionally, an nftables rule on its input hook: where tests lose
+/// packets on purpose, or make a client vanish, without touching the host.
+/// Deleted when dropped. Needs root and `nft`; `None` (the test passes
+/// over it, saying why) without them.
+pub struct Namespace {
+    pub name: String,
+    nft: PathBuf,
+}
+
+impl Namespace {
+    pub fn new(tag: &str, rule: &str) -> Option<Namespace> {
+        if !root() {
+            return None;
+        }
+        let nft = tool("nft")?;
+        let name = format!("eco-{tag}-{}", std::process::id());
+        let ip =
+            |args: &[&str]| assert!(Command::new("ip").args(args).status().unwrap().success(), "ip {args:?}");
+        ip(&["netns", "add", &name]);
+        let ns = Namespace { name, nft };
+        ip(&["-n", &ns.name, "link", "set", "lo", "up"]);
+        ns.rule(rule);
+        Some(ns)
+    }
+
+    /// Replaces the input hook's rules with `rule` (empty: none).
+    pub fn rule(&self, rule: &str) {
+        let rules = format!(
+            "flush ruleset\ntable inet eco {{\n chain input {{\n  type filter hook input priority 0;\n  {rule}\n }}\n}}\n"
+        );
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &self.name])
+            .arg(&self.nft)
+            .args(["-f", "-"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(rules.as_bytes()).unwrap();
+        assert!(child.wait().unwrap().success(), "nft rule: {rule}");
+    }
+
+    /// `PROGRAM ARGS` inside the namespace.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.name]).arg(program);
+        cmd
+    }
+
+    /// `eco ARGS` inside the namespace.
+    pub fn eco(&self) -> Command {
+        self.command(eco_bin())
+    }
+}
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+    }
+}
+
+/// `--mode` for a test function's name (`async` is a keyword in Rust).
+pub fn mode_of(test_name: &str) -> &'static str {
+    match test_name {
+        "single" => "single",
+        "threads" => "threads",
+        "async_tokio" => "async",
+        other => panic!("no server mode for {other}"),
+    }
+}
+
 /// Runs each listed test body once per server mode, as a module per test
-/// with one `#[test]` per mode.
+/// with one `#[test]` per mode: every mode by default, or those listed
+/// first (`each_mode! { [threads, async_tokio] fn ... }`), as ripgrep's
+/// `rgtest!` runs each body once per regex engine.
 macro_rules! each_mode {
-    ($( $(#[$meta:meta])* fn $name:ident($mode:ident) $body:block )*) => {$(
+    (@one [$($each:ident),+] $(#[$meta:meta])* fn $name:ident($mode:ident) $body:block) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
             $(#[$meta])*
             fn run($mode: &str) $body
-            #[test] fn single() { run("single") }
-            #[test] fn threads() { run("threads") }
-            #[test] fn async_tokio() { run("async") }
+            $( #[test] fn $each() { run($crate::support::mode_of(stringify!($each))) } )+
         }
+    };
+    ([$($each:ident),+] $( $(#[$meta:meta])* fn $name:ident($mode:ident) $body:block )*) => {
+        $crate::support::each_mode! { @all [$($each),+] $( $(#[$meta])* fn $name($mode) $body )* }
+    };
+    (@all $modes:tt $( $(#[$meta:meta])* fn $name:ident($mode:ident) $body:block )*) => {$(
+        $crate::support::each_mode! { @one $modes $(#[$meta])* fn $name($mode) $body }
     )*};
+    ($( $(#[$meta:meta])* fn $name:ident($mode:ident) $body:block )*) => {
+        $crate::support::each_mode! { @all [single, threads, async_tokio] $( $(#[$meta])* fn $name($mode) $body )* }
+    };
 }
 pub(crate) use each_mode;

@@ -243,37 +243,10 @@ fn portuguese_table_and_phases() {
 /// Runs `eco trace ARGS` inside a new network namespace whose `lo` drops
 /// packets as `rule` says (nftables, input hook).
 fn trace_with_loss(rule: &str, args: &[&str]) -> Option<(Output, Vec<Row>)> {
-    if !root() {
-        return None;
-    }
-    let nft = tool("nft")?;
+    let ns = Namespace::new(&format!("trace{}", args.len()), rule)?;
     let tshark_path = tool("tshark")?;
-    let ns = format!("eco-test-{}-{}", std::process::id(), args.len());
-    let ip =
-        |args: &[&str]| assert!(Command::new("ip").args(args).status().unwrap().success(), "ip {args:?}");
-    ip(&["netns", "add", &ns]);
-    struct Cleanup(String);
-    impl Drop for Cleanup {
-        fn drop(&mut self) {
-            let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-        }
-    }
-    let _cleanup = Cleanup(ns.clone());
-    ip(&["-n", &ns, "link", "set", "lo", "up"]);
-    let rules = format!(
-        "table inet eco {{\n chain input {{\n  type filter hook input priority 0;\n  {rule}\n }}\n}}\n"
-    );
-    let rules_file = temp_path(&format!("{ns}.nft"));
-    std::fs::write(&rules_file, rules).unwrap();
-    let status = Command::new("ip").args(["netns", "exec", &ns]).arg(nft).arg("-f").arg(&rules_file).status();
-    assert!(status.unwrap().success());
-    let pcap = temp_path(&format!("{ns}.pcap"));
-    let out = Command::new("ip")
-        .args(["netns", "exec", &ns, env!("CARGO_BIN_EXE_eco"), "trace", "--lang", "en", "--pcap"])
-        .arg(&pcap)
-        .args(args)
-        .output()
-        .unwrap();
+    let pcap = temp_path(&format!("{}.pcap", ns.name));
+    let out = ns.eco().args(["trace", "--lang", "en", "--pcap"]).arg(&pcap).args(args).output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let rows = rows(&text(&out.stdout));
     let theirs = tshark(&tshark_path, &pcap, &["_ws.col.Info"]);

@@ -1,0 +1,463 @@
+//! What hostile and long-running use found (issue 8), each as the test
+//! that would have caught it: eco used the way people use it — streams
+//! without a FIN, servers left idle, stderr nobody reads, peers that lie
+//! or vanish — not only the shapes its benchmark uses. Each test is named
+//! after what broke. Bounded in time; loopback or a namespace of its own.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+
+/// A free TCP port on 127.0.0.1 (for servers whose stderr we must not read).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Waits until something accepts connections on 127.0.0.1:`port`.
+fn wait_until_listening(port: u16) {
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    assert!(eventually(|| TcpStream::connect(addr).is_ok()), "nothing listens on {addr}");
+}
+
+each_mode! {
+    /// 1 MB pushed pipe → socket with splice() in 4 000-byte pieces, and no
+    /// FIN: five rounds on one connection, each echo read back before the
+    /// next round (read meanwhile, or after a pause). The async mode used
+    /// to take a short splice() for a drained socket and wait for an event
+    /// that never came (400–600 kB echoed, then nothing until the idle
+    /// timeout).
+    fn a_stream_without_fin_is_echoed_whole(mode) {
+        let Some(python) = tool("python3") else { return };
+        let server = Server::start(&["--mode", mode]);
+        for (method, chunk) in [("splice-pause", "4000"), ("splice", "4000"), ("send", "100")] {
+            let out = Command::new(&python)
+                .arg(python_script("stream_no_fin.py"))
+                .args([&server.port(), "1000000", chunk, method, "5"])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{method}: {}{}", text(&out.stdout), text(&out.stderr));
+            assert_eq!(text(&out.stdout).lines().count(), 5);
+        }
+    }
+
+    /// A server left idle answers the next client at once. The blocking
+    /// modes used to set the idle timeout on the listening socket, which
+    /// also timed out accept(): after each idle period the accept loop
+    /// backed off 1 s, 2 s, 4 s … and clients waited.
+    fn an_idle_server_answers_the_next_client_at_once(mode) {
+        let server = Server::start(&["--mode", mode, "--idle-timeout", "0.3", "--lang", "en"]);
+        thread::sleep(Duration::from_millis(1500));
+        let started = Instant::now();
+        let out = eco_output(&["client", "--lang", "en", "--port", &server.port(), "-m", "still there?"]);
+        let took = started.elapsed();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(took < Duration::from_millis(500), "the echo took {took:?}");
+        assert!(!server.stderr().contains("accepting a connection failed"), "{}", server.stderr());
+    }
+
+    /// stderr and stdout are pipes that nobody reads, while a denied
+    /// address connects thousands of times: the refusals are told at most
+    /// about once a second, and a legitimate client is served all along.
+    /// The server used to write one line per refusal and block once the
+    /// pipe was full.
+    fn an_unread_stderr_never_stops_the_server(mode) {
+        let port = free_port();
+        let mut child = eco()
+            .args(["server", "--lang", "en", "--mode", mode, "--port", &port.to_string(), "--deny", "127.0.0.2"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_until_listening(port);
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        // Four flooders for 1.5 s, as fast as the server turns them away.
+        let until = Instant::now() + Duration::from_millis(1500);
+        let flooders: Vec<_> = (0..4)
+            .map(|_| {
+                thread::spawn(move || {
+                    let mut refused = 0u64;
+                    while Instant::now() < until {
+                        refused += u64::from(turned_away("127.0.0.2", addr));
+                    }
+                    refused
+                })
+            })
+            .collect();
+        // Meanwhile, the legitimate client (each echo bounded to 2 s).
+        let mut served = 0;
+        while Instant::now() < until {
+            let out = eco_output(&["client", "--port", &port.to_string(), "--timeout", "2", "-m", "me"]);
+            assert!(out.status.success(), "a client was not served: {}", text(&out.stderr));
+            served += 1;
+        }
+        let refused: u64 = flooders.into_iter().map(|f| f.join().unwrap()).sum();
+        assert!(served > 0 && refused > 1000, "served {served}, refused {refused}");
+        // The last second's count is told at the next tick.
+        thread::sleep(Duration::from_millis(1100));
+        let _ = child.kill();
+        let out = wait_output(child);
+        let log = text(&out.stderr);
+        let refusals: Vec<&str> = log.lines().filter(|l| l.starts_with("eco: refused ")).collect();
+        // Thousands of refusals over 1.5 s: a handful of lines.
+        assert!((2..=6).contains(&refusals.len()), "{} lines: {log}", refusals.len());
+        assert!(log.contains("more connections in the last second: "), "{log}");
+    }
+
+    /// At the end of the grace a connection still open is reset, in every
+    /// mode: a client must never mistake a cut echo for a complete one.
+    /// The blocking modes used to close it with a FIN.
+    fn a_cut_at_the_end_of_the_grace_is_a_reset(mode) {
+        let mut server = Server::start(&["--mode", mode, "--grace", "0.3", "--lang", "en"]);
+        let mut stream = connect(server.addr);
+        stream.write_all(b"half").unwrap();
+        let mut echo = [0u8; 4];
+        stream.read_exact(&mut echo).unwrap();
+        server.signal("TERM");
+        let mut buf = [0u8; 16];
+        let read = stream.read(&mut buf);
+        assert!(
+            matches!(&read, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
+            "expected a reset, got {read:?}"
+        );
+        assert_eq!(server.wait(LIMIT).expect("exits").code(), Some(0));
+        assert!(server.stderr().contains("0 connections finished within the grace, 1 reset at its end"));
+    }
+
+    /// SIGHUP (a closed terminal, an ssh session that ended) stops the
+    /// server gracefully, like SIGTERM. It used to kill it at once (exit
+    /// 129, nothing logged).
+    fn sighup_stops_gracefully(mode) {
+        let mut server = Server::start(&["--mode", mode, "--lang", "en", "--grace", "1"]);
+        assert_eq!(echo_of(server.addr, b"before"), b"before");
+        server.signal("HUP");
+        assert_eq!(server.wait(LIMIT).expect("exits").code(), Some(0));
+        assert!(server.stderr().contains("eco: stopping: no new connections"), "{}", server.stderr());
+    }
+
+    /// `--allow` / `--deny` written in IPv4-mapped form on a dual-stack
+    /// server mean their IPv4 address or network. They used to be
+    /// accepted and then ignored (deny) or refuse everyone (allow).
+    fn ipv4_mapped_rules_apply_to_ipv4_clients(mode) {
+        let server = Server::start(&["--mode", mode, "--host", "::", "--deny", "::ffff:127.0.0.2", "--lang", "en"]);
+        let v4: SocketAddr = format!("127.0.0.1:{}", server.port()).parse().unwrap();
+        assert!(turned_away("127.0.0.2", v4));
+        assert_eq!(echo_of(v4, b"not denied"), b"not denied");
+        let server =
+            Server::start(&["--mode", mode, "--host", "::", "--allow", "::ffff:127.0.0.0/104", "--lang", "en"]);
+        let v4: SocketAddr = format!("127.0.0.1:{}", server.port()).parse().unwrap();
+        assert_eq!(echo_of(v4, b"allowed"), b"allowed");
+    }
+}
+
+/// `eco client --stdin` against a server that echoes 100 bytes, then
+/// half-closes and swallows the rest: exit 1, saying how much came back.
+/// It used to exit 0 with 100 of 2 000 000 bytes.
+#[test]
+fn a_short_echo_on_stdin_is_an_error_saying_how_much_came_back() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let server = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut first = [0u8; 100];
+        stream.read_exact(&mut first).unwrap();
+        stream.write_all(&first).unwrap();
+        stream.shutdown(Shutdown::Write).unwrap();
+        let _ = std::io::copy(&mut stream, &mut std::io::sink());
+    });
+    let data = bytes(2_000_000, 5);
+    let out = output_with_input(eco().args(["client", "--stdin", "--lang", "en", "--port", &port]), &data);
+    server.join().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(out.stdout.len(), 100);
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "eco: 127.0.0.1:{port} closed the connection after echoing 100 of 2000000 bytes: the echo is \
+             incomplete\n"
+        )
+    );
+}
+
+/// An echo cut by the server (its `--max-bytes`) while the client still
+/// sends: `eco client --stdin` exits 1 and says how much was echoed.
+#[test]
+fn a_server_limit_mid_stream_fails_the_stdin_client() {
+    let server = Server::start(&["--max-bytes", "100"]);
+    let data = bytes(2_000_000, 6);
+    let out =
+        output_with_input(eco().args(["client", "--stdin", "--lang", "en", "--port", &server.port()]), &data);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.stdout.len(), 100);
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("after echoing 100 of") || stderr.contains("(100 bytes echoed)"), "{stderr}");
+}
+
+/// `eco bench` against a server that resets mid-run exits 1 and says the
+/// echoes were cut, not that the server is unfaithful.
+#[test]
+fn bench_against_a_server_that_cuts_reports_truncation() {
+    let server = Server::start(&["--max-bytes", "10000"]);
+    let out = eco_output(&[
+        "bench",
+        "--lang",
+        "en",
+        "--port",
+        &server.port(),
+        "-c",
+        "2",
+        "-d",
+        "0.5",
+        "--warmup",
+        "0",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("the server closed connections in the middle of an echo")
+            || stderr.contains("connections were reset"),
+        "{stderr}"
+    );
+}
+
+/// A datagram "from" another echo server bounces at most five times each
+/// way: here the other side is a plain echo with no guard at all (the
+/// worst case), and eco stops answering it after five. A client sending
+/// the same payload five times is still answered every time. The guard
+/// used to answer such a loop about a hundred times (its rate limit).
+#[test]
+fn a_udp_echo_loop_dies_within_ten_datagrams() {
+    let server = Server::start(&["--udp", "--lang", "en"]);
+    for size in [5usize, 65_507] {
+        let other_echo = UdpSocket::bind("127.0.0.1:0").unwrap();
+        other_echo.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+        let payload = bytes(size, size as u64);
+        // The "spoofed" first datagram: from the other echo's own port.
+        other_echo.send_to(&payload, server.addr).unwrap();
+        let mut buf = vec![0u8; 70_000];
+        let mut answers = 0;
+        while let Ok((n, from)) = other_echo.recv_from(&mut buf) {
+            assert_eq!(from, server.addr);
+            answers += 1;
+            assert!(answers <= 100, "the loop goes on");
+            other_echo.send_to(&buf[..n], from).unwrap();
+        }
+        // Our answers, and the other echo's: 5 + 5, after the first.
+        assert_eq!(answers, 5, "{size}-byte loop");
+    }
+    let out = eco_output(&[
+        "client",
+        "--udp",
+        "--lang",
+        "en",
+        "--port",
+        &server.port(),
+        "--count",
+        "5",
+        "-m",
+        "ping",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("5 sent, 5 echoed, 0% lost"), "{}", text(&out.stdout));
+    assert!(
+        eventually(|| server.stderr().contains("bouncing back unchanged (an echo loop)")),
+        "{}",
+        server.stderr()
+    );
+}
+
+/// `--max-conns` and `--keepalive` out of what the system takes are usage
+/// errors at start (exit 2, naming the value), not a panic (exit 101) or
+/// "Invalid argument" at listen().
+#[test]
+fn impossible_limits_are_usage_errors() {
+    for (flag, value, says) in [
+        ("--max-conns", "3000000000000000000", "use 0 (no limit) to 10000000"),
+        ("--keepalive", "0.5", "use whole seconds from 1 to 32767"),
+        ("--keepalive", "40000", "use whole seconds from 1 to 32767"),
+        ("--deny", "::ffff:127.0.0.0/80", "write the IPv4 network instead"),
+    ] {
+        let out = eco_output(&["server", "--port", "0", flag, value]);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}");
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains(&format!("'{value}'")) && stderr.contains(says), "{stderr}");
+    }
+}
+
+/// `--once` means one client served: a refused one does not end the
+/// server. It used to.
+#[test]
+fn once_waits_for_a_client_it_serves() {
+    let mut server = Server::start(&["--mode", "single", "--once", "--deny", "127.0.0.2", "--lang", "en"]);
+    assert!(turned_away("127.0.0.2", server.addr));
+    assert_eq!(echo_of(server.addr, b"the one"), b"the one");
+    assert_eq!(server.wait(LIMIT).expect("exits after serving").code(), Some(0));
+}
+
+/// `--timeout` bounds the whole echo: a server that drips a byte every
+/// 0.3 s cannot stretch a 55-byte echo past it. It used to bound each
+/// read (55 × 0.3 s, exit 0).
+#[test]
+fn timeout_bounds_the_whole_echo() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut message = [0u8; 55];
+        stream.read_exact(&mut message).unwrap();
+        for byte in message {
+            if stream.write_all(&[byte]).is_err() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(300));
+        }
+    });
+    let started = Instant::now();
+    let out = eco_output(&["client", "--lang", "en", "--port", &port, "--timeout", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(text(&out.stderr).contains("did not come back within 1 s ("), "{}", text(&out.stderr));
+}
+
+/// `eco bench` with nothing listening fails at once, saying so. It used to
+/// run its whole duration and then blame the echo's fidelity.
+#[test]
+fn bench_with_nothing_listening_fails_at_once() {
+    let port = free_port().to_string();
+    let started = Instant::now();
+    let out = eco_output(&["bench", "--lang", "en", "--port", &port, "-d", "5"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "eco: connection to 127.0.0.1:{port} refused: nothing listens there. Is `eco server --host \
+             127.0.0.1 --port {port}` running?\n"
+        )
+    );
+}
+
+/// Ctrl-C during `eco bench` prints the report of what was measured (and
+/// says so); during `eco client --count`, the statistics so far — as ping
+/// does. Both used to lose everything.
+#[test]
+fn ctrl_c_keeps_what_was_measured() {
+    let server = Server::start(&[]);
+    let bench = eco()
+        .args(["bench", "--lang", "en", "--port", &server.port(), "-c", "2", "-d", "30", "--warmup", "0.2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let client = eco()
+        .args(["client", "--lang", "en", "--port", &server.port(), "--count", "1000", "--interval", "0.1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    thread::sleep(Duration::from_millis(1200));
+    for pid in [bench.id(), client.id()] {
+        assert!(Command::new("kill").args(["-INT", &pid.to_string()]).status().unwrap().success());
+    }
+    let (bench, client) = (wait_output(bench), wait_output(client));
+    assert_eq!(bench.status.code(), Some(0), "{}", text(&bench.stderr));
+    let report = text(&bench.stdout);
+    assert!(report.contains("(interrupted: the figures cover the "), "{report}");
+    assert!(report.contains("  Errors:      none, every echo checked"), "{report}");
+    assert_eq!(client.status.code(), Some(0), "{}", text(&client.stderr));
+    let stats = text(&client.stdout);
+    assert!(stats.contains(" echo statistics ---\n"), "{stats}");
+    let last = stats.lines().last().unwrap();
+    assert!(last.contains(" echoed, 0% lost, min/avg/max = "), "{stats}");
+}
+
+/// A one-at-a-time server under 5 connections: the report warns that
+/// some completed nothing, and latencies come with their deviation.
+#[test]
+fn bench_warns_about_starved_connections() {
+    let out = eco_output(&[
+        "bench", "--lang", "en", "--spawn", "single", "-c", "5", "-d", "0.5", "--warmup", "0.1",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    assert!(
+        report.contains("connections completed nothing in the measured window: the server served them late"),
+        "{report}"
+    );
+    let latency = report.lines().find(|l| l.starts_with("  Latency:")).expect(&report);
+    let (_, mean) = latency.split_once("(mean ").unwrap();
+    assert!(mean.contains(" ± ") && mean.contains(" µs, n="), "{latency}");
+}
+
+/// `eco bench --udp` against a server with its default guard loses most
+/// datagrams to the per-source rate: the report says what the likely
+/// cause is and how to raise it.
+#[test]
+fn bench_udp_losses_come_with_the_likely_cause() {
+    let server = Server::start(&["--udp"]);
+    let out = eco_output(&[
+        "bench",
+        "--lang",
+        "en",
+        "--udp",
+        "--port",
+        &server.port(),
+        "-c",
+        "1",
+        "-d",
+        "1.5",
+        "--warmup",
+        "0",
+    ]);
+    let report = text(&out.stdout);
+    assert!(report.contains("its reflection guard answers 100 datagrams/s per source address"), "{report}");
+    assert!(report.contains("--udp-rate-per-ip 1000000"), "{report}");
+}
+
+each_mode! {
+    [threads, async_tokio]
+    /// A client that vanishes (its packets dropped by a firewall in a
+    /// namespace) is closed by keepalive and logged as such, with the idle
+    /// timeout off. It used to be logged `idle_timeout`.
+    fn a_vanished_client_is_logged_as_keepalive(mode) {
+        let Some(python) = tool("python3") else { return };
+        let Some(ns) = Namespace::new(&format!("ka-{mode}"), "") else { return };
+        let server = ns
+            .eco()
+            .args(["server", "--mode", mode, "--port", "5050", "--keepalive", "1", "--idle-timeout", "0"])
+            .args(["--log-format", "json"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let client = ns
+            .command(python)
+            .args(["-c", "import socket,time\ns=socket.create_connection(('127.0.0.1',5050))\ns.sendall(b'hi')\ns.recv(2)\nprint('ok',flush=True)\ntime.sleep(30)"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut client = client;
+        let mut ok = [0u8; 3];
+        client.stdout.take().unwrap().read_exact(&mut ok).unwrap();
+        // The client vanishes: everything to it is dropped from now on.
+        ns.rule("tcp sport 5050 drop");
+        let server_log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (log, mut server) = (std::sync::Arc::clone(&server_log), server);
+        let stderr = server.stderr.take().unwrap();
+        thread::spawn(move || {
+            for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)).map_while(Result::ok) {
+                log.lock().unwrap().push_str(&(line + "\n"));
+            }
+        });
+        let closed = eventually(|| server_log.lock().unwrap().contains(r#""message":"connection closed""#));
+        let _ = client.kill();
+        let _ = server.kill();
+        let log = server_log.lock().unwrap().clone();
+        assert!(closed, "{log}");
+        assert!(log.contains(r#""reason":"keepalive""#), "{log}");
+    }
+}
