@@ -14,7 +14,9 @@
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, OwnedFd};
+
+use rustix::pipe::{PipeFlags, SpliceFlags, fcntl_setpipe_size, pipe_with};
 
 use tokio::io::unix::AsyncFd;
 
@@ -84,40 +86,20 @@ pub struct Pipe {
 pub const PIPE_SIZE: usize = 256 << 10;
 
 impl Pipe {
-    #[allow(unsafe_code)]
     pub fn new() -> io::Result<Pipe> {
-        let mut fds = [0; 2];
-        // SAFETY: `fds` has room for the two descriptors pipe2 writes.
-        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: pipe2 succeeded: both are new descriptors nothing else owns.
-        let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        let (read, write) = pipe_with(PipeFlags::NONBLOCK | PipeFlags::CLOEXEC)?;
         // A larger pipe means fewer splices per megabyte; the default
         // (64 KiB) still works if the system refuses.
-        // SAFETY: plain fcntl on a descriptor we own.
-        unsafe { libc::fcntl(write.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_SIZE as libc::c_int) };
+        let _ = fcntl_setpipe_size(&write, PIPE_SIZE);
         Ok(Pipe { read, write })
     }
 }
 
 /// `splice()`: up to `len` bytes from `from` to `to`, one of them a pipe,
 /// without waiting (SPLICE_F_NONBLOCK) and moving pages, not copying them.
-#[allow(unsafe_code)]
-fn splice(from: RawFd, to: RawFd, len: usize) -> io::Result<usize> {
-    // SAFETY: both descriptors are open for the duration of the call (their
-    // owners outlive it); null offsets mean "the current position".
-    let n = unsafe {
-        libc::splice(
-            from,
-            std::ptr::null_mut(),
-            to,
-            std::ptr::null_mut(),
-            len,
-            libc::SPLICE_F_NONBLOCK | libc::SPLICE_F_MOVE,
-        )
-    };
-    if n < 0 { Err(io::Error::last_os_error()) } else { Ok(n as usize) }
+fn splice(from: impl AsFd, to: impl AsFd, len: usize) -> io::Result<usize> {
+    rustix::pipe::splice(from, None, to, None, len, SpliceFlags::NONBLOCK | SpliceFlags::MOVE)
+        .map_err(Into::into)
 }
 
 /// Moves up to `len` bytes the socket has into `pipe`, waiting while it has
@@ -125,7 +107,7 @@ fn splice(from: RawFd, to: RawFd, len: usize) -> io::Result<usize> {
 pub async fn splice_in(socket: &AsyncFd<TcpStream>, pipe: &Pipe, len: usize) -> io::Result<usize> {
     loop {
         let mut ready = socket.readable().await?;
-        match ready.try_io(|socket| splice(socket.as_raw_fd(), pipe.write.as_raw_fd(), len)) {
+        match ready.try_io(|socket| splice(socket.get_ref(), &pipe.write, len)) {
             // Unlike `read`, less than asked for does not mean the socket
             // is drained: splice also stops when the pipe has no free slot
             // (each segment takes one, so 4 000-byte segments fill a
@@ -145,15 +127,13 @@ pub async fn splice_in(socket: &AsyncFd<TcpStream>, pipe: &Pipe, len: usize) -> 
 /// Moves the `len` bytes waiting in `pipe` out to the socket.
 pub async fn splice_out(pipe: &Pipe, socket: &AsyncFd<TcpStream>, mut len: usize) -> io::Result<()> {
     while len > 0 {
-        match splice(pipe.read.as_raw_fd(), socket.as_raw_fd(), len) {
+        match splice(&pipe.read, socket.get_ref(), len) {
             Ok(n) => len -= n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 // The peer is not reading: wait for room (backpressure).
                 let mut ready = socket.writable().await?;
-                if let Ok(moved) =
-                    ready.try_io(|socket| splice(pipe.read.as_raw_fd(), socket.as_raw_fd(), len))
-                {
+                if let Ok(moved) = ready.try_io(|socket| splice(&pipe.read, socket.get_ref(), len)) {
                     len -= moved?;
                 }
             }

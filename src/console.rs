@@ -13,7 +13,7 @@
 //! server says so once the reader is back.
 
 use std::io::{self, Write};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -31,6 +31,9 @@ pub struct Console {
     err: Sink,
     /// The background writers behind `out` and `err`, if any.
     lossy: Vec<Lossy>,
+    /// Set once a write to `out` failed with a broken pipe: whoever read
+    /// our stdout has gone (`eco trace --attach | head`).
+    out_gone: AtomicBool,
 }
 
 /// How much a [`Console`] prints.
@@ -75,6 +78,7 @@ impl Console {
             out: Mutex::new(Box::new(io::stdout())),
             err: Mutex::new(Box::new(io::stderr())),
             lossy: Vec::new(),
+            out_gone: AtomicBool::new(false),
         }
     }
 
@@ -89,6 +93,7 @@ impl Console {
             out: Mutex::new(Box::new(out.clone())),
             err: Mutex::new(Box::new(err.clone())),
             lossy: vec![out, err],
+            out_gone: AtomicBool::new(false),
         }
     }
 
@@ -101,6 +106,7 @@ impl Console {
             out: Mutex::new(Box::new(out.clone())),
             err: Mutex::new(Box::new(err.clone())),
             lossy: Vec::new(),
+            out_gone: AtomicBool::new(false),
         };
         (console, out, err)
     }
@@ -111,22 +117,32 @@ impl Console {
 
     /// A transcript line on stdout.
     pub fn say(&self, msg: &(impl Text + ?Sized)) {
-        if self.level == Level::Normal {
-            Self::line(&self.out, "", &msg.text(self.lang));
+        if self.level == Level::Normal
+            && let Err(e) = Self::line(&self.out, "", &msg.text(self.lang))
+            && e.kind() == io::ErrorKind::BrokenPipe
+        {
+            self.out_gone.store(true, Ordering::Relaxed);
         }
+    }
+
+    /// Whether whoever read our stdout has gone (a write failed with a
+    /// broken pipe): commands that would go on only to print stop then,
+    /// and exit 0, as any Unix filter does.
+    pub fn stdout_gone(&self) -> bool {
+        self.out_gone.load(Ordering::Relaxed)
     }
 
     /// A diagnostic line on stderr.
     pub fn note(&self, msg: &(impl Text + ?Sized)) {
         if self.level == Level::Normal {
-            Self::line(&self.err, "eco: ", &msg.text(self.lang));
+            let _ = Self::line(&self.err, "eco: ", &msg.text(self.lang));
         }
     }
 
     /// A diagnostic that `-q` still shows: something went wrong.
     pub fn warn(&self, msg: &(impl Text + ?Sized)) {
         if self.level != Level::Silent {
-            Self::line(&self.err, "eco: ", &msg.text(self.lang));
+            let _ = Self::line(&self.err, "eco: ", &msg.text(self.lang));
         }
     }
 
@@ -143,13 +159,14 @@ impl Console {
         }
     }
 
-    fn line(sink: &Sink, prefix: &str, text: &str) {
+    fn line(sink: &Sink, prefix: &str, text: &str) -> io::Result<()> {
         let mut sink = sink.lock().unwrap_or_else(PoisonError::into_inner);
         // One write per line, then a flush, so that lines of concurrent
         // connections never interleave and a pipe sees each line at once.
-        // Errors (a closed stdout) are ignored on purpose: see the module doc.
-        let _ = sink.write_all(format!("{prefix}{text}\n").as_bytes());
-        let _ = sink.flush();
+        // Errors (a closed stdout) are not the writer's concern: see the
+        // module doc and `stdout_gone`.
+        sink.write_all(format!("{prefix}{text}\n").as_bytes())?;
+        sink.flush()
     }
 }
 

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 
 use crate::console::{Captured, Console};
 use crate::error::Result;
-use crate::i18n::{Lang, Raw, Text};
+use crate::i18n::{Lang, Raw, Sentences};
 use crate::server;
 use crate::trace::{self, exchange};
 
@@ -90,64 +90,65 @@ pub enum Msg {
     NoCapture,
 }
 
-impl Text for Msg {
-    fn text(&self, lang: Lang) -> String {
-        match lang {
-            Lang::En => match self {
-                Msg::ServerTitle { addr } => {
-                    format!("── server (eco server --mode single --once, on {addr}) ──")
-                }
-                Msg::ClientTitle { addr } => format!("── client (eco client, to {addr}) ──"),
-                Msg::WhatHappened => "── what happened ──".into(),
-                Msg::NetworkLevel => "Network level, answered by the kernel: connect() sent a SYN, \
-                     the server's kernel answered SYN-ACK and the client's ACK completed the three-way \
-                     handshake before accept() returned; every data segment was acknowledged (ACK)."
-                    .into(),
-                Msg::ApplicationLevel { bytes } => format!(
-                    "Application level, answered by eco: the client sent {bytes} bytes with send(); \
-                     the server's recv() got them and its send() wrote the same bytes back; the client \
-                     read them and printed the echo."
-                ),
-                Msg::BytesVsChars { chars, bytes } => format!(
-                    "TCP carries bytes, not characters: the message has {chars} characters and {bytes} \
-                     bytes in UTF-8 (letters such as á, é, ú take two bytes each)."
-                ),
-                Msg::CloseLevel => "Close: the client called close() first and sent FIN; the \
-                     server's recv() returned 0 bytes, so it closed its side too (FIN); each FIN was \
-                     acknowledged by the other side."
-                    .into(),
-                Msg::NoCapture => "(To see the packets themselves, run `eco demo` as root, or where \
-                     user namespaces are allowed.)"
-                    .into(),
-            },
-            Lang::Pt => match self {
-                Msg::ServerTitle { addr } => {
-                    format!("── servidor (eco server --mode single --once, em {addr}) ──")
-                }
-                Msg::ClientTitle { addr } => format!("── cliente (eco client, para {addr}) ──"),
-                Msg::WhatHappened => "── o que aconteceu ──".into(),
-                Msg::NetworkLevel => "Nível de rede, respondido pelo kernel: connect() enviou um \
-                     SYN, o kernel do servidor respondeu SYN-ACK e o ACK do cliente completou o \
-                     three-way handshake antes de accept() retornar; cada segmento de dados foi \
-                     confirmado (ACK)."
-                    .into(),
-                Msg::ApplicationLevel { bytes } => format!(
-                    "Nível de aplicação, respondido pelo eco: o cliente enviou {bytes} bytes com \
-                     send(); o recv() do servidor os recebeu e o seu send() devolveu os mesmos bytes; \
-                     o cliente os leu e imprimiu o eco."
-                ),
-                Msg::BytesVsChars { chars, bytes } => format!(
-                    "O TCP transporta bytes, não caracteres: a mensagem tem {chars} caracteres e \
-                     {bytes} bytes em UTF-8 (letras como á, é, ú ocupam dois bytes cada)."
-                ),
-                Msg::CloseLevel => "Encerramento: o cliente chamou close() primeiro e enviou FIN; \
-                     o recv() do servidor retornou 0 bytes, então ele fechou o seu lado também (FIN); \
-                     cada FIN foi confirmado pelo outro lado."
-                    .into(),
-                Msg::NoCapture => "(Para ver os próprios pacotes, rode `eco demo` como root, ou onde \
-                     namespaces de usuário são permitidos.)"
-                    .into(),
-            },
+impl Sentences for Msg {
+    fn en(&self) -> String {
+        match self {
+            Msg::ServerTitle { addr } => {
+                format!("── server (eco server --mode single --once, on {addr}) ──")
+            }
+            Msg::ClientTitle { addr } => format!("── client (eco client, to {addr}) ──"),
+            Msg::WhatHappened => "── what happened ──".into(),
+            Msg::NetworkLevel => "Network level, answered by the kernel: connect() sent a SYN, \
+                 the server's kernel answered SYN-ACK and the client's ACK completed the three-way \
+                 handshake before accept() returned; every data segment was acknowledged (ACK)."
+                .into(),
+            Msg::ApplicationLevel { bytes } => format!(
+                "Application level, answered by eco: the client sent {bytes} bytes with send(); \
+                 the server's recv() got them and its send() wrote the same bytes back; the client \
+                 read them and printed the echo."
+            ),
+            Msg::BytesVsChars { chars, bytes } => format!(
+                "TCP carries bytes, not characters: the message has {chars} characters and {bytes} \
+                 bytes in UTF-8 (letters such as á, é, ú take two bytes each)."
+            ),
+            Msg::CloseLevel => "Close: the client called close() first and sent FIN; the \
+                 server's recv() returned 0 bytes, so it closed its side too (FIN); each FIN was \
+                 acknowledged by the other side."
+                .into(),
+            Msg::NoCapture => "(To see the packets themselves, run `eco demo` as root, or where \
+                 user namespaces are allowed.)"
+                .into(),
+        }
+    }
+
+    fn pt(&self) -> String {
+        match self {
+            Msg::ServerTitle { addr } => {
+                format!("── servidor (eco server --mode single --once, em {addr}) ──")
+            }
+            Msg::ClientTitle { addr } => format!("── cliente (eco client, para {addr}) ──"),
+            Msg::WhatHappened => "── o que aconteceu ──".into(),
+            Msg::NetworkLevel => "Nível de rede, respondido pelo kernel: connect() enviou um \
+                 SYN, o kernel do servidor respondeu SYN-ACK e o ACK do cliente completou o \
+                 three-way handshake antes de accept() retornar; cada segmento de dados foi \
+                 confirmado (ACK)."
+                .into(),
+            Msg::ApplicationLevel { bytes } => format!(
+                "Nível de aplicação, respondido pelo eco: o cliente enviou {bytes} bytes com \
+                 send(); o recv() do servidor os recebeu e o seu send() devolveu os mesmos bytes; \
+                 o cliente os leu e imprimiu o eco."
+            ),
+            Msg::BytesVsChars { chars, bytes } => format!(
+                "O TCP transporta bytes, não caracteres: a mensagem tem {chars} caracteres e \
+                 {bytes} bytes em UTF-8 (letras como á, é, ú ocupam dois bytes cada)."
+            ),
+            Msg::CloseLevel => "Encerramento: o cliente chamou close() primeiro e enviou FIN; \
+                 o recv() do servidor retornou 0 bytes, então ele fechou o seu lado também (FIN); \
+                 cada FIN foi confirmado pelo outro lado."
+                .into(),
+            Msg::NoCapture => "(Para ver os próprios pacotes, rode `eco demo` como root, ou onde \
+                 namespaces de usuário são permitidos.)"
+                .into(),
         }
     }
 }

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::bench::stats::Errors;
-use crate::i18n::{Lang, Text};
+use crate::i18n::{Lang, Sentences, Text};
 
 #[derive(Debug)]
 pub enum Error {
@@ -125,16 +125,7 @@ fn excerpt(bytes: &[u8], offset: usize) -> String {
     format!("\"{before}{text}{after}\"")
 }
 
-impl Text for Error {
-    fn text(&self, lang: Lang) -> String {
-        match lang {
-            Lang::En => self.en(),
-            Lang::Pt => self.pt(),
-        }
-    }
-}
-
-impl Error {
+impl Sentences for Error {
     fn en(&self) -> String {
         let en = Lang::En;
         match self {
@@ -365,23 +356,30 @@ pub enum Failed {
 }
 
 /// The usual socket errors in words; anything else as the OS says it.
-impl Text for io::Error {
-    fn text(&self, lang: Lang) -> String {
+impl Sentences for io::Error {
+    fn en(&self) -> String {
         use io::ErrorKind as K;
-        let words = match (lang, self.kind()) {
-            (Lang::En, K::ConnectionReset) => "the peer reset the connection (RST)",
-            (Lang::En, K::BrokenPipe) => "the peer closed the connection while eco was writing",
-            (Lang::En, K::ConnectionAborted) => "the connection was aborted",
-            (Lang::En, K::TimedOut) => "timed out",
-            (Lang::En, K::UnexpectedEof) => "the peer closed the connection too early",
-            (Lang::Pt, K::ConnectionReset) => "o outro lado reiniciou a conexão (RST)",
-            (Lang::Pt, K::BrokenPipe) => "o outro lado fechou a conexão enquanto o eco escrevia",
-            (Lang::Pt, K::ConnectionAborted) => "a conexão foi abortada",
-            (Lang::Pt, K::TimedOut) => "tempo esgotado",
-            (Lang::Pt, K::UnexpectedEof) => "o outro lado fechou a conexão cedo demais",
-            _ => return self.to_string(),
-        };
-        words.to_owned()
+        match self.kind() {
+            K::ConnectionReset => "the peer reset the connection (RST)".into(),
+            K::BrokenPipe => "the peer closed the connection while eco was writing".into(),
+            K::ConnectionAborted => "the connection was aborted".into(),
+            K::TimedOut => "timed out".into(),
+            K::UnexpectedEof => "the peer closed the connection too early".into(),
+            // io::ErrorKind is open-ended: the OS's own words for the rest.
+            _ => self.to_string(),
+        }
+    }
+
+    fn pt(&self) -> String {
+        use io::ErrorKind as K;
+        match self.kind() {
+            K::ConnectionReset => "o outro lado reiniciou a conexão (RST)".into(),
+            K::BrokenPipe => "o outro lado fechou a conexão enquanto o eco escrevia".into(),
+            K::ConnectionAborted => "a conexão foi abortada".into(),
+            K::TimedOut => "tempo esgotado".into(),
+            K::UnexpectedEof => "o outro lado fechou a conexão cedo demais".into(),
+            _ => self.to_string(),
+        }
     }
 }
 

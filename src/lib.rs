@@ -3,20 +3,33 @@
 //! kernel's handshake, ACKs and close) and the application level (the echo).
 //!
 //! # Layout
-//! - [`aio`]: socket reads and writes for tokio tasks, one system call each.
 //! - [`cli`]: clap definitions; turned into each module's `Config` in [`run`].
-//! - [`server`]: `eco server`; `server/single.rs` is the exercise's blocking
+//! - [`server`]: `eco server`. `server/single.rs` is the exercise's blocking
 //!   server, `threads.rs` a thread per client, `async_tokio.rs` a tokio task
-//!   per client; what they share lives in `server/mod.rs`.
-//! - [`client`]: `eco client`: one message, `--count` (ping-like), `--stdin` (pipe).
-//! - [`trace`]: `eco trace`: the packets of an exchange, captured on `lo` and explained.
-//! - [`bench`]: `eco bench`: a verifying load generator (HDR latencies, JSON).
-//! - [`demo`]: `eco demo`: server and client in one process, both transcripts,
-//!   and the packets when capture is possible.
-//! - [`i18n`]: every user-facing sentence, in English and pt-BR.
-//! - [`console`]: where sentences are written (stdout, stderr or a buffer).
+//!   per client, `udp.rs` the datagram echo and its reflection guard; what
+//!   they share lives in `server/mod.rs` (config, sockets, signals),
+//!   `conn.rs` (a connection's admission and end), `limits.rs` and
+//!   `summary.rs` (floods told once a second); `messages.rs` says it all.
+//! - [`client`]: `eco client`: one message, `--count` (ping-like), `--stdin`
+//!   (pipe), `--udp`; its messages at the bottom of the file.
+//! - [`trace`]: `eco trace`: the packets of an exchange, captured on `lo`
+//!   (`capture.rs`, `namespace.rs`), decoded (`packet.rs`), analysed like
+//!   Wireshark (`flow.rs`), printed (`table.rs`, words in `messages.rs`).
+//! - [`bench`]: `eco bench`: a verifying load generator: the load
+//!   (`worker.rs`), the message format (`message.rs`), HDR statistics
+//!   (`stats.rs`), the report (`report.rs`: layout; `messages.rs`: words).
+//! - [`demo`]: `eco demo`: server and client in one process, both
+//!   transcripts, and the packets when capture is possible.
+//! - [`aio`]: socket reads, writes and splices for tokio tasks, one system
+//!   call each; shared by the async server and the bench.
+//! - [`i18n`]: only what every sentence shares: [`i18n::Lang`], the
+//!   [`i18n::Text`] / [`i18n::Sentences`] traits, plurals. Each module owns
+//!   its sentences, one exhaustive `match` per language beside its enum;
+//!   `i18n` imports nothing from them.
+//! - [`console`]: where sentences go (stdout, stderr, a buffer), and the
+//!   never-blocking writer a server uses.
 //! - [`logging`]: the structured log (tracing), text or JSON.
-//! - [`error`]: the errors that end a command, and their exit codes.
+//! - [`error`]: the errors that end a command, their sentences and exit codes.
 //! - [`net`]: `--host`/`--port` to socket addresses.
 
 pub mod aio;
@@ -73,7 +86,7 @@ pub fn run(cli: Cli, lang: Lang) -> Result<u8> {
         Command::Trace(args) => run_trace(args, &console),
         Command::Bench(args) => run_bench(args, &console).map(|()| 0),
         Command::Demo(args) => match trace::access() {
-            trace::Access::Child(code) => Ok(code),
+            trace::Access::Done(code) => Ok(code),
             access => demo::run(&args.message, matches!(access, trace::Access::Here), &console).map(|()| 0),
         },
     }
@@ -186,7 +199,7 @@ fn run_trace(args: TraceArgs, console: &Console) -> Result<u8> {
         pcap: args.pcap,
     };
     let capture = match trace::access() {
-        trace::Access::Child(code) => return Ok(code),
+        trace::Access::Done(code) => return Ok(code),
         trace::Access::Here => Ok(()),
         trace::Access::Denied(reason) => Err(reason),
     };

@@ -7,7 +7,7 @@
 use super::Kind;
 use super::report::Us;
 use super::stats::Report;
-use crate::i18n::{Lang, Text, plural};
+use crate::i18n::{Sentences, plural};
 
 /// A line, or part of a line, of the bench report.
 pub enum Msg<'a> {
@@ -97,16 +97,7 @@ pub enum Column {
     Relative,
 }
 
-impl Text for Msg<'_> {
-    fn text(&self, lang: Lang) -> String {
-        match lang {
-            Lang::En => self.en(),
-            Lang::Pt => self.pt(),
-        }
-    }
-}
-
-impl Msg<'_> {
+impl Sentences for Msg<'_> {
     fn en(&self) -> String {
         match self {
             Msg::Title { report: r } => {

@@ -323,11 +323,8 @@ pub fn cpu_time(pid: u32) -> Option<Duration> {
 }
 
 /// Clock ticks per second of `/proc` times (USER_HZ).
-#[allow(unsafe_code)]
 fn clock_ticks() -> f64 {
-    // SAFETY: sysconf has no preconditions; it returns -1 on error.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if ticks > 0 { ticks as f64 } else { 100.0 }
+    rustix::param::clock_ticks_per_second() as f64
 }
 
 /// An `eco server` child process on a free loopback port.

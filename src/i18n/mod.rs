@@ -52,12 +52,32 @@ pub trait Text {
     fn text(&self, lang: Lang) -> String;
 }
 
+/// How a message is written: once per language, each an exhaustive `match`
+/// over the message's enum. Every `Sentences` is a [`Text`].
+pub trait Sentences {
+    fn en(&self) -> String;
+    fn pt(&self) -> String;
+}
+
+impl<T: Sentences + ?Sized> Text for T {
+    fn text(&self, lang: Lang) -> String {
+        match lang {
+            Lang::En => self.en(),
+            Lang::Pt => self.pt(),
+        }
+    }
+}
+
 /// Text that is the same in every language: a line captured from a
 /// transcript already in the user's language, a table row of numbers.
 pub struct Raw<'a>(pub &'a str);
 
-impl Text for Raw<'_> {
-    fn text(&self, _: Lang) -> String {
+impl Sentences for Raw<'_> {
+    fn en(&self) -> String {
+        self.0.to_owned()
+    }
+
+    fn pt(&self) -> String {
         self.0.to_owned()
     }
 }

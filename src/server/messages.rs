@@ -13,7 +13,7 @@ use std::time::Duration;
 use super::Mode;
 use super::conn::{EndReason, Refusal};
 use super::udp::Unanswered;
-use crate::i18n::{Lang, Text, plural};
+use crate::i18n::{Lang, Sentences, Text, plural};
 
 /// Something the server tells its user.
 #[derive(Debug)]
@@ -54,16 +54,7 @@ pub enum Msg<'a> {
     LinesDropped { count: u64 },
 }
 
-impl Text for Msg<'_> {
-    fn text(&self, lang: Lang) -> String {
-        match lang {
-            Lang::En => self.en(),
-            Lang::Pt => self.pt(),
-        }
-    }
-}
-
-impl Msg<'_> {
+impl Sentences for Msg<'_> {
     fn en(&self) -> String {
         let en = Lang::En;
         match self {

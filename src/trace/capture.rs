@@ -5,14 +5,18 @@
 //! filter, `SO_TIMESTAMPNS`, and `bind` to `lo`. Needs CAP_NET_RAW (root,
 //! or a user namespace of one's own: see `trace::namespace`).
 //!
-//! This is the one file of eco with many `unsafe` blocks: the C socket API
-//! for packet sockets has no safe wrapper in std or socket2.
+//! socket2 makes the socket, attaches the filter and sets the buffer and
+//! timeout; what no safe call reaches is written out below, each `unsafe`
+//! with its reason: the kernel timestamp option, `bind` with a link-layer
+//! address (`sockaddr_ll`), and `recvmsg` with its control messages.
 #![allow(unsafe_code)]
 
 use std::io;
 use std::mem::{size_of, zeroed};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::time::Duration;
+
+use socket2::{Domain, SockFilter, Socket, Type};
 
 /// One frame as the kernel handed it over.
 #[derive(Debug, Clone)]
@@ -26,7 +30,10 @@ pub struct Frame {
 }
 
 pub struct Capture {
-    fd: OwnedFd,
+    socket: Socket,
+    /// Where each frame is received: one buffer for the whole capture,
+    /// each frame then copied out at its own size.
+    buf: Vec<u8>,
 }
 
 /// `tcpdump -i lo -dd 'inbound and tcp port 5050'`: a classic BPF program
@@ -71,42 +78,32 @@ impl Capture {
     pub fn open_loopback(port: u16, timeout: Duration) -> io::Result<Capture> {
         // socket(): protocol 0 means "no packets yet": nothing is queued
         // before the filter is attached and `bind` names the protocol.
-        // SAFETY: plain system call; the result is checked before use.
-        let raw = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
-        if raw < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `raw` is a new, valid descriptor that nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        let capture = Capture { fd };
-
-        let mut program: Vec<libc::sock_filter> = FILTER_5050
+        let socket = Socket::new(Domain::PACKET, Type::RAW.cloexec(), None)?;
+        let program: Vec<SockFilter> = FILTER_5050
             .iter()
-            .map(|&(code, jt, jf, k)| libc::sock_filter {
-                code,
-                jt,
-                jf,
-                k: if k == PORT { port.into() } else { k },
-            })
+            .map(|&(code, jt, jf, k)| SockFilter::new(code, jt, jf, if k == PORT { port.into() } else { k }))
             .collect();
-        let fprog = libc::sock_fprog { len: program.len() as u16, filter: program.as_mut_ptr() };
-        capture.set_option(libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &fprog)?;
+        socket.attach_filter(&program)?;
         // The kernel's receive time of each packet, in ns, with each recvmsg.
-        capture.set_option(libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, &1i32)?;
-        // Room for bursts (a bulk echo on the port) while we print.
-        capture.set_option(libc::SOL_SOCKET, libc::SO_RCVBUF, &(8i32 << 20))?;
-        let tv = libc::timeval {
-            tv_sec: timeout.as_secs() as libc::time_t,
-            tv_usec: timeout.subsec_micros() as libc::suseconds_t,
+        // SAFETY: `on` is a live c_int and the length is its size.
+        let on: libc::c_int = 1;
+        let rc = unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_TIMESTAMPNS,
+                (&raw const on).cast(),
+                size_of::<libc::c_int>() as libc::socklen_t,
+            )
         };
-        capture.set_option(libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv)?;
-
-        let lo = c"lo";
-        // SAFETY: `lo` is a valid NUL-terminated string.
-        let ifindex = unsafe { libc::if_nametoindex(lo.as_ptr()) };
-        if ifindex == 0 {
+        if rc < 0 {
             return Err(io::Error::last_os_error());
         }
+        // Room for bursts (a bulk echo on the port) while we print.
+        socket.set_recv_buffer_size(8 << 20)?;
+        socket.set_read_timeout(Some(timeout))?;
+
+        let ifindex = rustix::net::netdevice::name_to_index(&socket, "lo")?;
         // SAFETY: an all-zero sockaddr_ll is a valid value of the C struct.
         let mut addr: libc::sockaddr_ll = unsafe { zeroed() };
         addr.sll_family = libc::AF_PACKET as u16;
@@ -116,7 +113,7 @@ impl Capture {
         // SAFETY: `addr` is a valid sockaddr_ll and the length says so.
         let rc = unsafe {
             libc::bind(
-                capture.fd.as_raw_fd(),
+                socket.as_raw_fd(),
                 (&raw const addr).cast::<libc::sockaddr>(),
                 size_of::<libc::sockaddr_ll>() as libc::socklen_t,
             )
@@ -124,44 +121,26 @@ impl Capture {
         if rc < 0 {
             return Err(io::Error::last_os_error());
         }
-        Ok(capture)
-    }
-
-    fn set_option<T>(&self, level: i32, name: i32, value: &T) -> io::Result<()> {
-        // SAFETY: `value` points to a live T and the length is its size.
-        let rc = unsafe {
-            libc::setsockopt(
-                self.fd.as_raw_fd(),
-                level,
-                name,
-                (value as *const T).cast(),
-                size_of::<T>() as libc::socklen_t,
-            )
-        };
-        if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+        Ok(Capture { socket, buf: vec![0u8; SNAPLEN] })
     }
 
     /// The next frame, or `None` when the receive timeout passed first.
-    pub fn next_frame(&self) -> io::Result<Option<Frame>> {
-        let mut data = vec![0u8; SNAPLEN];
+    pub fn next_frame(&mut self) -> io::Result<Option<Frame>> {
         loop {
-            // SAFETY: all-zero values are valid for these C structs.
-            let mut from: libc::sockaddr_ll = unsafe { zeroed() };
             let mut control = [0u64; 16];
-            let mut iov = libc::iovec { iov_base: data.as_mut_ptr().cast(), iov_len: data.len() };
-            // SAFETY: as above.
+            let mut iov = libc::iovec { iov_base: self.buf.as_mut_ptr().cast(), iov_len: self.buf.len() };
+            // SAFETY: an all-zero msghdr is a valid value of the C struct.
             let mut msg: libc::msghdr = unsafe { zeroed() };
-            msg.msg_name = (&raw mut from).cast();
-            msg.msg_namelen = size_of::<libc::sockaddr_ll>() as libc::socklen_t;
             msg.msg_iov = &raw mut iov;
             msg.msg_iovlen = 1;
             msg.msg_control = control.as_mut_ptr().cast();
             msg.msg_controllen = size_of::<[u64; 16]>();
-            // recvmsg(): one packet, its sender address (with the packet
-            // type) and the control messages (the timestamp). MSG_TRUNC
-            // makes it return the full length even if the buffer was short.
+            // recvmsg(): one packet and the control messages (the
+            // timestamp). MSG_TRUNC makes it return the full length even
+            // if the buffer was short. (The filter has already dropped the
+            // outgoing copy of each loopback packet.)
             // SAFETY: every pointer in `msg` points to live, large enough buffers.
-            let n = unsafe { libc::recvmsg(self.fd.as_raw_fd(), &raw mut msg, libc::MSG_TRUNC) };
+            let n = unsafe { libc::recvmsg(self.socket.as_raw_fd(), &raw mut msg, libc::MSG_TRUNC) };
             if n < 0 {
                 let error = io::Error::last_os_error();
                 return match error.kind() {
@@ -170,16 +149,11 @@ impl Capture {
                     _ => Err(error),
                 };
             }
-            // The filter already drops the outgoing copy; this check keeps
-            // the promise even on a kernel that ignored the filter.
-            if from.sll_pkttype == libc::PACKET_OUTGOING {
-                continue;
-            }
             let ts = timestamp(&msg).unwrap_or_else(|| {
                 std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default()
             });
             let orig_len = n as usize;
-            data.truncate(orig_len.min(SNAPLEN));
+            let data = self.buf[..orig_len.min(SNAPLEN)].to_vec();
             return Ok(Some(Frame { ts, data, orig_len: orig_len as u32 }));
         }
     }

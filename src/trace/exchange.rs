@@ -79,9 +79,9 @@ pub fn run(options: &Options, capture: bool, lang: Lang) -> Result<Exchange> {
         None
     };
     let client_done = Arc::new(AtomicBool::new(false));
-    let capturing = capture.map(|capture| {
+    let capturing = capture.map(|mut capture| {
         let done = Arc::clone(&client_done);
-        std::thread::spawn(move || capture_until_closed(&capture, &done))
+        std::thread::spawn(move || capture_until_closed(&mut capture, &done))
     });
 
     let (server_console, server_out, server_err) = Console::capture(lang);
@@ -149,7 +149,7 @@ fn now() -> Duration {
 
 /// Reads frames until the connection has closed (both FINs and the last
 /// ACK, or a RST), or until [`LINGER`] after the client is done.
-fn capture_until_closed(capture: &Capture, client_done: &AtomicBool) -> Vec<Frame> {
+fn capture_until_closed(capture: &mut Capture, client_done: &AtomicBool) -> Vec<Frame> {
     let start = Instant::now();
     let mut done_at: Option<Instant> = None;
     let mut close = CloseWatch::default();

@@ -12,7 +12,7 @@ use super::exchange::AppEvent;
 use super::flow::Phase;
 use super::tcp_info::TcpInfo;
 use crate::client::Millis;
-use crate::i18n::{Lang, Text};
+use crate::i18n::Sentences;
 
 /// Something `eco trace` tells its user.
 pub enum Msg<'a> {
@@ -68,16 +68,7 @@ impl Column {
     ];
 }
 
-impl Text for Msg<'_> {
-    fn text(&self, lang: Lang) -> String {
-        match lang {
-            Lang::En => self.en(),
-            Lang::Pt => self.pt(),
-        }
-    }
-}
-
-impl Msg<'_> {
+impl Sentences for Msg<'_> {
     fn en(&self) -> String {
         match self {
             Msg::Title { addr, mode } => format!("── packets on lo: {addr}, server mode {mode} ──"),

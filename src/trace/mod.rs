@@ -43,8 +43,11 @@ use messages::Msg;
 pub enum Access {
     /// Here: root, CAP_NET_RAW, or already inside our own namespace.
     Here,
-    /// A child `eco` ran the command inside a namespace; its exit status.
-    Child(u8),
+    /// Nothing more to do in this process: exit with this status. Either a
+    /// child `eco` ran the command inside a namespace (its status), or this
+    /// is that child and it could not enter one (a status that tells the
+    /// parent so).
+    Done(u8),
     /// Not possible: why (printed with what to do instead).
     Denied(String),
 }
@@ -56,7 +59,7 @@ pub fn access() -> Access {
         // We are that child: enter the namespace, or tell the parent why not.
         return match namespace::enter() {
             Ok(()) => Access::Here,
-            Err(_) => std::process::exit(namespace::UNAVAILABLE),
+            Err(_) => Access::Done(namespace::UNAVAILABLE),
         };
     }
     match Capture::open_loopback(0, Duration::from_millis(1)) {
@@ -71,9 +74,11 @@ pub fn access() -> Access {
         Command::new(exe).args(std::env::args_os().skip(1)).env(namespace::CHILD_ENV, "1").status()
     });
     match status.map(|s| s.code()) {
-        Ok(Some(namespace::UNAVAILABLE)) => Access::Denied("user namespaces are not allowed here".into()),
-        Ok(Some(code)) => Access::Child(code.clamp(0, 255) as u8),
-        Ok(None) => Access::Child(1),
+        Ok(Some(code)) if code == i32::from(namespace::UNAVAILABLE) => {
+            Access::Denied("user namespaces are not allowed here".into())
+        }
+        Ok(Some(code)) => Access::Done(code.clamp(0, 255) as u8),
+        Ok(None) => Access::Done(1),
         Err(e) => Access::Denied(e.to_string()),
     }
 }
@@ -171,7 +176,7 @@ fn group_by_connection(rows: &[Row]) -> Vec<((SocketAddr, SocketAddr), Vec<Row>)
 /// `eco trace --attach --port P`: every connection to a running server,
 /// printed when it closes, until Ctrl-C or `count` connections.
 pub fn run_attach(port: u16, count: Option<u64>, console: &Console) -> Result<()> {
-    let capture = Capture::open_loopback(port, Duration::from_millis(100)).map_err(|source| {
+    let mut capture = Capture::open_loopback(port, Duration::from_millis(100)).map_err(|source| {
         if source.kind() == io::ErrorKind::PermissionDenied {
             Error::CaptureDenied { reason: source.to_string() }
         } else {
@@ -187,7 +192,9 @@ pub fn run_attach(port: u16, count: Option<u64>, console: &Console) -> Result<()
     let mut open: HashMap<(SocketAddr, SocketAddr), (Vec<Frame>, CloseWatch)> = HashMap::new();
     let mut order: Vec<(SocketAddr, SocketAddr)> = Vec::new();
     let mut shown = 0u64;
-    while !stop.load(Ordering::SeqCst) && count.is_none_or(|n| shown < n) {
+    // Until Ctrl-C, `--count` connections, or a reader of stdout that has
+    // gone (`eco trace --attach | head`).
+    while !stop.load(Ordering::SeqCst) && count.is_none_or(|n| shown < n) && !console.stdout_gone() {
         let frame = match capture.next_frame() {
             Ok(Some(frame)) => frame,
             Ok(None) => continue,

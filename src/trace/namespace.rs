@@ -13,27 +13,21 @@
 
 use std::io;
 use std::mem::zeroed;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 
 /// The variable that tells a child `eco trace` to enter a namespace first.
 pub const CHILD_ENV: &str = "ECO_TRACE_IN_NAMESPACE";
 /// Set to `0` to never try a namespace (shows the no-capture fallback).
 pub const ALLOW_ENV: &str = "ECO_TRACE_NAMESPACE";
 /// The child's exit status when the system forbids user namespaces.
-pub const UNAVAILABLE: i32 = 75;
-
-/// Whether this process runs as root (then no namespace is needed).
-pub fn is_root() -> bool {
-    // SAFETY: geteuid cannot fail and has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
+pub const UNAVAILABLE: u8 = 75;
 
 /// Enters a new user + network namespace and brings its `lo` up.
 pub fn enter() -> io::Result<()> {
     // Our ids outside, to map to root inside.
-    // SAFETY: getuid/getgid cannot fail.
-    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-    // SAFETY: plain system call; the process is single-threaded here.
+    let (uid, gid) = (rustix::process::getuid().as_raw(), rustix::process::getgid().as_raw());
+    // SAFETY: unshare() changes the namespaces of the calling thread only
+    // (rustix marks it unsafe for that); the process is single-threaded here.
     if unsafe { libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET) } < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -45,15 +39,10 @@ pub fn enter() -> io::Result<()> {
     loopback_up()
 }
 
-/// `ip link set lo up`, as two ioctls on any socket.
+/// `ip link set lo up`, as two ioctls on any socket (no safe wrapper for
+/// the interface flags exists in std, socket2 or rustix).
 fn loopback_up() -> io::Result<()> {
-    // SAFETY: plain system call; the result is checked.
-    let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    if raw < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `raw` is a new descriptor that nothing else owns.
-    let socket = unsafe { OwnedFd::from_raw_fd(raw) };
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM.cloexec(), None)?;
     // SAFETY: an all-zero ifreq is a valid value of the C struct.
     let mut request: libc::ifreq = unsafe { zeroed() };
     let name = c"lo".to_bytes_with_nul();

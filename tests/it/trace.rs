@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::support::*;
@@ -405,4 +406,40 @@ fn attach_shows_each_connection_to_a_running_server() {
     let rows = rows(&stdout);
     assert_eq!(rows.len(), 20, "{stdout}");
     assert!(rows[3].info.contains("Len=3"), "{}", rows[3].info);
+}
+
+/// `eco trace --attach | head`: once the reader of stdout has gone, the
+/// watcher stops (at its next line) and exits 0, as any Unix filter does.
+/// It used to go on capturing.
+#[test]
+fn attach_stops_when_its_reader_has_gone() {
+    if !root() {
+        return;
+    }
+    let server = Server::start(&["--mode", "threads"]);
+    let mut watcher = eco()
+        .args(["trace", "--lang", "en", "--attach", "--port", &server.port()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(watcher.stderr.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+    assert!(line.starts_with("eco: watching TCP port "), "{line}");
+    // The reader reads one line, then goes (as `head -1` does).
+    let mut stdout = std::io::BufReader::new(watcher.stdout.take().unwrap());
+    assert!(eco_output(&["client", "--port", &server.port(), "-m", "one"]).status.success());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut first).unwrap();
+    assert!(first.starts_with("── connection 127.0.0.1:"), "{first}");
+    drop(stdout);
+    // The next connection's lines meet a closed pipe.
+    assert!(eco_output(&["client", "--port", &server.port(), "-m", "two"]).status.success());
+    let status = (0..200).find_map(|_| {
+        thread::sleep(Duration::from_millis(50));
+        watcher.try_wait().unwrap()
+    });
+    let _ = watcher.kill();
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "still capturing after its reader left");
 }
