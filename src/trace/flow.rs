@@ -3,11 +3,14 @@
 //! Wireshark does not print sequence numbers as they are on the wire: it
 //! subtracts each direction's first number (the ISN), scales the window
 //! once both SYNs agreed on a scale, and marks segments that repeat or skip
-//! data. This file keeps that state per connection and direction and writes
-//! the Info column exactly as tshark 4.0 does for TCP.
+//! data. This file keeps that state per connection and direction and
+//! computes, for each segment, the relative numbers and the analysis
+//! [`Tags`]: the analysis is data ([`TcpRow`]). The Info column is its
+//! `Display`, exactly as tshark 4.0 prints it for TCP; the phases, the
+//! JSON output and diagrams read the same fields.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
+use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -27,9 +30,178 @@ pub struct Row {
     pub protocol: &'static str,
     /// Frame length in bytes.
     pub length: u32,
-    pub info: String,
-    /// The segment, for the phase notes; `None` for other frames.
-    pub segment: Option<Segment>,
+    /// What the row says; its `Display` is the Info column.
+    pub info: Info,
+}
+
+impl Row {
+    /// The TCP analysis of this row, if it is a TCP segment.
+    pub fn tcp(&self) -> Option<&TcpRow> {
+        match &self.info {
+            Info::Tcp(tcp) => Some(tcp),
+            Info::Other | Info::Malformed(_) => None,
+        }
+    }
+}
+
+/// The Info column of a row, as data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Info {
+    Tcp(Box<TcpRow>),
+    /// A frame of another protocol (its Protocol column says which).
+    Other,
+    /// A frame too short or inconsistent to decode, and why.
+    Malformed(String),
+}
+
+impl fmt::Display for Info {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Info::Tcp(tcp) => tcp.fmt(f),
+            Info::Other => Ok(()),
+            Info::Malformed(reason) => write!(f, "[Malformed frame: {reason}]"),
+        }
+    }
+}
+
+/// One TCP segment as Wireshark presents it: the segment, its numbers
+/// relative to each direction's start, its window as scaled, and the
+/// analysis tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcpRow {
+    pub seg: Segment,
+    /// Which connection (and, with `from_first`, which direction).
+    pub conn: ConnKey,
+    /// Whether the sender is the first endpoint of `conn`.
+    pub from_first: bool,
+    /// Seq relative to this direction's ISN.
+    pub seq: u32,
+    /// Ack relative to the other direction's ISN (with the ACK flag).
+    pub ack: Option<u32>,
+    /// The window as Wireshark shows it: scaled once both SYNs agreed.
+    pub window: u32,
+    /// SACK blocks, relative to the other direction's ISN.
+    pub sack: Vec<(u32, u32)>,
+    pub tags: Tags,
+}
+
+/// The analysis tags Wireshark puts in front of the Info text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tags {
+    pub retransmission: bool,
+    pub fast: bool,
+    pub spurious: bool,
+    pub out_of_order: bool,
+    pub lost_segment: bool,
+    pub acked_unseen: bool,
+    pub window_update: bool,
+    pub window_full: bool,
+    pub keep_alive: bool,
+    pub zero_window: bool,
+    /// A duplicate ACK: the frame that first sent this ACK, and the count.
+    pub dup_ack: Option<(usize, u32)>,
+}
+
+impl Tags {
+    /// Whether the segment was sent before (any kind of retransmission).
+    pub fn resent(&self) -> bool {
+        self.retransmission
+    }
+}
+
+impl fmt::Display for TcpRow {
+    /// The Info column: the tags, then `SPORT → DPORT [FLAGS] Seq=… Ack=…
+    /// Win=… Len=…` and the options in header order.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (tags, seg) = (&self.tags, &self.seg);
+        // Wireshark prepends each tag in turn, so the last checked comes first.
+        if tags.out_of_order {
+            f.write_str("[TCP Out-Of-Order] ")?;
+        }
+        if tags.fast {
+            f.write_str("[TCP Fast Retransmission] ")?;
+        }
+        if tags.spurious {
+            f.write_str("[TCP Spurious Retransmission] ")?;
+        }
+        if tags.zero_window {
+            f.write_str("[TCP ZeroWindow] ")?;
+        }
+        if let Some((frame, count)) = tags.dup_ack {
+            write!(f, "[TCP Dup ACK {frame}#{count}] ")?;
+        }
+        if tags.window_full {
+            f.write_str("[TCP Window Full] ")?;
+        }
+        if tags.window_update {
+            f.write_str("[TCP Window Update] ")?;
+        }
+        if tags.keep_alive {
+            f.write_str("[TCP Keep-Alive] ")?;
+        }
+        if tags.acked_unseen {
+            f.write_str("[TCP ACKed unseen segment] ")?;
+        }
+        if tags.lost_segment {
+            f.write_str("[TCP Previous segment not captured] ")?;
+        }
+        if tags.retransmission && !tags.fast && !tags.spurious {
+            f.write_str("[TCP Retransmission] ")?;
+        }
+        write!(f, "{} → {} {} Seq={}", seg.src.port(), seg.dst.port(), FlagList(seg.flags), self.seq)?;
+        if let Some(ack) = self.ack {
+            write!(f, " Ack={ack}")?;
+        }
+        write!(f, " Win={}", self.window)?;
+        if seg.has(URG) {
+            write!(f, " Urg={}", seg.urgent)?;
+        }
+        write!(f, " Len={}", seg.len)?;
+        let mut sack = self.sack.iter();
+        for option in &seg.options {
+            match option {
+                TcpOpt::Mss(mss) => write!(f, " MSS={mss}")?,
+                TcpOpt::SackPerm => f.write_str(" SACK_PERM")?,
+                TcpOpt::Timestamp { val, ecr } => write!(f, " TSval={val} TSecr={ecr}")?,
+                TcpOpt::WindowScale(shift) => write!(f, " WS={}", 1u32 << (*shift).min(14))?,
+                TcpOpt::Sack(blocks) => {
+                    for (left, right) in sack.by_ref().take(blocks.len()) {
+                        write!(f, " SLE={left} SRE={right}")?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A TCP connection: its two endpoints, in a fixed order (the lower first),
+/// so that both directions find the same entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnKey(pub SocketAddr, pub SocketAddr);
+
+impl ConnKey {
+    /// The connection of `seg`, and whether `seg` goes from its first
+    /// endpoint to its second.
+    pub fn of(seg: &Segment) -> (ConnKey, bool) {
+        if seg.src <= seg.dst {
+            (ConnKey(seg.src, seg.dst), true)
+        } else {
+            (ConnKey(seg.dst, seg.src), false)
+        }
+    }
+}
+
+/// What a direction's SYN said about window scaling.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum WindowScale {
+    /// Its SYN was not seen.
+    #[default]
+    Unseen,
+    /// Its SYN carried no window scale option.
+    Off,
+    /// Its SYN asked for this shift.
+    Shift(u8),
 }
 
 /// State of one direction of a connection (Wireshark's `tcp_flow_t`).
@@ -37,9 +209,7 @@ pub struct Row {
 struct Dir {
     /// The number shown as 0: the ISN (or the first seq seen, minus one).
     base: Option<u32>,
-    /// Window scale from this side's SYN: `Some(Some(s))` with the option,
-    /// `Some(None)` without it, `None` if its SYN was not seen.
-    ws: Option<Option<u8>>,
+    ws: WindowScale,
     /// Highest seq + seglen seen: the next new byte expected.
     nextseq: Option<u32>,
     nextseq_ts: Duration,
@@ -50,22 +220,6 @@ struct Dir {
     dupacks: u32,
     /// The latest window this side advertised (scaled).
     window: Option<u32>,
-}
-
-/// The analysis tags Wireshark puts in front of the Info text.
-#[derive(Debug, Default)]
-struct Tags {
-    retransmission: bool,
-    fast: bool,
-    spurious: bool,
-    out_of_order: bool,
-    lost_segment: bool,
-    acked_unseen: bool,
-    window_update: bool,
-    window_full: bool,
-    keep_alive: bool,
-    zero_window: bool,
-    dup_ack: Option<(usize, u32)>,
 }
 
 /// Wireshark's threshold for "out of order" when the connection's first
@@ -87,7 +241,7 @@ const FAST_RETRANSMISSION_WINDOW: Duration = Duration::from_millis(20);
 /// Builds the rows for frames in capture order.
 #[derive(Default)]
 pub struct Analyzer {
-    conns: HashMap<(SocketAddr, SocketAddr), Conn>,
+    conns: HashMap<ConnKey, Conn>,
     first_ts: Option<Duration>,
     rows: usize,
 }
@@ -106,25 +260,20 @@ impl Analyzer {
         let no = self.rows;
         let first = *self.first_ts.get_or_insert(ts);
         let time = ts.saturating_sub(first);
-        let (src, dst, protocol, info, segment) = match decoded {
+        let (src, dst, protocol, info) = match decoded {
             Decoded::Tcp(seg) => {
-                let info = self.tcp_info(no, ts, &seg);
-                (seg.src.ip().to_string(), seg.dst.ip().to_string(), "TCP", info, Some(seg))
+                let (src, dst) = (seg.src.ip().to_string(), seg.dst.ip().to_string());
+                (src, dst, "TCP", Info::Tcp(Box::new(self.tcp_row(no, ts, seg))))
             }
-            Decoded::Other { src, dst, protocol } => (src, dst, protocol, String::new(), None),
-            Decoded::Malformed { src, dst, reason } => {
-                (src, dst, "?", format!("[Malformed frame: {reason}]"), None)
-            }
+            Decoded::Other { src, dst, protocol } => (src, dst, protocol, Info::Other),
+            Decoded::Malformed { src, dst, reason } => (src, dst, "?", Info::Malformed(reason)),
         };
-        Row { no, time, ts, src, dst, protocol, length, info, segment }
+        Row { no, time, ts, src, dst, protocol, length, info }
     }
 
-    fn tcp_info(&mut self, no: usize, ts: Duration, seg: &Segment) -> String {
-        // The two directions of a connection share one entry: key it by
-        // the ordered pair, and index the directions by which end sent.
-        let (key, fwd_index) =
-            if seg.src <= seg.dst { ((seg.src, seg.dst), 0) } else { ((seg.dst, seg.src), 1) };
-        let conn = self.conns.entry(key).or_default();
+    fn tcp_row(&mut self, no: usize, ts: Duration, seg: Segment) -> TcpRow {
+        let (conn_key, from_first) = ConnKey::of(&seg);
+        let conn = self.conns.entry(conn_key).or_default();
         if seg.has(SYN) && !seg.has(ACK) {
             conn.syn_ts = Some(ts);
         } else if seg.has(ACK) && !seg.has(SYN) && conn.first_rtt.is_none() {
@@ -133,10 +282,10 @@ impl Analyzer {
         let out_of_order_threshold =
             conn.first_rtt.filter(|rtt| !rtt.is_zero()).unwrap_or(OUT_OF_ORDER_THRESHOLD);
         let (a, b) = conn.dirs.split_at_mut(1);
-        let (fwd, rev) = if fwd_index == 0 { (&mut a[0], &mut b[0]) } else { (&mut b[0], &mut a[0]) };
+        let (fwd, rev) = if from_first { (&mut a[0], &mut b[0]) } else { (&mut b[0], &mut a[0]) };
 
         if seg.has(SYN) {
-            fwd.ws = Some(seg.window_shift());
+            fwd.ws = seg.window_shift().map_or(WindowScale::Off, WindowScale::Shift);
         }
         let base = *fwd.base.get_or_insert(if seg.has(SYN) { seg.seq } else { seg.seq.wrapping_sub(1) });
         if seg.has(ACK) && rev.base.is_none() {
@@ -145,69 +294,32 @@ impl Analyzer {
         let rev_base = rev.base.unwrap_or(0);
         // Window: raw on SYNs; scaled afterwards when both SYNs carried WS.
         let window = match (seg.has(SYN), fwd.ws, rev.ws) {
-            (false, Some(Some(shift)), Some(Some(_))) => u32::from(seg.window) << shift.min(14),
+            (false, WindowScale::Shift(shift), WindowScale::Shift(_)) => {
+                u32::from(seg.window) << shift.min(14)
+            }
             _ => u32::from(seg.window),
         };
-
-        let tags = analyze(no, ts, seg, window, out_of_order_threshold, fwd, rev);
-
-        // Wireshark prepends each tag in turn, so the last checked comes first.
-        let dup_ack = tags.dup_ack.map(|(frame, count)| format!("[TCP Dup ACK {frame}#{count}] "));
-        let prefixes = [
-            (tags.out_of_order, "[TCP Out-Of-Order] "),
-            (tags.fast, "[TCP Fast Retransmission] "),
-            (tags.spurious, "[TCP Spurious Retransmission] "),
-            (tags.zero_window, "[TCP ZeroWindow] "),
-            (dup_ack.is_some(), dup_ack.as_deref().unwrap_or_default()),
-            (tags.window_full, "[TCP Window Full] "),
-            (tags.window_update, "[TCP Window Update] "),
-            (tags.keep_alive, "[TCP Keep-Alive] "),
-            (tags.acked_unseen, "[TCP ACKed unseen segment] "),
-            (tags.lost_segment, "[TCP Previous segment not captured] "),
-            (tags.retransmission && !tags.fast && !tags.spurious, "[TCP Retransmission] "),
-        ];
-        let mut info: String = prefixes.iter().filter(|(set, _)| *set).map(|(_, text)| *text).collect();
-        let _ = write!(
-            info,
-            "{} → {} {} Seq={}",
-            seg.src.port(),
-            seg.dst.port(),
-            FlagList(seg.flags),
-            seg.seq.wrapping_sub(base)
-        );
-        if seg.has(ACK) {
-            let _ = write!(info, " Ack={}", seg.ack.wrapping_sub(rev_base));
+        let tags = analyze(no, ts, &seg, window, out_of_order_threshold, fwd, rev);
+        let sack = seg
+            .options
+            .iter()
+            .filter_map(|o| match o {
+                TcpOpt::Sack(blocks) => Some(blocks),
+                _ => None,
+            })
+            .flatten()
+            .map(|(left, right)| (left.wrapping_sub(rev_base), right.wrapping_sub(rev_base)))
+            .collect();
+        TcpRow {
+            seq: seg.seq.wrapping_sub(base),
+            ack: seg.has(ACK).then(|| seg.ack.wrapping_sub(rev_base)),
+            window,
+            sack,
+            tags,
+            conn: conn_key,
+            from_first,
+            seg,
         }
-        let _ = write!(info, " Win={window}");
-        if seg.has(URG) {
-            let _ = write!(info, " Urg={}", seg.urgent);
-        }
-        let _ = write!(info, " Len={}", seg.len);
-        for option in &seg.options {
-            match option {
-                TcpOpt::Mss(mss) => {
-                    let _ = write!(info, " MSS={mss}");
-                }
-                TcpOpt::SackPerm => info.push_str(" SACK_PERM"),
-                TcpOpt::Timestamp { val, ecr } => {
-                    let _ = write!(info, " TSval={val} TSecr={ecr}");
-                }
-                TcpOpt::WindowScale(shift) => {
-                    let _ = write!(info, " WS={}", 1u32 << (*shift).min(14));
-                }
-                TcpOpt::Sack(blocks) => {
-                    for (left, right) in blocks {
-                        let _ = write!(
-                            info,
-                            " SLE={} SRE={}",
-                            left.wrapping_sub(rev_base),
-                            right.wrapping_sub(rev_base)
-                        );
-                    }
-                }
-            }
-        }
-        info
     }
 }
 
@@ -253,7 +365,7 @@ fn analyze(
     tags.keep_alive =
         seg.len <= 1 && !control && fwd.nextseq.is_some_and(|next| seg.seq == next.wrapping_sub(1));
     // Data up to the very edge of the window the other side advertised.
-    let scaling_off = fwd.ws == Some(None) || rev.ws == Some(None);
+    let scaling_off = fwd.ws == WindowScale::Off || rev.ws == WindowScale::Off;
     tags.window_full = seg.len > 0
         && !control
         && !scaling_off
@@ -316,13 +428,12 @@ pub enum Phase {
 /// Splits the rows of one connection into phases. The client is the side
 /// that sent the first SYN; without a SYN, the first sender.
 pub fn phases(rows: &[Row]) -> Vec<Phase> {
-    let segments: Vec<(usize, &Segment, &str)> =
-        rows.iter().filter_map(|r| r.segment.as_ref().map(|s| (r.no, s, r.info.as_str()))).collect();
+    let segments: Vec<(usize, &TcpRow)> = rows.iter().filter_map(|r| r.tcp().map(|t| (r.no, t))).collect();
     let Some(client) = segments
         .iter()
-        .find(|(_, s, _)| s.has(SYN) && !s.has(ACK))
+        .find(|(_, t)| t.seg.has(SYN) && !t.seg.has(ACK))
         .or(segments.first())
-        .map(|(_, s, _)| s.src)
+        .map(|(_, t)| t.seg.src)
     else {
         return Vec::new();
     };
@@ -333,7 +444,8 @@ pub fn phases(rows: &[Row]) -> Vec<Phase> {
     let (mut client_bytes, mut server_bytes, mut retransmissions) = (0u64, 0u64, 0usize);
     let mut client_first = true;
     let mut handshake_done = false;
-    for (no, seg, info) in &segments {
+    for (no, tcp) in &segments {
+        let seg = &tcp.seg;
         let from_client = seg.src == client;
         if seg.has(RST) {
             reset.push((*no, from_client));
@@ -355,7 +467,7 @@ pub fn phases(rows: &[Row]) -> Vec<Phase> {
             } else {
                 server_bytes += u64::from(seg.len);
             }
-            retransmissions += usize::from(info.contains("Retransmission]"));
+            retransmissions += usize::from(tcp.tags.resent());
             data.push(*no);
         }
     }
@@ -407,7 +519,7 @@ mod tests {
         ]
         .into_iter()
         .enumerate()
-        .map(|(i, d)| a.push(ms(i as u64 * 100), 66, d).info)
+        .map(|(i, d)| a.push(ms(i as u64 * 100), 66, d).info.to_string())
         .collect();
         assert_eq!(infos[0], "4000 → 5050 [SYN] Seq=0 Win=512 Len=0");
         assert_eq!(infos[1], "5050 → 4000 [SYN, ACK] Seq=0 Ack=1 Win=512 Len=0");
@@ -425,9 +537,10 @@ mod tests {
         let third = a.push(t, 66, seg(4000, 5050, 1001, 9001, ACK, 0));
         let fourth = a.push(t, 66, seg(4000, 5050, 1001, 9001, ACK, 0));
         let fifth = a.push(t, 66, seg(4000, 5050, 1001, 9001, ACK, 0));
-        assert!(!third.info.contains("Dup"));
-        assert!(fourth.info.starts_with("[TCP Dup ACK 3#1] "), "{}", fourth.info);
-        assert!(fifth.info.starts_with("[TCP Dup ACK 3#2] "), "{}", fifth.info);
+        assert!(!third.info.to_string().contains("Dup"));
+        assert_eq!(fourth.tcp().unwrap().tags.dup_ack, Some((3, 1)));
+        assert!(fourth.info.to_string().starts_with("[TCP Dup ACK 3#1] "), "{}", fourth.info);
+        assert!(fifth.info.to_string().starts_with("[TCP Dup ACK 3#2] "), "{}", fifth.info);
     }
 
     #[test]

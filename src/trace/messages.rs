@@ -9,7 +9,7 @@ use std::fmt;
 use std::net::SocketAddr;
 
 use super::exchange::AppEvent;
-use super::flow::Phase;
+use super::flow::{ConnKey, Phase};
 use super::tcp_info::TcpInfo;
 use crate::client::Millis;
 use crate::i18n::Sentences;
@@ -35,8 +35,7 @@ pub enum Msg<'a> {
     },
     /// Above each connection of `--read` / `--attach`.
     ConnectionTitle {
-        a: SocketAddr,
-        b: SocketAddr,
+        conn: ConnKey,
     },
     /// `--attach` has started.
     Attached {
@@ -106,7 +105,7 @@ impl Sentences for Msg<'_> {
                 info.bytes_received
             ),
             Msg::PcapWritten { path, frames } => format!("wrote {frames} packets to {path}"),
-            Msg::ConnectionTitle { a, b } => format!("── connection {a} ↔ {b} ──"),
+            Msg::ConnectionTitle { conn: ConnKey(a, b) } => format!("── connection {a} ↔ {b} ──"),
             Msg::Attached { port } => format!(
                 "watching TCP port {port} on lo; each connection is shown when it closes (Ctrl-C to stop)"
             ),
@@ -150,7 +149,7 @@ impl Sentences for Msg<'_> {
                 info.bytes_received
             ),
             Msg::PcapWritten { path, frames } => format!("{frames} pacotes gravados em {path}"),
-            Msg::ConnectionTitle { a, b } => format!("── conexão {a} ↔ {b} ──"),
+            Msg::ConnectionTitle { conn: ConnKey(a, b) } => format!("── conexão {a} ↔ {b} ──"),
             Msg::Attached { port } => format!(
                 "observando a porta TCP {port} em lo; cada conexão aparece quando fecha (Ctrl-C para parar)"
             ),

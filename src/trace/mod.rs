@@ -22,7 +22,7 @@ pub mod tcp_info;
 
 use std::collections::HashMap;
 use std::io;
-use std::net::SocketAddr;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use capture::{Capture, Frame};
 use exchange::{CloseWatch, Exchange, Options};
-use flow::{Analyzer, Row};
+use flow::{Analyzer, ConnKey, Row};
 use packet::Link;
 
 use crate::console::Console;
@@ -149,7 +149,7 @@ pub fn run_read(path: &Path, console: &Console) -> Result<()> {
     let conversations = group_by_connection(&rows);
     for (key, rows) in &conversations {
         if conversations.len() > 1 {
-            console.say(&Msg::ConnectionTitle { a: key.0, b: key.1 });
+            console.say(&Msg::ConnectionTitle { conn: *key });
         } else {
             console.say(&Msg::PhasesTitle);
         }
@@ -159,16 +159,15 @@ pub fn run_read(path: &Path, console: &Console) -> Result<()> {
 }
 
 /// Rows of each TCP connection, in order of first appearance.
-fn group_by_connection(rows: &[Row]) -> Vec<((SocketAddr, SocketAddr), Vec<Row>)> {
-    let mut order: Vec<(SocketAddr, SocketAddr)> = Vec::new();
-    let mut groups: HashMap<(SocketAddr, SocketAddr), Vec<Row>> = HashMap::new();
+fn group_by_connection(rows: &[Row]) -> Vec<(ConnKey, Vec<Row>)> {
+    let mut order: Vec<ConnKey> = Vec::new();
+    let mut groups: HashMap<ConnKey, Vec<Row>> = HashMap::new();
     for row in rows {
-        let Some(seg) = &row.segment else { continue };
-        let key = if seg.src <= seg.dst { (seg.src, seg.dst) } else { (seg.dst, seg.src) };
-        if !groups.contains_key(&key) {
-            order.push(key);
+        let Some(tcp) = row.tcp() else { continue };
+        if !groups.contains_key(&tcp.conn) {
+            order.push(tcp.conn);
         }
-        groups.entry(key).or_default().push(row.clone());
+        groups.entry(tcp.conn).or_default().push(row.clone());
     }
     order.into_iter().filter_map(|key| groups.remove(&key).map(|rows| (key, rows))).collect()
 }
@@ -189,8 +188,8 @@ pub fn run_attach(port: u16, count: Option<u64>, console: &Console) -> Result<()
             .map_err(|source| Error::Io { doing: crate::error::Doing::Setup, source })?;
     }
     console.note(&Msg::Attached { port });
-    let mut open: HashMap<(SocketAddr, SocketAddr), (Vec<Frame>, CloseWatch)> = HashMap::new();
-    let mut order: Vec<(SocketAddr, SocketAddr)> = Vec::new();
+    let mut open: HashMap<ConnKey, (Vec<Frame>, CloseWatch)> = HashMap::new();
+    let mut order: Vec<ConnKey> = Vec::new();
     let mut shown = 0u64;
     // Until Ctrl-C, `--count` connections, or a reader of stdout that has
     // gone (`eco trace --attach | head`).
@@ -202,7 +201,7 @@ pub fn run_attach(port: u16, count: Option<u64>, console: &Console) -> Result<()
         };
         let decoded = packet::decode(Link::Ethernet, &frame.data);
         let packet::Decoded::Tcp(seg) = &decoded else { continue };
-        let key = if seg.src <= seg.dst { (seg.src, seg.dst) } else { (seg.dst, seg.src) };
+        let (key, _) = ConnKey::of(seg);
         let (frames, watch) = open.entry(key).or_insert_with(|| {
             order.push(key);
             (Vec::new(), CloseWatch::default())
@@ -226,8 +225,8 @@ pub fn run_attach(port: u16, count: Option<u64>, console: &Console) -> Result<()
     Ok(())
 }
 
-fn print_connection(key: (SocketAddr, SocketAddr), frames: &[Frame], console: &Console) {
-    console.say(&Msg::ConnectionTitle { a: key.0, b: key.1 });
+fn print_connection(key: ConnKey, frames: &[Frame], console: &Console) {
+    console.say(&Msg::ConnectionTitle { conn: key });
     let rows = analyze(frames.iter().map(|f| (f, Some(Link::Ethernet))));
     table::print_table(console, &rows, &[]);
     console.say(&Msg::PhasesTitle);

@@ -335,7 +335,7 @@ mod tests {
                     let row = analyzer.push(std::time::Duration::from_micros(i as u64), 66, Decoded::Tcp(seg));
                     prop_assert_eq!(row.no, i + 1);
                     let expected = format!(" Len={len}");
-                    prop_assert!(row.info.contains(&expected), "{}", row.info);
+                    prop_assert!(row.info.to_string().contains(&expected), "{}", row.info);
                 }
             }
         }

@@ -68,7 +68,7 @@ pub fn print_table(console: &Console, rows: &[Row], events: &[(Duration, AppEven
             print_event(console, time, event, &widths);
         }
         let c = |i: usize| cells[i].as_str();
-        console.say(&Raw(&line([c(0), c(1), c(2), c(3), c(4), c(5)], &row.info)));
+        console.say(&Raw(&line([c(0), c(1), c(2), c(3), c(4), c(5)], &row.info.to_string())));
     }
     for ((_, event), time) in pending {
         print_event(console, time, event, &widths);
