@@ -101,10 +101,10 @@ impl Sentences for Msg<'_> {
     fn en(&self) -> String {
         match self {
             Msg::Title { report: r } => {
-                let size = match (r.kind, r.write_size) {
-                    (Kind::Stream, Some(w)) => format!("{} B rounds in {w} B writes", r.size),
-                    (Kind::Bulk, _) => format!("{} B each", r.size),
-                    _ => format!("{} B", r.size),
+                let size = match r.kind {
+                    Kind::Stream => format!("{} B rounds in {} B writes", r.size, r.write_size.unwrap_or(0)),
+                    Kind::Bulk => format!("{} B each", r.size),
+                    Kind::PingPong | Kind::Rate | Kind::ConnectRate | Kind::Udp => format!("{} B", r.size),
                 };
                 format!(
                     "eco bench: {}{}, {}, {} {}, {size}, {:.1} s measured after {:.1} s of warm-up",
@@ -233,10 +233,12 @@ impl Sentences for Msg<'_> {
     fn pt(&self) -> String {
         match self {
             Msg::Title { report: r } => {
-                let size = match (r.kind, r.write_size) {
-                    (Kind::Stream, Some(w)) => format!("rodadas de {} B em escritas de {w} B", r.size),
-                    (Kind::Bulk, _) => format!("{} B cada", r.size),
-                    _ => format!("{} B", r.size),
+                let size = match r.kind {
+                    Kind::Stream => {
+                        format!("rodadas de {} B em escritas de {} B", r.size, r.write_size.unwrap_or(0))
+                    }
+                    Kind::Bulk => format!("{} B cada", r.size),
+                    Kind::PingPong | Kind::Rate | Kind::ConnectRate | Kind::Udp => format!("{} B", r.size),
                 };
                 format!(
                     "eco bench: {}{}, {}, {} {}, {size}, {:.1} s medidos após {:.1} s de aquecimento",

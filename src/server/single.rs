@@ -6,7 +6,7 @@
 //! capture (`eco trace`) to see which call causes which segment.
 
 use std::io::{self, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 
 use super::conn::{Backoff, ConnGuard, EndReason, Ended, Shared};
@@ -16,6 +16,27 @@ use crate::error::Result;
 pub(super) fn serve(listener: TcpListener, shared: &Arc<Shared>, stop: &Stop) -> Result<()> {
     let mut buf = vec![0u8; shared.config.buffer];
     let mut backoff = Backoff::default();
+    while let Some((stream, peer)) = accept(&listener, shared, stop, &mut backoff) {
+        // Refused (deny list, per-IP limit): reset, and wait for the next
+        // one; `--once` means one client *served*.
+        let Some(guard) = shared.admit(&stream, peer) else { continue };
+        handle(stream, guard, &mut buf);
+        if shared.config.once || stop.requested() {
+            break;
+        }
+        shared.console.say(&Msg::Waiting);
+    }
+    Ok(())
+}
+
+/// The next client, or `None` once a stop was requested; shared with
+/// `threads` mode.
+pub(super) fn accept(
+    listener: &TcpListener,
+    shared: &Shared,
+    stop: &Stop,
+    backoff: &mut Backoff,
+) -> Option<(TcpStream, SocketAddr)> {
     loop {
         // accept(): sleeps until the kernel has a connection whose three-way
         // handshake (SYN, SYN-ACK, ACK) is complete, then hands it over as a
@@ -23,24 +44,20 @@ pub(super) fn serve(listener: TcpListener, shared: &Arc<Shared>, stop: &Stop) ->
         // It sleeps as long as it takes: no timeout is set on the listening
         // socket, so a server left idle for hours answers the next client
         // at once.
-        let (stream, peer) = match listener.accept() {
-            Ok(accepted) => accepted,
-            Err(_) if stop.requested() => return Ok(()),
-            Err(error) => {
-                let pause = shared.accept_failed(&error, &mut backoff);
-                shared.active.wait_leave(pause);
-                continue;
+        match listener.accept() {
+            Ok(accepted) => {
+                shared.accepted(backoff);
+                return Some(accepted);
             }
-        };
-        shared.accepted(&mut backoff);
-        // Refused (deny list, per-IP limit): reset, and wait for the next
-        // one; `--once` means one client *served*.
-        let Some(guard) = shared.admit(&stream, peer) else { continue };
-        handle(stream, guard, &mut buf);
-        if shared.config.once || stop.requested() {
-            return Ok(());
+            // The signal thread shut the listening socket down to wake us.
+            Err(_) if stop.requested() => return None,
+            // Out of file descriptors (say): none of it stops the server.
+            // Wait until a connection closes, or a short while.
+            Err(error) => {
+                let pause = shared.accept_failed(&error, backoff);
+                shared.active.wait_leave(pause);
+            }
         }
-        shared.console.say(&Msg::Waiting);
     }
 }
 

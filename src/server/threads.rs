@@ -33,16 +33,7 @@ pub(super) fn serve(listener: TcpListener, shared: &Arc<Shared>, stop: &Stop) ->
             }
         }
         // accept(): as in single mode; the difference is what happens next.
-        let (stream, peer) = match listener.accept() {
-            Ok(accepted) => accepted,
-            Err(_) if stop.requested() => break,
-            Err(error) => {
-                let pause = shared.accept_failed(&error, &mut backoff);
-                shared.active.wait_leave(pause);
-                continue;
-            }
-        };
-        shared.accepted(&mut backoff);
+        let Some((stream, peer)) = single::accept(&listener, shared, stop, &mut backoff) else { break };
         // Admitted here, before the thread starts, so that --max-conns
         // counts it before the next accept.
         let Some(guard) = shared.admit(&stream, peer) else { continue };

@@ -376,23 +376,30 @@ fn a_host_off_loopback_is_a_usage_error() {
     assert!(text(&out.stderr).contains("needs a loopback address, not 192.0.2.1"), "{}", text(&out.stderr));
 }
 
+/// `eco trace --attach` on `server`'s port, once it says it is watching
+/// (connections before that are missed); its stderr has been read.
+fn watch(server: &Server, args: &[&str]) -> std::process::Child {
+    let mut watcher = eco()
+        .args(["trace", "--lang", "en", "--attach", "--port", &server.port()])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(watcher.stderr.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+    assert!(line.starts_with("eco: watching TCP port "), "{line}");
+    watcher
+}
+
 #[test]
 fn attach_shows_each_connection_to_a_running_server() {
     if !root() {
         return;
     }
     let server = Server::start(&["--mode", "threads"]);
-    let mut watcher = eco()
-        .args(["trace", "--lang", "en", "--attach", "--port", &server.port(), "--count", "2"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The watcher says when it is watching; connections before that are missed.
-    let mut stderr = std::io::BufReader::new(watcher.stderr.take().unwrap());
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
-    assert!(line.starts_with("eco: watching TCP port "), "{line}");
+    let watcher = watch(&server, &["--count", "2"]);
     for message in ["one", "two"] {
         let out = eco_output(&["client", "--port", &server.port(), "-m", message]);
         assert!(out.status.success());
@@ -417,16 +424,7 @@ fn attach_stops_when_its_reader_has_gone() {
         return;
     }
     let server = Server::start(&["--mode", "threads"]);
-    let mut watcher = eco()
-        .args(["trace", "--lang", "en", "--attach", "--port", &server.port()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = std::io::BufReader::new(watcher.stderr.take().unwrap());
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
-    assert!(line.starts_with("eco: watching TCP port "), "{line}");
+    let mut watcher = watch(&server, &[]);
     // The reader reads one line, then goes (as `head -1` does).
     let mut stdout = std::io::BufReader::new(watcher.stdout.take().unwrap());
     assert!(eco_output(&["client", "--port", &server.port(), "-m", "one"]).status.success());
