@@ -243,6 +243,7 @@ pub struct TraceArgs {
     pub host: String,
 
     /// Server port; 0 picks a free one. With --attach: the port to watch.
+    /// With --read: only frames to or from this port.
     #[arg(long, short, default_value_t = 0)]
     pub port: u16,
 
@@ -264,10 +265,20 @@ pub struct TraceArgs {
     #[arg(long, value_name = "FILE")]
     pub pcap: Option<PathBuf>,
 
-    /// Show the table for a pcap or pcapng FILE taken elsewhere, instead of
-    /// running an exchange.
+    /// Show the table for a pcap or pcapng FILE taken elsewhere (`-`:
+    /// standard input), instead of running an exchange.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["attach", "pcap", "message", "ack_fin_apart"])]
     pub read: Option<PathBuf>,
+
+    /// With --read: only this TCP connection (its index, from 0, as
+    /// Wireshark's `tcp.stream`).
+    #[arg(long, value_name = "N", requires = "read")]
+    pub stream: Option<u32>,
+
+    /// With --read: JSON Lines instead of the table, one object per frame,
+    /// then one per TCP connection with its phases.
+    #[arg(long, requires = "read")]
+    pub json: bool,
 
     /// Watch connections to a server already running on --port (any server,
     /// any client), and show each one when it closes.

@@ -180,7 +180,13 @@ fn run_bench(args: BenchArgs, console: &Console) -> Result<()> {
 
 fn run_trace(args: TraceArgs, console: &Console) -> Result<u8> {
     if let Some(path) = &args.read {
-        return trace::run_read(path, console).map(|()| 0);
+        let job = trace::ReadJob {
+            path: path.clone(),
+            json: args.json,
+            stream: args.stream,
+            port: Some(args.port).filter(|&p| p != 0),
+        };
+        return trace::run_read(&job, console).map(|()| 0);
     }
     let addr = net::resolve(&args.host, args.port)?[0];
     if !addr.ip().is_loopback() {

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::capture::{Capture, Frame};
-use super::packet::{self, ACK, Decoded, FIN, Link, RST};
+use super::packet::{self, ACK, Decoded, FIN, RST, linktype};
 use super::tcp_info::{TcpInfo, tcp_info};
 use crate::console::{Captured, Console};
 use crate::error::{Doing, Error, Result};
@@ -163,7 +163,7 @@ fn capture_until_closed(capture: &mut Capture, client_done: &AtomicBool) -> Vec<
         }
         match capture.next_frame() {
             Ok(Some(frame)) => {
-                let closed = close.see(&packet::decode(Link::Ethernet, &frame.data));
+                let closed = close.see(&packet::decode(linktype::ETHERNET, &frame.data, frame.orig_len));
                 frames.push(frame);
                 if closed {
                     break;
@@ -196,6 +196,6 @@ impl CloseWatch {
             }
             return false;
         }
-        self.fins.len() == 2 && seg.has(ACK) && seg.len == 0
+        self.fins.len() == 2 && seg.has(ACK) && seg.payload_len() == 0
     }
 }

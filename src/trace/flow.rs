@@ -14,20 +14,26 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::packet::{ACK, Decoded, FIN, FlagList, RST, SYN, Segment, TcpOpt, URG};
+use serde::Serialize;
+
+use super::other::{Echoes, IcmpRow, Mac};
+use super::packet::{ACK, Arp, Decoded, Decoder, FIN, FlagList, RST, SYN, Segment, TcpOpt, URG};
+use super::stamp::Stamp;
 
 /// One row of the table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Row {
     /// Frame number, from 1.
     pub no: usize,
-    /// Since the first frame.
-    pub time: Duration,
+    /// Since the first frame (negative when the capture's clock went
+    /// back); `None` for a record without a timestamp.
+    pub time: Option<Stamp>,
     /// Absolute capture time (since the Unix epoch), to merge with events.
     pub ts: Duration,
     pub src: String,
     pub dst: String,
-    pub protocol: &'static str,
+    /// The Protocol column: `TCP`, `UDP`, `ICMP`, `ARP`, ...
+    pub protocol: String,
     /// Frame length in bytes.
     pub length: u32,
     /// What the row says; its `Display` is the Info column.
@@ -39,7 +45,7 @@ impl Row {
     pub fn tcp(&self) -> Option<&TcpRow> {
         match &self.info {
             Info::Tcp(tcp) => Some(tcp),
-            Info::Other | Info::Malformed(_) => None,
+            _ => None,
         }
     }
 }
@@ -48,8 +54,22 @@ impl Row {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Info {
     Tcp(Box<TcpRow>),
-    /// A frame of another protocol (its Protocol column says which).
-    Other,
+    /// `SPORT → DPORT Len=N`.
+    Udp {
+        sport: u16,
+        dport: u16,
+        len: u32,
+    },
+    Icmp(Box<IcmpRow>),
+    Arp(Arp),
+    /// A pcapng custom block (tshark shows it as a frame of its own).
+    Custom {
+        pen: u32,
+        copy: bool,
+    },
+    /// A frame of another protocol (its Protocol column says which), with
+    /// the Info eco gives it (often none).
+    Other(String),
     /// A frame too short or inconsistent to decode, and why.
     Malformed(String),
 }
@@ -58,7 +78,14 @@ impl fmt::Display for Info {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Info::Tcp(tcp) => tcp.fmt(f),
-            Info::Other => Ok(()),
+            Info::Udp { sport, dport, len } => write!(f, "{sport} → {dport} Len={len}"),
+            Info::Icmp(icmp) => icmp.fmt(f),
+            Info::Arp(arp) => arp.fmt(f),
+            Info::Custom { pen, copy } => {
+                let copied = if *copy { "will be copied" } else { "will not be copied" };
+                write!(f, "Custom Block: PEN = {pen}, {copied}")
+            }
+            Info::Other(info) => f.write_str(info),
             Info::Malformed(reason) => write!(f, "[Malformed frame: {reason}]"),
         }
     }
@@ -72,13 +99,17 @@ pub struct TcpRow {
     pub seg: Segment,
     /// Which connection (and, with `from_first`, which direction).
     pub conn: ConnKey,
+    /// The connection's index in the capture, from 0 (tshark's `tcp.stream`).
+    pub stream: u32,
     /// Whether the sender is the first endpoint of `conn`.
     pub from_first: bool,
-    /// Seq relative to this direction's ISN.
+    /// Seq relative to this direction's ISN (raw when the segment could
+    /// not be analysed).
     pub seq: u32,
     /// Ack relative to the other direction's ISN (with the ACK flag).
     pub ack: Option<u32>,
-    /// The window as Wireshark shows it: scaled once both SYNs agreed.
+    /// The window as Wireshark shows it: scaled by the sender's shift once
+    /// its SYN gave one (and the other SYN did not refuse it).
     pub window: u32,
     /// SACK blocks, relative to the other direction's ISN.
     pub sack: Vec<(u32, u32)>,
@@ -88,16 +119,25 @@ pub struct TcpRow {
 /// The analysis tags Wireshark puts in front of the Info text.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tags {
+    /// A generic retransmission (not fast, not spurious).
     pub retransmission: bool,
     pub fast: bool,
     pub spurious: bool,
     pub out_of_order: bool,
+    /// "Previous segment not captured": this segment starts past the
+    /// highest one seen.
     pub lost_segment: bool,
+    /// "ACKed unseen segment": this ACK covers bytes never seen.
     pub acked_unseen: bool,
     pub window_update: bool,
     pub window_full: bool,
     pub keep_alive: bool,
+    pub keep_alive_ack: bool,
     pub zero_window: bool,
+    pub zero_window_probe: bool,
+    pub zero_window_probe_ack: bool,
+    /// A new connection on the ports of an earlier one (a new SYN, a new ISN).
+    pub reused_ports: bool,
     /// A duplicate ACK: the frame that first sent this ACK, and the count.
     pub dup_ack: Option<(usize, u32)>,
 }
@@ -105,58 +145,78 @@ pub struct Tags {
 impl Tags {
     /// Whether the segment was sent before (any kind of retransmission).
     pub fn resent(&self) -> bool {
-        self.retransmission
+        self.retransmission || self.fast || self.spurious
+    }
+
+    /// Wireshark prepends each tag in turn, so the last one it checks
+    /// comes first: this is the order they read in, left to right.
+    fn labels(&self) -> impl Iterator<Item = String> + '_ {
+        let fixed = [
+            (self.zero_window_probe_ack, "[TCP ZeroWindowProbeAck] "),
+            (self.zero_window, "[TCP ZeroWindow] "),
+            (self.zero_window_probe, "[TCP ZeroWindowProbe] "),
+        ];
+        let after = [
+            (self.keep_alive_ack, "[TCP Keep-Alive ACK] "),
+            (self.keep_alive, "[TCP Keep-Alive] "),
+            (self.window_full, "[TCP Window Full] "),
+            (self.window_update, "[TCP Window Update] "),
+            (self.acked_unseen, "[TCP ACKed unseen segment] "),
+            (self.lost_segment, "[TCP Previous segment not captured] "),
+            (self.out_of_order, "[TCP Out-Of-Order] "),
+            (self.spurious, "[TCP Spurious Retransmission] "),
+            (self.fast, "[TCP Fast Retransmission] "),
+            (self.retransmission, "[TCP Retransmission] "),
+            (self.reused_ports, "[TCP Port numbers reused] "),
+        ];
+        let dup = self.dup_ack.map(|(frame, count)| format!("[TCP Dup ACK {frame}#{count}] "));
+        let pick = |tags: &[(bool, &str)]| {
+            tags.iter().filter(|(set, _)| *set).map(|(_, t)| t.to_string()).collect::<Vec<_>>()
+        };
+        pick(&fixed).into_iter().chain(dup).chain(pick(&after))
     }
 }
 
 impl fmt::Display for TcpRow {
     /// The Info column: the tags, then `SPORT → DPORT [FLAGS] Seq=… Ack=…
-    /// Win=… Len=…` and the options in header order.
+    /// Win=… Len=…` and the options in header order — as far as the
+    /// captured header goes, as tshark writes it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (tags, seg) = (&self.tags, &self.seg);
-        // Wireshark prepends each tag in turn, so the last checked comes first.
-        if tags.out_of_order {
-            f.write_str("[TCP Out-Of-Order] ")?;
+        use super::packet::{Cut, Short};
+        let seg = &self.seg;
+        let short = |f: &mut fmt::Formatter<'_>, why: Short| match why {
+            Short::Capture => f.write_str("[Packet size limited during capture]"),
+            Short::Malformed => f.write_str("[Malformed Packet]"),
+        };
+        // The tags are printed once the header is read up to the options.
+        let tagged = !matches!(seg.cut, Some(Cut::AfterPorts(_) | Cut::AfterWindow(_) | Cut::Bogus));
+        if tagged {
+            for label in self.tags.labels() {
+                f.write_str(&label)?;
+            }
         }
-        if tags.fast {
-            f.write_str("[TCP Fast Retransmission] ")?;
+        write!(f, "{} → {}", seg.src.port(), seg.dst.port())?;
+        if let Some(Cut::AfterPorts(why)) = seg.cut {
+            return short(f, why);
         }
-        if tags.spurious {
-            f.write_str("[TCP Spurious Retransmission] ")?;
-        }
-        if tags.zero_window {
-            f.write_str("[TCP ZeroWindow] ")?;
-        }
-        if let Some((frame, count)) = tags.dup_ack {
-            write!(f, "[TCP Dup ACK {frame}#{count}] ")?;
-        }
-        if tags.window_full {
-            f.write_str("[TCP Window Full] ")?;
-        }
-        if tags.window_update {
-            f.write_str("[TCP Window Update] ")?;
-        }
-        if tags.keep_alive {
-            f.write_str("[TCP Keep-Alive] ")?;
-        }
-        if tags.acked_unseen {
-            f.write_str("[TCP ACKed unseen segment] ")?;
-        }
-        if tags.lost_segment {
-            f.write_str("[TCP Previous segment not captured] ")?;
-        }
-        if tags.retransmission && !tags.fast && !tags.spurious {
-            f.write_str("[TCP Retransmission] ")?;
-        }
-        write!(f, "{} → {} {} Seq={}", seg.src.port(), seg.dst.port(), FlagList(seg.flags), self.seq)?;
+        write!(f, " {} Seq={}", FlagList(seg.flags), self.seq)?;
         if let Some(ack) = self.ack {
             write!(f, " Ack={ack}")?;
         }
         write!(f, " Win={}", self.window)?;
+        match seg.cut {
+            Some(Cut::AfterWindow(why)) => return short(f, why),
+            Some(Cut::Bogus) => {
+                return write!(f, ", bogus TCP header length ({}, must be at least 20)", seg.hlen);
+            }
+            _ => {}
+        }
         if seg.has(URG) {
             write!(f, " Urg={}", seg.urgent)?;
         }
-        write!(f, " Len={}", seg.len)?;
+        if let Some(len) = seg.seg_len {
+            write!(f, " Len={len}")?;
+        }
         let mut sack = self.sack.iter();
         for option in &seg.options {
             match option {
@@ -169,9 +229,25 @@ impl fmt::Display for TcpRow {
                         write!(f, " SLE={left} SRE={right}")?;
                     }
                 }
+                TcpOpt::FastOpen { cookie } => f.write_str(if *cookie { " TFO=C" } else { " TFO=R" })?,
+                TcpOpt::Experimental => f.write_str(" Expxx=1")?,
+                TcpOpt::UserTimeout(timeout) => write!(f, " USER_TO={timeout}")?,
+                TcpOpt::Md5 => f.write_str(" MD5")?,
+                // tshark writes it without a space before.
+                TcpOpt::Ao => f.write_str("TCP AO")?,
+                TcpOpt::AccEcn { order1, counters } => {
+                    let names = if *order1 { ["EE1B", "ECEB", "EE0B"] } else { ["EE0B", "ECEB", "EE1B"] };
+                    for (name, value) in names.iter().zip(counters) {
+                        write!(f, " {name}={value}")?;
+                    }
+                }
+                TcpOpt::Other => {}
             }
         }
-        Ok(())
+        match seg.cut {
+            Some(Cut::InOptions(why)) => short(f, why),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -195,55 +271,97 @@ impl ConnKey {
 /// What a direction's SYN said about window scaling.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 enum WindowScale {
-    /// Its SYN was not seen.
+    /// No SYN seen (yet): the window is shown as it is.
     #[default]
     Unseen,
-    /// Its SYN carried no window scale option.
+    /// Known not to be scaled: a SYN without the option (on either side).
     Off,
-    /// Its SYN asked for this shift.
+    /// Scaled by this shift.
     Shift(u8),
 }
 
-/// State of one direction of a connection (Wireshark's `tcp_flow_t`).
-#[derive(Debug, Default)]
-struct Dir {
+/// One direction of a connection, as Wireshark's analysis keeps it
+/// (`tcp_flow_t` and its `tcp_analyze_seq_flow_info_t`). Sequence numbers
+/// are raw; 0 stands for "not seen yet", as in Wireshark (a real 0 is
+/// taken for unseen too: the same answer, the same quirks).
+#[derive(Debug)]
+struct Flow {
     /// The number shown as 0: the ISN (or the first seq seen, minus one).
     base: Option<u32>,
-    ws: WindowScale,
-    /// Highest seq + seglen seen: the next new byte expected.
-    nextseq: Option<u32>,
-    nextseq_ts: Duration,
-    /// The latest ACK number this side sent, and the frame that first sent it.
-    lastack: Option<u32>,
-    lastack_frame: usize,
-    /// Duplicate ACKs of `lastack` so far.
-    dupacks: u32,
-    /// The latest window this side advertised (scaled).
-    window: Option<u32>,
+    scale: WindowScale,
+    /// The latest window advertised, raw (not scaled).
+    window: u32,
+    /// Highest seq + length seen: the next new byte expected.
+    nextseq: u32,
+    nextseq_time: i64,
+    /// The end of the data seen without a gap: what an ACK may cover.
+    maxseqtobeacked: u32,
+    /// The latest ACK this side sent, and when.
+    lastack: u32,
+    lastack_time: i64,
+    /// Duplicate ACKs of `lastack` so far, and the frame that first sent
+    /// it. -1: the other side just acknowledged bytes never seen from
+    /// this one, said once until this side's ACK moves (Wireshark's use).
+    dupacknum: i32,
+    lastnondupack: usize,
+    /// What the previous segment in this direction was.
+    last_keep_alive: bool,
+    last_zero_window_probe: bool,
+    /// Between a SYN and the first ACK without SYN: the window this side
+    /// advertises is not scaled yet.
+    first_ack: bool,
+}
+
+impl Default for Flow {
+    fn default() -> Flow {
+        Flow {
+            base: None,
+            scale: WindowScale::Unseen,
+            // Wireshark's "no window yet".
+            window: u32::MAX,
+            nextseq: 0,
+            nextseq_time: 0,
+            maxseqtobeacked: 0,
+            lastack: 0,
+            lastack_time: 0,
+            dupacknum: 0,
+            lastnondupack: 0,
+            last_keep_alive: false,
+            last_zero_window_probe: false,
+            first_ack: false,
+        }
+    }
 }
 
 /// Wireshark's threshold for "out of order" when the connection's first
 /// RTT (SYN to the handshake's last ACK) is unknown: 3 ms.
-const OUT_OF_ORDER_THRESHOLD: Duration = Duration::from_millis(3);
+const OUT_OF_ORDER_THRESHOLD: u64 = 3_000_000;
+/// A fast retransmission comes within 20 ms of the last duplicate ACK.
+const FAST_RETRANSMISSION_WINDOW: u64 = 20_000_000;
 
 /// State of one connection: both directions, and the handshake's timing.
 #[derive(Debug, Default)]
 struct Conn {
-    dirs: [Dir; 2],
-    /// When the latest SYN (without ACK) was seen.
-    syn_ts: Option<Duration>,
-    /// The first round trip: from the SYN to the first ACK without SYN.
-    first_rtt: Option<Duration>,
+    stream: u32,
+    flows: [Flow; 2],
+    /// When the latest SYN (without ACK) was seen (0: never).
+    syn_time: i64,
+    /// The first round trip: from the SYN to the first ACK without SYN (0: unknown).
+    first_rtt: u64,
 }
-/// A fast retransmission comes within 20 ms of the last duplicate ACK.
-const FAST_RETRANSMISSION_WINDOW: Duration = Duration::from_millis(20);
 
 /// Builds the rows for frames in capture order.
 #[derive(Default)]
 pub struct Analyzer {
     conns: HashMap<ConnKey, Conn>,
-    first_ts: Option<Duration>,
+    /// The first frame's time.
+    first_ts: Option<Stamp>,
     rows: usize,
+    echoes: Echoes,
+    /// Connections seen so far: the next one's stream index.
+    streams: u32,
+    /// Decodes the frames, reassembling IP fragments across them.
+    decoder: Decoder,
 }
 
 /// Sequence-number comparisons modulo 2^32 (RFC 1982), as TCP itself does.
@@ -254,52 +372,128 @@ fn gt(a: u32, b: u32) -> bool {
     lt(b, a)
 }
 
+/// Nanoseconds from `then` to `now`, as Wireshark's unsigned arithmetic
+/// has it: a clock that went back gives a huge number, never a small one.
+fn since(now: i64, then: i64) -> u64 {
+    now.wrapping_sub(then) as u64
+}
+
 impl Analyzer {
-    pub fn push(&mut self, ts: Duration, length: u32, decoded: Decoded) -> Row {
+    /// The row of the next frame: `ts` its capture time (`None` for a
+    /// record without one), `length` its length on the wire.
+    pub fn push(&mut self, ts: Option<Stamp>, length: u32, decoded: Decoded) -> Row {
         self.rows += 1;
         let no = self.rows;
-        let first = *self.first_ts.get_or_insert(ts);
-        let time = ts.saturating_sub(first);
+        // Times count from the first frame's (or from 0 if it has none).
+        let first = *self.first_ts.get_or_insert(ts.unwrap_or_default());
+        let time = ts.map(|ts| ts.since(first));
+        let now = ts.unwrap_or_default().nanos();
+        let abs = super::pcap::duration_of(now);
         let (src, dst, protocol, info) = match decoded {
             Decoded::Tcp(seg) => {
                 let (src, dst) = (seg.src.ip().to_string(), seg.dst.ip().to_string());
-                (src, dst, "TCP", Info::Tcp(Box::new(self.tcp_row(no, ts, seg))))
+                (src, dst, "TCP".into(), Info::Tcp(Box::new(self.tcp_row(no, now, seg))))
             }
-            Decoded::Other { src, dst, protocol } => (src, dst, protocol, Info::Other),
-            Decoded::Malformed { src, dst, reason } => (src, dst, "?", Info::Malformed(reason)),
+            Decoded::Udp { src, dst, len } => {
+                let info = Info::Udp { sport: src.port(), dport: dst.port(), len };
+                (src.ip().to_string(), dst.ip().to_string(), "UDP".into(), info)
+            }
+            Decoded::Icmp { src, dst, icmp } => {
+                let protocol = if icmp.v6 { "ICMPv6" } else { "ICMP" };
+                let row = self.echoes.see(no, src, dst, icmp);
+                (src.to_string(), dst.to_string(), protocol.into(), Info::Icmp(Box::new(row)))
+            }
+            Decoded::Arp(arp) => {
+                let src = Mac(arp.sender_mac).to_string();
+                let dst =
+                    if arp.operation == 1 { "Broadcast".into() } else { Mac(arp.target_mac).to_string() };
+                (src, dst, "ARP".into(), Info::Arp(arp))
+            }
+            Decoded::Other { src, dst, protocol, info } => (src, dst, protocol, Info::Other(info)),
+            Decoded::Malformed { src, dst, reason } => (src, dst, "?".into(), Info::Malformed(reason)),
         };
-        Row { no, time, ts, src, dst, protocol, length, info }
+        Row { no, time, ts: abs, src, dst, protocol, length, info }
     }
 
-    fn tcp_row(&mut self, no: usize, ts: Duration, seg: Segment) -> TcpRow {
-        let (conn_key, from_first) = ConnKey::of(&seg);
-        let conn = self.conns.entry(conn_key).or_default();
-        if seg.has(SYN) && !seg.has(ACK) {
-            conn.syn_ts = Some(ts);
-        } else if seg.has(ACK) && !seg.has(SYN) && conn.first_rtt.is_none() {
-            conn.first_rtt = conn.syn_ts.map(|syn| ts.saturating_sub(syn));
-        }
-        let out_of_order_threshold =
-            conn.first_rtt.filter(|rtt| !rtt.is_zero()).unwrap_or(OUT_OF_ORDER_THRESHOLD);
-        let (a, b) = conn.dirs.split_at_mut(1);
-        let (fwd, rev) = if from_first { (&mut a[0], &mut b[0]) } else { (&mut b[0], &mut a[0]) };
+    /// Decodes a frame (`link`: its pcap link type) and makes its row.
+    pub fn push_frame(&mut self, ts: Option<Stamp>, link: u32, data: &[u8], orig_len: u32) -> Row {
+        let decoded = self.decoder.decode(link, data, orig_len);
+        self.push(ts, orig_len, decoded)
+    }
 
-        if seg.has(SYN) {
-            fwd.ws = seg.window_shift().map_or(WindowScale::Off, WindowScale::Shift);
+    /// The row of a pcapng custom block, which takes a frame number too.
+    pub fn push_custom(&mut self, pen: u32, copy: bool, length: u32) -> Row {
+        self.rows += 1;
+        self.first_ts.get_or_insert_default();
+        Row {
+            no: self.rows,
+            time: None,
+            ts: Duration::ZERO,
+            src: String::new(),
+            dst: String::new(),
+            protocol: "PCAPNG".into(),
+            length,
+            info: Info::Custom { pen, copy },
         }
-        let base = *fwd.base.get_or_insert(if seg.has(SYN) { seg.seq } else { seg.seq.wrapping_sub(1) });
-        if seg.has(ACK) && rev.base.is_none() {
-            rev.base = Some(seg.ack.wrapping_sub(1));
-        }
-        let rev_base = rev.base.unwrap_or(0);
-        // Window: raw on SYNs; scaled afterwards when both SYNs carried WS.
-        let window = match (seg.has(SYN), fwd.ws, rev.ws) {
-            (false, WindowScale::Shift(shift), WindowScale::Shift(_)) => {
-                u32::from(seg.window) << shift.min(14)
+    }
+
+    fn tcp_row(&mut self, no: usize, now: i64, seg: Segment) -> TcpRow {
+        let (key, from_first) = ConnKey::of(&seg);
+        let (fwd_i, rev_i) = if from_first { (0, 1) } else { (1, 0) };
+        let syn_only = seg.has(SYN) && !seg.has(ACK);
+        let mut tags = Tags::default();
+        // A new SYN, with another ISN, on the ports of a connection already
+        // seen: a new connection (a new stream) on reused ports.
+        let reuse = self.conns.get(&key).and_then(|conn| conn.flows[fwd_i].base).is_some_and(|base| {
+            seg.has(SYN)
+                && seg.cut.is_none_or(|c| !matches!(c, super::packet::Cut::AfterPorts(_)))
+                && seg.seq != base
+        });
+        if reuse {
+            tags.reused_ports = true;
+            if syn_only {
+                self.conns.remove(&key);
             }
-            _ => u32::from(seg.window),
+        }
+        let streams = &mut self.streams;
+        let conn = self.conns.entry(key).or_insert_with(|| {
+            *streams += 1;
+            Conn { stream: *streams - 1, ..Conn::default() }
+        });
+        let stream = conn.stream;
+        let header_read = !matches!(seg.cut, Some(super::packet::Cut::AfterPorts(_)));
+        // Analysed only when the frame's lengths cover the header.
+        let analysed = header_read && seg.seg_len.is_some();
+        if analysed {
+            analyze(no, now, &seg, conn, fwd_i, rev_i, &mut tags);
+        }
+        // The handshake's timing, after the analysis (as in Wireshark).
+        if header_read {
+            let first_ack = &mut conn.flows[fwd_i].first_ack;
+            if seg.has(SYN) {
+                *first_ack = true;
+            } else if seg.has(ACK) {
+                *first_ack = false;
+            }
+            if syn_only {
+                conn.syn_time = now;
+            } else if seg.has(ACK) && !seg.has(SYN) && conn.syn_time != 0 && conn.first_rtt == 0 {
+                conn.first_rtt = since(now, conn.syn_time);
+            }
+        }
+        let (fwd, rev) = (&conn.flows[fwd_i], &conn.flows[rev_i]);
+        let (seq, ack, window) = if analysed {
+            let base = fwd.base.unwrap_or(0);
+            let rev_base = rev.base.unwrap_or(0);
+            let window = match (seg.has(SYN), fwd.scale) {
+                (false, WindowScale::Shift(shift)) => u32::from(seg.window) << shift.min(14),
+                _ => u32::from(seg.window),
+            };
+            (seg.seq.wrapping_sub(base), seg.has(ACK).then(|| seg.ack.wrapping_sub(rev_base)), window)
+        } else {
+            (seg.seq, seg.has(ACK).then_some(seg.ack), u32::from(seg.window))
         };
-        let tags = analyze(no, ts, &seg, window, out_of_order_threshold, fwd, rev);
+        let rev_base = if analysed { rev.base.unwrap_or(0) } else { 0 };
         let sack = seg
             .options
             .iter()
@@ -310,182 +504,391 @@ impl Analyzer {
             .flatten()
             .map(|(left, right)| (left.wrapping_sub(rev_base), right.wrapping_sub(rev_base)))
             .collect();
-        TcpRow {
-            seq: seg.seq.wrapping_sub(base),
-            ack: seg.has(ACK).then(|| seg.ack.wrapping_sub(rev_base)),
-            window,
-            sack,
-            tags,
-            conn: conn_key,
-            from_first,
-            seg,
+        // The window scale option sets this side's scale for the segments
+        // after this one (Wireshark reads it on any segment, not only on
+        // SYNs); a SYN without it means no scaling, checked as Wireshark
+        // does once the options are read (verify_tcp_window_scaling).
+        if header_read {
+            let (a, b) = conn.flows.split_at_mut(1);
+            let (fwd, rev) = if from_first { (&mut a[0], &mut b[0]) } else { (&mut b[0], &mut a[0]) };
+            if let Some(shift) = seg.window_shift() {
+                fwd.scale = WindowScale::Shift(shift);
+            }
+            if seg.has(SYN) {
+                if fwd.scale == WindowScale::Unseen {
+                    fwd.scale = WindowScale::Off;
+                    rev.scale = WindowScale::Off;
+                } else if seg.has(ACK) && rev.scale == WindowScale::Off {
+                    fwd.scale = WindowScale::Off;
+                }
+            }
         }
+        TcpRow { seq, ack, window, sack, tags, conn: key, stream, from_first, seg }
     }
 }
 
-/// Wireshark's sequence analysis for one segment, simplified to the tags
-/// eco prints; updates the direction's state.
-fn analyze(
-    no: usize,
-    ts: Duration,
-    seg: &Segment,
-    window: u32,
-    out_of_order_threshold: Duration,
-    fwd: &mut Dir,
-    rev: &mut Dir,
-) -> Tags {
-    let mut tags = Tags::default();
-    let seglen = seg.seg_len();
+/// Wireshark's sequence analysis (tcp_analyze_sequence_number, 4.0) for
+/// one segment: its tags, and the directions' state for those to come.
+fn analyze(no: usize, now: i64, seg: &Segment, conn: &mut Conn, fwd_i: usize, rev_i: usize, tags: &mut Tags) {
+    let (seq, ack, seglen) = (seg.seq, seg.ack, seg.payload_len());
+    let window = u32::from(seg.window);
     let control = seg.has(SYN) || seg.has(FIN) || seg.has(RST);
+    let first_rtt = conn.first_rtt;
+    let (a, b) = conn.flows.split_at_mut(1);
+    let (fwd, rev) = if fwd_i == 0 { (&mut a[0], &mut b[0]) } else { (&mut b[0], &mut a[0]) };
+    let _ = rev_i;
 
-    // A gap: this segment starts after the next byte we expected.
-    if let Some(next) = fwd.nextseq
-        && gt(seg.seq, next)
-        && !seg.has(RST)
-    {
-        tags.lost_segment = true;
+    if fwd.base.is_none() {
+        fwd.base = Some(if seg.has(SYN) { seq } else { seq.wrapping_sub(1) });
     }
-    // It acknowledges bytes we never saw the other side send.
-    if seg.has(ACK)
-        && let Some(next) = rev.nextseq
-        && gt(seg.ack, next)
-    {
-        tags.acked_unseen = true;
+    // The other side's ISN, from the first ACK seen (usually the SYN-ACK's).
+    if rev.base.is_none() && seg.has(ACK) {
+        rev.base = Some(ack.wrapping_sub(1));
     }
-    // Zero-length segments with the same seq/ack as before: a window
-    // update if the window changed, else a duplicate ACK.
-    let same_place = seglen == 0 && !control && Some(seg.seq) == fwd.nextseq && Some(seg.ack) == fwd.lastack;
-    if same_place && window != 0 && fwd.window.is_some_and(|w| w != window) {
-        tags.window_update = true;
-    } else if same_place && window != 0 && fwd.window == Some(window) {
-        fwd.dupacks += 1;
-        tags.dup_ack = Some((fwd.lastack_frame, fwd.dupacks));
-    }
-    // One byte (or none) just below the next expected: a keep-alive probe.
-    tags.keep_alive =
-        seg.len <= 1 && !control && fwd.nextseq.is_some_and(|next| seg.seq == next.wrapping_sub(1));
-    // Data up to the very edge of the window the other side advertised.
-    let scaling_off = fwd.ws == WindowScale::Off || rev.ws == WindowScale::Off;
-    tags.window_full = seg.len > 0
-        && !control
-        && !scaling_off
-        && rev
-            .lastack
-            .zip(rev.window)
-            .is_some_and(|(acked, win)| seg.seq.wrapping_add(seg.len) == acked.wrapping_add(win));
-    tags.zero_window = window == 0 && !control;
-    // Data (or SYN/FIN) that does not advance the sequence: sent before.
-    if seglen > 0
-        && !tags.keep_alive
-        && let Some(next) = fwd.nextseq
-        && lt(seg.seq, next)
-    {
-        let since_next = ts.saturating_sub(fwd.nextseq_ts);
-        if seg.len > 0
-            && rev.dupacks >= 2
-            && rev.lastack == Some(seg.seq)
-            && since_next < FAST_RETRANSMISSION_WINDOW
+
+    'fwd: {
+        // A zero window probe: one byte at the next place while the other
+        // side's window is closed.
+        if seglen == 1 && seq == fwd.nextseq && rev.window == 0 {
+            tags.zero_window_probe = true;
+            break 'fwd;
+        }
+        if window == 0 && !control {
+            tags.zero_window = true;
+        }
+        // A gap: this segment starts after the next byte expected.
+        if fwd.nextseq != 0 && gt(seq, fwd.nextseq) && !seg.has(RST) {
+            tags.lost_segment = true;
+        }
+        // One byte (or none) just below the next expected: a keep-alive.
+        if seglen <= 1 && seq == fwd.nextseq.wrapping_sub(1) && !control {
+            tags.keep_alive = true;
+        }
+        let same_place = seglen == 0 && seq == fwd.nextseq && ack == fwd.lastack && !control;
+        if same_place && window != 0 && window != fwd.window {
+            tags.window_update = true;
+        }
+        // Data up to the very edge of the window the other side advertised.
+        let shift = match rev.scale {
+            WindowScale::Unseen => None,
+            _ if rev.first_ack => Some(0),
+            WindowScale::Shift(shift) => Some(u32::from(shift.min(14))),
+            WindowScale::Off => Some(0),
+        };
+        if let Some(shift) = shift
+            && seglen > 0
+            && !control
+            && seq.wrapping_add(seglen) == rev.lastack.wrapping_add(rev.window.wrapping_shl(shift))
         {
-            tags.retransmission = true;
-            tags.fast = true;
-        } else if since_next < out_of_order_threshold && next != seg.seq.wrapping_add(seglen) {
-            tags.out_of_order = true;
-        } else {
-            tags.retransmission = true;
-            tags.spurious =
-                seg.len > 0 && rev.lastack.is_some_and(|acked| !gt(seg.seq.wrapping_add(seglen), acked));
+            tags.window_full = true;
+        }
+        if same_place && window != 0 && window == fwd.window && rev.last_keep_alive {
+            tags.keep_alive_ack = true;
+            break 'fwd;
+        }
+        if same_place && window == 0 && window == fwd.window && rev.last_zero_window_probe {
+            tags.zero_window_probe_ack = true;
+            break 'fwd;
+        }
+        if same_place && window != 0 && window == fwd.window {
+            fwd.dupacknum = if fwd.dupacknum == -1 { 1 } else { fwd.dupacknum + 1 };
+            tags.dup_ack = Some((fwd.lastnondupack, fwd.dupacknum.unsigned_abs()));
         }
     }
-
-    // Update the state for the segments to come.
-    let end = seg.seq.wrapping_add(seglen);
-    if fwd.nextseq.is_none_or(|next| gt(end, next)) {
-        fwd.nextseq = Some(end);
-        fwd.nextseq_ts = ts;
+    // A new ACK number restarts the duplicate count.
+    if ack != fwd.lastack {
+        fwd.lastnondupack = no;
+        fwd.dupacknum = 0;
     }
-    fwd.window = Some(window);
-    if seg.has(ACK) && fwd.lastack != Some(seg.ack) {
-        fwd.lastack = Some(seg.ack);
-        fwd.lastack_frame = no;
-        fwd.dupacks = 0;
+    // It acknowledges bytes never seen from the other side.
+    if rev.maxseqtobeacked != 0 && gt(ack, rev.maxseqtobeacked) && seg.has(ACK) {
+        if lt(rev.maxseqtobeacked, rev.nextseq) {
+            // Said once: what was seen since counts as acknowledgeable.
+            rev.maxseqtobeacked = rev.nextseq;
+            tags.acked_unseen = true;
+        } else {
+            // Nothing new seen from the other side: said once, and not
+            // again until this side's ACK number moves.
+            tags.acked_unseen = rev.dupacknum == 0;
+            rev.dupacknum = -1;
+        }
     }
-    tags
+    // Data (or SYN/FIN) that does not advance the sequence: sent before.
+    if (seglen > 0 || seg.has(SYN) || seg.has(FIN)) && !tags.keep_alive {
+        let mut not_advanced = fwd.nextseq != 0 && lt(seq, fwd.nextseq);
+        // More than one byte from one below the next: new data after a
+        // zero window probe, not a retransmission.
+        if seglen > 1 && fwd.nextseq.wrapping_sub(1) == seq {
+            not_advanced = false;
+        }
+        let threshold = if first_rtt == 0 { OUT_OF_ORDER_THRESHOLD } else { first_rtt };
+        // Checked in Wireshark's order; the first that matches is the one.
+        if seglen > 0 && rev.lastack != 0 && !gt(seq.wrapping_add(seglen), rev.lastack) {
+            // Bytes the other side had already acknowledged.
+            tags.spurious = true;
+        } else if not_advanced
+            && rev.dupacknum >= 2
+            && rev.lastack == seq
+            && since(now, rev.lastack_time) < FAST_RETRANSMISSION_WINDOW
+        {
+            // Resent right after the duplicate ACKs that asked for it.
+            tags.fast = true;
+        } else if not_advanced
+            && since(now, fwd.nextseq_time) < threshold
+            && fwd.nextseq != seq.wrapping_add(seglen + u32::from(seg.has(SYN) || seg.has(FIN)))
+        {
+            // Too soon after the highest segment to be a resend.
+            tags.out_of_order = true;
+        } else if not_advanced {
+            tags.retransmission = true;
+        }
+    }
+    // The state for the segments to come.
+    let mut nextseq = seq.wrapping_add(seglen);
+    if seg.has(SYN) || seg.has(FIN) {
+        nextseq = nextseq.wrapping_add(1);
+    }
+    if (gt(nextseq, fwd.nextseq) || fwd.nextseq == 0) && !tags.zero_window_probe {
+        fwd.nextseq = nextseq;
+        fwd.nextseq_time = now;
+    }
+    if (seq == fwd.maxseqtobeacked || fwd.maxseqtobeacked == 0) && !tags.zero_window_probe {
+        fwd.maxseqtobeacked = fwd.nextseq;
+    }
+    fwd.window = window;
+    fwd.lastack = ack;
+    fwd.lastack_time = now;
+    fwd.last_keep_alive = tags.keep_alive;
+    fwd.last_zero_window_probe = tags.zero_window_probe;
 }
 
 /// A stage of a connection's life, with the frames that belong to it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "phase", rename_all = "snake_case")]
 pub enum Phase {
-    /// SYN, SYN-ACK, ACK.
-    Handshake { frames: Vec<usize> },
-    /// Data segments and their ACKs: bytes sent by the client and by the server.
-    Data { frames: Vec<usize>, client_bytes: u64, server_bytes: u64, retransmissions: usize },
-    /// FINs and their ACKs: four frames, or three when a FIN carries the ACK.
-    Close { frames: Vec<usize>, client_first: bool },
+    /// SYN, SYN-ACK, ACK; `syn_resent`: SYNs sent again for want of an answer.
+    Handshake { frames: Frames, syn_resent: u32 },
+    /// A SYN answered by a reset: nothing listened on that port.
+    Refused { frames: Frames },
+    /// Data segments and their ACKs. Bytes count each byte once, however
+    /// often it was sent; `resent`: segments sent again. `echo`: eco's own
+    /// exchange, where the server's bytes are the echo. `mid_stream`: the
+    /// capture began after the handshake.
+    Data { frames: Frames, client_bytes: u64, server_bytes: u64, resent: u32, echo: bool, mid_stream: bool },
+    /// FINs and their ACKs; `segments`: 3 when a FIN carried the ACK of the
+    /// other one, else 4 or more. `eco_hint`: eco's own exchange, whose
+    /// `--ack-fin-apart` gives the four-segment close.
+    Close { frames: Frames, client_first: bool, segments: u32, eco_hint: bool },
     /// A reset ended (or refused) the connection.
-    Reset { frames: Vec<usize>, by_client: bool },
+    Reset { frames: Frames, by_client: bool },
 }
 
-/// Splits the rows of one connection into phases. The client is the side
-/// that sent the first SYN; without a SYN, the first sender.
-pub fn phases(rows: &[Row]) -> Vec<Phase> {
-    let segments: Vec<(usize, &TcpRow)> = rows.iter().filter_map(|r| r.tcp().map(|t| (r.no, t))).collect();
-    let Some(client) = segments
-        .iter()
-        .find(|(_, t)| t.seg.has(SYN) && !t.seg.has(ACK))
-        .or(segments.first())
-        .map(|(_, t)| t.seg.src)
-    else {
-        return Vec::new();
-    };
-    let mut handshake = Vec::new();
-    let mut data = Vec::new();
-    let mut close = Vec::new();
-    let mut reset = Vec::new();
-    let (mut client_bytes, mut server_bytes, mut retransmissions) = (0u64, 0u64, 0usize);
-    let mut client_first = true;
-    let mut handshake_done = false;
-    for (no, tcp) in &segments {
-        let seg = &tcp.seg;
-        let from_client = seg.src == client;
-        if seg.has(RST) {
-            reset.push((*no, from_client));
-        } else if seg.has(SYN) {
-            handshake.push(*no);
-        } else if !handshake_done && !handshake.is_empty() && seg.len == 0 && !seg.has(FIN) && from_client {
-            // The client's ACK of the SYN-ACK completes the handshake.
-            handshake.push(*no);
-            handshake_done = true;
-        } else if seg.has(FIN) || !close.is_empty() {
-            if close.is_empty() {
-                client_first = from_client;
-            }
-            close.push(*no);
-        } else {
-            handshake_done = true;
-            if from_client {
-                client_bytes += u64::from(seg.len);
-            } else {
-                server_bytes += u64::from(seg.len);
-            }
-            retransmissions += usize::from(tcp.tags.resent());
-            data.push(*no);
+/// Frame numbers, kept as runs: a connection of a million frames takes a
+/// few runs, not a million numbers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Frames(Vec<(usize, usize)>);
+
+impl Frames {
+    pub fn push(&mut self, no: usize) {
+        match self.0.last_mut() {
+            Some((_, last)) if *last + 1 == no => *last = no,
+            _ => self.0.push((no, no)),
         }
     }
-    let mut phases = Vec::new();
-    if !handshake.is_empty() {
-        phases.push(Phase::Handshake { frames: handshake });
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
-    if !data.is_empty() {
-        phases.push(Phase::Data { frames: data, client_bytes, server_bytes, retransmissions });
+
+    pub fn count(&self) -> usize {
+        self.0.iter().map(|(from, to)| to - from + 1).sum()
     }
-    if !close.is_empty() {
-        phases.push(Phase::Close { frames: close, client_first });
+
+    pub fn first(&self) -> Option<usize> {
+        self.0.first().map(|(from, _)| *from)
     }
-    if !reset.is_empty() {
-        let by_client = reset[0].1;
-        phases.push(Phase::Reset { frames: reset.into_iter().map(|(no, _)| no).collect(), by_client });
+}
+
+impl fmt::Display for Frames {
+    /// `[1, 2, 3]` as the exercise's notes list them, for a few frames;
+    /// runs as ranges for more: `[4–64, 66]`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let few = self.count() <= 4;
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .flat_map(|&(from, to)| {
+                if few || to - from < 2 {
+                    (from..=to).map(|n| n.to_string()).collect::<Vec<_>>()
+                } else {
+                    vec![format!("{from}–{to}")]
+                }
+            })
+            .collect();
+        write!(f, "[{}]", parts.join(", "))
     }
-    phases
+}
+
+impl Serialize for Frames {
+    /// As `[[from, to], ...]`.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+/// What the phases of one connection need, gathered row by row (not the
+/// rows themselves).
+#[derive(Debug, Default)]
+pub struct PhaseBuilder {
+    /// The side that sent the first SYN, or the first sender.
+    client: Option<SocketAddr>,
+    server: Option<SocketAddr>,
+    /// eco's own exchange: the server echoes, and eco's hints apply.
+    eco: bool,
+    handshake: Frames,
+    syns: [u32; 2],
+    syn_ack_seen: bool,
+    handshake_done: bool,
+    data: Frames,
+    /// Per direction (client, server): the end of the highest data seen.
+    data_end: [Option<u32>; 2],
+    resent: u32,
+    mid_stream: bool,
+    close: Frames,
+    client_first: bool,
+    fins: u32,
+    /// A FIN that also acknowledged the other side's FIN.
+    fin_acked_fin: bool,
+    reset: Frames,
+    reset_by_client: bool,
+}
+
+impl PhaseBuilder {
+    /// For eco's own exchange: its wording (the echo) and hints.
+    pub fn for_exchange() -> PhaseBuilder {
+        PhaseBuilder { eco: true, ..PhaseBuilder::default() }
+    }
+
+    /// The client and the server, once known.
+    pub fn endpoints(&self) -> Option<(SocketAddr, SocketAddr)> {
+        self.client.zip(self.server)
+    }
+
+    /// Takes in the next row of this connection.
+    pub fn see(&mut self, row: &Row) {
+        let Some(tcp) = row.tcp() else { return };
+        let (seg, no) = (&tcp.seg, row.no);
+        if self.client.is_none() {
+            let (client, server) =
+                if seg.has(SYN) && seg.has(ACK) { (seg.dst, seg.src) } else { (seg.src, seg.dst) };
+            self.client = Some(client);
+            self.server = Some(server);
+            self.mid_stream = !seg.has(SYN);
+        }
+        let from_client = Some(seg.src) == self.client;
+        let side = usize::from(!from_client);
+        if seg.has(RST) {
+            if self.reset.is_empty() {
+                self.reset_by_client = from_client;
+            }
+            self.reset.push(no);
+        } else if seg.has(SYN) {
+            self.handshake.push(no);
+            if seg.has(ACK) {
+                self.syn_ack_seen = true;
+            }
+            self.syns[side] += 1;
+        } else if !self.handshake_done
+            && self.syn_ack_seen
+            && seg.payload_len() == 0
+            && !seg.has(FIN)
+            && from_client
+        {
+            // The client's ACK of the SYN-ACK completes the handshake.
+            self.handshake.push(no);
+            self.handshake_done = true;
+        } else if seg.has(FIN) || !self.close.is_empty() {
+            if self.close.is_empty() {
+                self.client_first = from_client;
+            }
+            if seg.has(FIN) {
+                self.fins += 1;
+                // The second FIN acknowledges the first one with it.
+                if self.fins == 2 && seg.has(ACK) {
+                    self.fin_acked_fin = true;
+                }
+            }
+            self.close.push(no);
+        } else {
+            self.handshake_done = true;
+            if seg.payload_len() > 0 {
+                let end = tcp.seq.wrapping_add(seg.payload_len());
+                let highest = &mut self.data_end[side];
+                if highest.is_none_or(|h| gt(end, h)) {
+                    *highest = Some(end);
+                }
+            }
+            self.resent += u32::from(tcp.tags.resent());
+            self.data.push(no);
+        }
+        if seg.has(FIN) && seg.payload_len() > 0 {
+            let end = tcp.seq.wrapping_add(seg.payload_len());
+            let highest = &mut self.data_end[side];
+            if highest.is_none_or(|h| gt(end, h)) {
+                *highest = Some(end);
+            }
+        }
+    }
+
+    /// The phases, in order.
+    pub fn finish(self) -> Vec<Phase> {
+        let mut phases = Vec::new();
+        // A SYN answered by nothing but a reset: refused.
+        let refused = !self.syn_ack_seen
+            && !self.handshake.is_empty()
+            && !self.reset.is_empty()
+            && self.data.is_empty();
+        if refused {
+            let mut frames = self.handshake.clone();
+            for &(from, to) in &self.reset.0 {
+                (from..=to).for_each(|n| frames.push(n));
+            }
+            phases.push(Phase::Refused { frames });
+            return phases;
+        }
+        if !self.handshake.is_empty() {
+            let syn_resent = self.syns[0].saturating_sub(1) + self.syns[1].saturating_sub(1);
+            phases.push(Phase::Handshake { frames: self.handshake, syn_resent });
+        }
+        // Relative numbers start at 1: the end of the highest data is one
+        // more than the bytes sent.
+        let bytes = |end: Option<u32>| end.map_or(0, |end| u64::from(end.saturating_sub(1)));
+        let (client_bytes, server_bytes) = (bytes(self.data_end[0]), bytes(self.data_end[1]));
+        if !self.data.is_empty() || client_bytes + server_bytes > 0 {
+            phases.push(Phase::Data {
+                frames: self.data,
+                client_bytes,
+                server_bytes,
+                resent: self.resent,
+                echo: self.eco,
+                mid_stream: self.mid_stream,
+            });
+        }
+        if !self.close.is_empty() {
+            let segments =
+                if self.fin_acked_fin && self.close.count() == 3 { 3 } else { self.close.count() as u32 };
+            phases.push(Phase::Close {
+                frames: self.close,
+                client_first: self.client_first,
+                segments,
+                eco_hint: self.eco,
+            });
+        }
+        if !self.reset.is_empty() {
+            phases.push(Phase::Reset { frames: self.reset, by_client: self.reset_by_client });
+        }
+        phases
+    }
 }
 
 #[cfg(test)]
@@ -501,26 +904,41 @@ mod tests {
             flags,
             window: 512,
             urgent: 0,
-            len,
+            hlen: 20,
+            seg_len: Some(len),
             options: Vec::new(),
+            cut: None,
         })
+    }
+
+    fn at_ms(ms: i64) -> Option<Stamp> {
+        Some(Stamp::from_nanos(ms * 1_000_000))
+    }
+
+    fn infos(segments: Vec<Decoded>, step_ms: i64) -> Vec<String> {
+        let mut a = Analyzer::default();
+        let mut t = 0;
+        segments
+            .into_iter()
+            .map(|d| {
+                t += step_ms;
+                a.push(at_ms(t), 66, d).info.to_string()
+            })
+            .collect()
     }
 
     #[test]
     fn relative_numbers_and_a_retransmission() {
-        let mut a = Analyzer::default();
-        let ms = Duration::from_millis;
-        let infos: Vec<String> = [
-            seg(4000, 5050, 1000, 0, SYN, 0),
-            seg(5050, 4000, 9000, 1001, SYN | ACK, 0),
-            seg(4000, 5050, 1001, 9001, ACK, 0),
-            seg(4000, 5050, 1001, 9001, ACK | 0x08, 55),
-            seg(4000, 5050, 1001, 9001, ACK | 0x08, 55),
-        ]
-        .into_iter()
-        .enumerate()
-        .map(|(i, d)| a.push(ms(i as u64 * 100), 66, d).info.to_string())
-        .collect();
+        let infos = infos(
+            vec![
+                seg(4000, 5050, 1000, 0, SYN, 0),
+                seg(5050, 4000, 9000, 1001, SYN | ACK, 0),
+                seg(4000, 5050, 1001, 9001, ACK, 0),
+                seg(4000, 5050, 1001, 9001, ACK | 0x08, 55),
+                seg(4000, 5050, 1001, 9001, ACK | 0x08, 55),
+            ],
+            100,
+        );
         assert_eq!(infos[0], "4000 → 5050 [SYN] Seq=0 Win=512 Len=0");
         assert_eq!(infos[1], "5050 → 4000 [SYN, ACK] Seq=0 Ack=1 Win=512 Len=0");
         assert_eq!(infos[2], "4000 → 5050 [ACK] Seq=1 Ack=1 Win=512 Len=0");
@@ -529,9 +947,28 @@ mod tests {
     }
 
     #[test]
+    fn a_resend_soon_after_is_out_of_order_but_a_resent_syn_is_a_retransmission() {
+        // Within 3 ms of the highest segment and not ending where it did.
+        let infos = infos(
+            vec![
+                seg(4000, 5050, 1000, 0, SYN, 0),
+                seg(4000, 5050, 1000, 0, SYN, 0),
+                seg(5050, 4000, 9000, 1001, SYN | ACK, 0),
+                seg(4000, 5050, 1001, 9001, ACK, 0),
+                seg(4000, 5050, 1011, 9001, ACK, 10),
+                seg(4000, 5050, 1001, 9001, ACK, 10),
+            ],
+            1,
+        );
+        assert!(infos[1].starts_with("[TCP Retransmission] 4000 → 5050 [SYN]"), "{}", infos[1]);
+        assert!(infos[4].starts_with("[TCP Previous segment not captured] "), "{}", infos[4]);
+        assert!(infos[5].starts_with("[TCP Out-Of-Order] "), "{}", infos[5]);
+    }
+
+    #[test]
     fn duplicate_acks_name_the_original_frame() {
         let mut a = Analyzer::default();
-        let t = Duration::ZERO;
+        let t = at_ms(0);
         a.push(t, 66, seg(4000, 5050, 1000, 0, SYN, 0));
         a.push(t, 66, seg(5050, 4000, 9000, 1001, SYN | ACK, 0));
         let third = a.push(t, 66, seg(4000, 5050, 1001, 9001, ACK, 0));
@@ -543,6 +980,54 @@ mod tests {
         assert!(fifth.info.to_string().starts_with("[TCP Dup ACK 3#2] "), "{}", fifth.info);
     }
 
+    /// A keep-alive (one byte below the next) and its answer: the answer
+    /// is a Keep-Alive ACK, not a duplicate ACK.
+    #[test]
+    fn a_keep_alive_and_its_ack() {
+        let infos = infos(
+            vec![
+                seg(4000, 5050, 1000, 0, SYN, 0),
+                seg(5050, 4000, 9000, 1001, SYN | ACK, 0),
+                seg(4000, 5050, 1001, 9001, ACK, 0),
+                seg(4000, 5050, 1000, 9001, ACK, 0),
+                seg(5050, 4000, 9001, 1001, ACK, 0),
+            ],
+            1000,
+        );
+        assert!(infos[3].starts_with("[TCP Keep-Alive] "), "{}", infos[3]);
+        assert!(infos[4].starts_with("[TCP Keep-Alive ACK] "), "{}", infos[4]);
+    }
+
+    /// An ACK past all the data seen is flagged once; the same ACK again,
+    /// with nothing new from the other side, is not.
+    #[test]
+    fn acked_unseen_is_said_once_until_something_changes() {
+        let infos = infos(
+            vec![
+                seg(4000, 5050, 1001, 9001, ACK | 0x08, 10),
+                seg(5050, 4000, 9001, 1050, ACK | 0x08, 10),
+                seg(5050, 4000, 9011, 1050, ACK | 0x08, 10),
+                seg(4000, 5050, 1011, 9021, ACK | 0x08, 10),
+                seg(5050, 4000, 9021, 1060, ACK | 0x08, 10),
+            ],
+            1000,
+        );
+        assert!(infos[1].starts_with("[TCP ACKed unseen segment] "), "{}", infos[1]);
+        assert!(!infos[2].contains("ACKed unseen"), "{}", infos[2]);
+        assert!(infos[4].starts_with("[TCP ACKed unseen segment] "), "{}", infos[4]);
+    }
+
+    #[test]
+    fn a_new_syn_on_used_ports_is_a_new_stream() {
+        let mut a = Analyzer::default();
+        let t = at_ms(0);
+        a.push(t, 66, seg(4000, 5050, 1000, 0, SYN, 0));
+        a.push(t, 66, seg(4000, 5050, 1001, 0, RST, 0));
+        let again = a.push(t, 66, seg(4000, 5050, 77_000, 0, SYN, 0));
+        assert_eq!(again.info.to_string(), "[TCP Port numbers reused] 4000 → 5050 [SYN] Seq=0 Win=512 Len=0");
+        assert_eq!(again.tcp().unwrap().stream, 1);
+    }
+
     #[test]
     fn sequence_comparison_wraps() {
         assert!(lt(u32::MAX, 0));
@@ -550,36 +1035,63 @@ mod tests {
         assert!(!lt(7, 7));
     }
 
-    fn rows_of(segments: Vec<Decoded>) -> Vec<Row> {
+    fn phases_of(segments: Vec<Decoded>) -> Vec<Phase> {
         let mut a = Analyzer::default();
-        segments.into_iter().map(|d| a.push(Duration::ZERO, 66, d)).collect()
+        let mut builder = PhaseBuilder::default();
+        for d in segments {
+            builder.see(&a.push(at_ms(0), 66, d));
+        }
+        builder.finish()
+    }
+
+    fn frames(list: &[usize]) -> Frames {
+        let mut frames = Frames::default();
+        list.iter().for_each(|&n| frames.push(n));
+        frames
     }
 
     #[test]
-    fn phases_of_a_three_segment_close_and_of_a_reset() {
+    fn phases_of_a_three_segment_close_a_reset_and_a_refusal() {
         let psh = 0x08;
-        let rows = rows_of(vec![
+        let phases = phases_of(vec![
             seg(4000, 5050, 100, 0, SYN, 0),
             seg(5050, 4000, 900, 101, SYN | ACK, 0),
             seg(4000, 5050, 101, 901, ACK, 0),
+            seg(4000, 5050, 101, 901, psh | ACK, 5),
             seg(4000, 5050, 101, 901, psh | ACK, 5),
             seg(5050, 4000, 901, 106, psh | ACK, 5),
             seg(4000, 5050, 106, 906, FIN | ACK, 0),
             seg(5050, 4000, 906, 107, FIN | ACK, 0),
             seg(4000, 5050, 107, 907, ACK, 0),
         ]);
-        assert_eq!(
-            phases(&rows),
-            [
-                Phase::Handshake { frames: vec![1, 2, 3] },
-                Phase::Data { frames: vec![4, 5], client_bytes: 5, server_bytes: 5, retransmissions: 0 },
-                Phase::Close { frames: vec![6, 7, 8], client_first: true },
-            ]
+        assert_eq!(phases[0], Phase::Handshake { frames: frames(&[1, 2, 3]), syn_resent: 0 });
+        // The resent 5 bytes count once.
+        assert!(
+            matches!(
+                &phases[1],
+                Phase::Data {
+                    client_bytes: 5,
+                    server_bytes: 5,
+                    resent: 1,
+                    echo: false,
+                    mid_stream: false,
+                    ..
+                }
+            ),
+            "{phases:?}"
         );
-        let rows = rows_of(vec![seg(4000, 5050, 100, 0, SYN, 0), seg(5050, 4000, 0, 101, RST | ACK, 0)]);
-        assert_eq!(
-            phases(&rows),
-            [Phase::Handshake { frames: vec![1] }, Phase::Reset { frames: vec![2], by_client: false }]
+        assert!(
+            matches!(&phases[2], Phase::Close { client_first: true, segments: 3, eco_hint: false, .. }),
+            "{phases:?}"
         );
+
+        let refused = phases_of(vec![seg(4000, 5050, 100, 0, SYN, 0), seg(5050, 4000, 0, 101, RST | ACK, 0)]);
+        assert_eq!(refused, [Phase::Refused { frames: frames(&[1, 2]) }]);
+    }
+
+    #[test]
+    fn frames_print_as_runs() {
+        assert_eq!(frames(&[1, 2, 3]).to_string(), "[1, 2, 3]");
+        assert_eq!(frames(&(4..=64).chain([66]).collect::<Vec<_>>()).to_string(), "[4–64, 66]");
     }
 }

@@ -5,14 +5,14 @@
 //! One exhaustive `match` per language: a message added without its
 //! translation does not compile.
 
-use std::fmt;
 use std::net::SocketAddr;
 
 use super::exchange::AppEvent;
 use super::flow::{ConnKey, Phase};
+use super::pcap::Warning;
 use super::tcp_info::TcpInfo;
 use crate::client::Millis;
-use crate::i18n::Sentences;
+use crate::i18n::{Sentences, plural};
 
 /// Something `eco trace` tells its user.
 pub enum Msg<'a> {
@@ -40,6 +40,16 @@ pub enum Msg<'a> {
     /// `--attach` has started.
     Attached {
         port: u16,
+    },
+    /// `--read`: the file ended early (the frames before were shown).
+    FileWarning {
+        path: &'a str,
+        warning: &'a Warning,
+    },
+    /// `--read`: frames of a link type eco does not decode.
+    UnknownLink {
+        path: &'a str,
+        link: u32,
     },
 }
 
@@ -109,6 +119,20 @@ impl Sentences for Msg<'_> {
             Msg::Attached { port } => format!(
                 "watching TCP port {port} on lo; each connection is shown when it closes (Ctrl-C to stop)"
             ),
+            Msg::UnknownLink { path, link } => format!(
+                "{path} has frames of link type {link}, which eco does not decode (it reads Ethernet, Linux \
+                 cooked, raw IP, BSD loopback, PPP and Cisco HDLC): they are listed without their contents"
+            ),
+            Msg::FileWarning { path, warning } => match warning {
+                Warning::CutShort => format!(
+                    "{path} ends in the middle of a packet (it was cut short): the frames before are shown"
+                ),
+                Warning::Damaged(why) => format!("{path} is damaged ({why}): the frames before are shown"),
+                Warning::UnsupportedVersion { major, minor } => format!(
+                    "{path} has a pcapng section of version {major}.{minor}, which no reader knows: the frames \
+                     before are shown"
+                ),
+            },
         }
     }
 
@@ -153,6 +177,22 @@ impl Sentences for Msg<'_> {
             Msg::Attached { port } => format!(
                 "observando a porta TCP {port} em lo; cada conexão aparece quando fecha (Ctrl-C para parar)"
             ),
+            Msg::UnknownLink { path, link } => format!(
+                "{path} tem quadros do tipo de enlace {link}, que o eco não decodifica (ele lê Ethernet, Linux \
+                 cooked, IP puro, loopback BSD, PPP e Cisco HDLC): eles aparecem sem o conteúdo"
+            ),
+            Msg::FileWarning { path, warning } => match warning {
+                Warning::CutShort => format!(
+                    "{path} termina no meio de um pacote (foi cortado): os quadros anteriores são mostrados"
+                ),
+                Warning::Damaged(why) => {
+                    format!("{path} está danificado ({why}): os quadros anteriores são mostrados")
+                }
+                Warning::UnsupportedVersion { major, minor } => format!(
+                    "{path} tem uma seção pcapng de versão {major}.{minor}, que nenhum leitor conhece: os quadros \
+                     anteriores são mostrados"
+                ),
+            },
         }
     }
 }
@@ -160,41 +200,71 @@ impl Sentences for Msg<'_> {
 fn phase_en(phase: &Phase) -> String {
     let side = |client: bool| if client { "client" } else { "server" };
     match phase {
-        Phase::Handshake { frames } => format!(
-            "{}: Three-way handshake (SYN, SYN-ACK, ACK): the kernels agree on initial sequence \
-             numbers and options before any data; connect() returns after it.",
-            FrameList(frames)
-        ),
-        Phase::Data { frames, client_bytes, server_bytes, retransmissions } => {
+        Phase::Handshake { frames, syn_resent } => {
             let mut text = format!(
-                "{}: Data and ACKs: the client sent {client_bytes} bytes, the server echoed \
-                 {server_bytes} bytes, and each side's kernel acknowledged (ACK) what it received.",
-                FrameList(frames)
+                "{frames}: Three-way handshake (SYN, SYN-ACK, ACK): the kernels agree on initial sequence \
+                 numbers and options before any data; connect() returns after it."
             );
-            if *retransmissions > 0 {
+            if *syn_resent > 0 {
                 text.push_str(&format!(
-                    " {retransmissions} segment(s) were lost and sent again (retransmission)."
+                    " {syn_resent} SYN {} sent again: no answer came in time (the first wait is 1 s, then 2 s, 4 s...).",
+                    plural(u64::from(*syn_resent), "was", "were")
                 ));
             }
             text
         }
-        Phase::Close { frames, client_first } if frames.len() >= 4 => format!(
-            "{}: Four-way close: the {first}'s FIN, the {other}'s ACK, the {other}'s FIN, the {first}'s ACK.",
-            FrameList(frames),
-            first = side(*client_first),
-            other = side(!*client_first)
+        Phase::Refused { frames } => format!(
+            "{frames}: Refused: the SYN was answered with a reset (RST): nothing listened on that port, \
+             and connect() failed with \"Connection refused\"."
         ),
-        Phase::Close { frames, client_first } => format!(
-            "{}: Close in three segments: the {first}'s FIN; the {other}'s FIN carrying the ACK of it \
-             (Linux delays that ACK, and the application closes at once); the {first}'s ACK. The \
-             exercise's capture shows four segments: --ack-fin-apart sends that ACK alone.",
-            FrameList(frames),
-            first = side(*client_first),
-            other = side(!*client_first)
-        ),
+        Phase::Data { frames, client_bytes, server_bytes, resent, echo, mid_stream } => {
+            let mut text = if *mid_stream {
+                format!("{frames}: Data and ACKs (the capture began after the handshake): ")
+            } else {
+                format!("{frames}: Data and ACKs: ")
+            };
+            let server = if *echo { "echoed" } else { "sent" };
+            text.push_str(&format!(
+                "the client sent {client_bytes} {}, the server {server} {server_bytes} {}, and each side's kernel \
+                 acknowledged (ACK) what it received.",
+                plural(*client_bytes, "byte", "bytes"),
+                plural(*server_bytes, "byte", "bytes")
+            ));
+            if *resent > 0 {
+                text.push_str(&format!(
+                    " {resent} {} lost (or late) and sent again (retransmission); each byte counts once.",
+                    plural(u64::from(*resent), "segment was", "segments were")
+                ));
+            }
+            text
+        }
+        Phase::Close { frames, client_first, segments, eco_hint } => {
+            let (first, other) = (side(*client_first), side(!*client_first));
+            if *segments == 3 {
+                let mut text = format!(
+                    "{frames}: Close in three segments: the {first}'s FIN; the {other}'s FIN carrying the ACK of \
+                     it (Linux delays that ACK, and the application closes at once); the {first}'s ACK."
+                );
+                if *eco_hint {
+                    text.push_str(
+                        " The exercise's capture shows four segments: --ack-fin-apart sends that ACK alone.",
+                    );
+                }
+                text
+            } else if *segments == 4 {
+                format!(
+                    "{frames}: Four-way close: the {first}'s FIN, the {other}'s ACK, the {other}'s FIN, the \
+                     {first}'s ACK."
+                )
+            } else {
+                format!(
+                    "{frames}: Close in {segments} segments: each side's FIN and its ACK (some sent again, or \
+                     with data)."
+                )
+            }
+        }
         Phase::Reset { frames, by_client } => format!(
-            "{}: Reset: the {} sent RST; the connection was aborted without the FIN exchange.",
-            FrameList(frames),
+            "{frames}: Reset: the {} sent RST; the connection was aborted without the FIN exchange.",
             side(*by_client)
         ),
     }
@@ -203,52 +273,78 @@ fn phase_en(phase: &Phase) -> String {
 fn phase_pt(phase: &Phase) -> String {
     let side = |client: bool| if client { "cliente" } else { "servidor" };
     match phase {
-        Phase::Handshake { frames } => format!(
-            "{}: Three-way handshake (SYN, SYN-ACK, ACK): os kernels combinam os números de \
-             sequência iniciais e as opções antes de qualquer dado; connect() retorna depois dele.",
-            FrameList(frames)
-        ),
-        Phase::Data { frames, client_bytes, server_bytes, retransmissions } => {
+        Phase::Handshake { frames, syn_resent } => {
             let mut text = format!(
-                "{}: Dados e ACKs: o cliente enviou {client_bytes} bytes, o servidor ecoou \
-                 {server_bytes} bytes, e o kernel de cada lado confirmou (ACK) o que recebeu.",
-                FrameList(frames)
+                "{frames}: Three-way handshake (SYN, SYN-ACK, ACK): os kernels combinam os números de \
+                 sequência iniciais e as opções antes de qualquer dado; connect() retorna depois dele."
             );
-            if *retransmissions > 0 {
+            if *syn_resent > 0 {
                 text.push_str(&format!(
-                    " {retransmissions} segmento(s) se perderam e foram reenviados (retransmissão)."
+                    " {syn_resent} SYN {} de novo: a resposta não veio a tempo (a primeira espera é de 1 s, \
+                     depois 2 s, 4 s...).",
+                    plural(u64::from(*syn_resent), "foi enviado", "foram enviados")
                 ));
             }
             text
         }
-        Phase::Close { frames, client_first } if frames.len() >= 4 => format!(
-            "{}: Encerramento em quatro vias: FIN do {first}, ACK do {other}, FIN do {other}, ACK do {first}.",
-            FrameList(frames),
-            first = side(*client_first),
-            other = side(!*client_first)
+        Phase::Refused { frames } => format!(
+            "{frames}: Recusada: o SYN foi respondido com um reset (RST): nada escutava naquela porta, e \
+             connect() falhou com \"Connection refused\"."
         ),
-        Phase::Close { frames, client_first } => format!(
-            "{}: Encerramento em três segmentos: FIN do {first}; FIN do {other} levando o ACK dele \
-             (o Linux atrasa esse ACK, e a aplicação fecha em seguida); ACK do {first}. A captura do \
-             exercício mostra quatro segmentos: --ack-fin-apart envia esse ACK sozinho.",
-            FrameList(frames),
-            first = side(*client_first),
-            other = side(!*client_first)
-        ),
+        Phase::Data { frames, client_bytes, server_bytes, resent, echo, mid_stream } => {
+            let mut text = if *mid_stream {
+                format!("{frames}: Dados e ACKs (a captura começou depois do handshake): ")
+            } else {
+                format!("{frames}: Dados e ACKs: ")
+            };
+            let server = if *echo { "ecoou" } else { "enviou" };
+            text.push_str(&format!(
+                "o cliente enviou {client_bytes} {}, o servidor {server} {server_bytes} {}, e o kernel de cada \
+                 lado confirmou (ACK) o que recebeu.",
+                plural(*client_bytes, "byte", "bytes"),
+                plural(*server_bytes, "byte", "bytes")
+            ));
+            if *resent > 0 {
+                text.push_str(&format!(
+                    " {resent} {} e {} de novo (retransmissão); cada byte conta uma vez.",
+                    plural(
+                        u64::from(*resent),
+                        "segmento se perdeu (ou atrasou)",
+                        "segmentos se perderam (ou atrasaram)"
+                    ),
+                    plural(u64::from(*resent), "foi enviado", "foram enviados")
+                ));
+            }
+            text
+        }
+        Phase::Close { frames, client_first, segments, eco_hint } => {
+            let (first, other) = (side(*client_first), side(!*client_first));
+            if *segments == 3 {
+                let mut text = format!(
+                    "{frames}: Encerramento em três segmentos: FIN do {first}; FIN do {other} levando o ACK dele \
+                     (o Linux atrasa esse ACK, e a aplicação fecha em seguida); ACK do {first}."
+                );
+                if *eco_hint {
+                    text.push_str(
+                        " A captura do exercício mostra quatro segmentos: --ack-fin-apart envia esse ACK sozinho.",
+                    );
+                }
+                text
+            } else if *segments == 4 {
+                format!(
+                    "{frames}: Encerramento em quatro vias: FIN do {first}, ACK do {other}, FIN do {other}, ACK \
+                     do {first}."
+                )
+            } else {
+                format!(
+                    "{frames}: Encerramento em {segments} segmentos: o FIN de cada lado e o ACK dele (alguns \
+                     reenviados, ou com dados)."
+                )
+            }
+        }
         Phase::Reset { frames, by_client } => format!(
-            "{}: Reset: o {} enviou RST; a conexão foi abortada sem a troca de FINs.",
-            FrameList(frames),
+            "{frames}: Reset: o {} enviou RST; a conexão foi abortada sem a troca de FINs.",
             side(*by_client)
         ),
-    }
-}
-
-/// `[1, 2, 3]`: frame numbers as the exercise's notes list them.
-struct FrameList<'a>(&'a [usize]);
-
-impl fmt::Display for FrameList<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let numbers: Vec<String> = self.0.iter().map(usize::to_string).collect();
-        write!(f, "[{}]", numbers.join(", "))
     }
 }

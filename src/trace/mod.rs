@@ -11,12 +11,16 @@
 //! - [`namespace`]: capture without root, in a namespace of our own.
 
 pub mod capture;
+pub mod defrag;
 pub mod exchange;
 pub mod flow;
+pub mod json;
 pub mod messages;
 pub mod namespace;
+pub mod other;
 pub mod packet;
 pub mod pcap;
+pub mod stamp;
 pub mod table;
 pub mod tcp_info;
 
@@ -31,8 +35,11 @@ use std::time::Duration;
 
 use capture::{Capture, Frame};
 use exchange::{CloseWatch, Exchange, Options};
-use flow::{Analyzer, ConnKey, Row};
-use packet::Link;
+use flow::{Analyzer, ConnKey, Info, PhaseBuilder, Row};
+use packet::linktype;
+use pcap::Record;
+use stamp::Stamp;
+use table::Table;
 
 use crate::console::Console;
 use crate::error::{Error, Result};
@@ -103,14 +110,26 @@ pub fn run_live(job: &TraceJob, capture: Result<(), String>, console: &Console) 
 /// The table, events, phases and TCP_INFO of one exchange.
 pub fn print_exchange(exchange: &Exchange, mode: &str, console: &Console) {
     console.say(&Msg::Title { addr: exchange.addr, mode });
-    let rows = analyze(exchange.frames.iter().map(|f| (f, Some(Link::Ethernet))));
-    table::print_table(console, &rows, &exchange.events);
+    let mut analyzer = Analyzer::default();
+    let mut table = Table::new(console, &exchange.events);
+    let mut phases = PhaseBuilder::for_exchange();
+    for frame in &exchange.frames {
+        let row = analyzer.push_frame(
+            Some(Stamp::from_nanos(frame.ts.as_nanos() as i64)),
+            linktype::ETHERNET,
+            &frame.data,
+            frame.orig_len,
+        );
+        phases.see(&row);
+        table.row(&row);
+    }
+    table.finish();
     for line in exchange.client_err.text().lines() {
         console.say(&Raw(line));
     }
-    if !rows.is_empty() {
+    if !exchange.frames.is_empty() {
         console.say(&Msg::PhasesTitle);
-        table::print_phases(console, &flow::phases(&rows));
+        table::print_phases(console, &phases.finish());
     }
     if let Some(info) = &exchange.tcp_info {
         table::print_tcp_info(console, info);
@@ -123,53 +142,120 @@ fn write_pcap(path: &Path, frames: &[Frame], console: &Console) -> Result<()> {
     Ok(())
 }
 
-/// Decodes and analyzes frames in order: the table's rows.
-fn analyze<'a>(frames: impl Iterator<Item = (&'a Frame, Option<Link>)>) -> Vec<Row> {
-    let mut analyzer = Analyzer::default();
-    frames
-        .map(|(frame, link)| {
-            let decoded = match link {
-                Some(link) => packet::decode(link, &frame.data),
-                None => packet::Decoded::Malformed {
-                    src: "?".into(),
-                    dst: "?".into(),
-                    reason: "link type not supported".into(),
-                },
-            };
-            analyzer.push(frame.ts, frame.orig_len, decoded)
-        })
-        .collect()
+/// What `eco trace --read` was asked to do.
+pub struct ReadJob {
+    /// The capture file (`-`: standard input).
+    pub path: PathBuf,
+    /// JSON Lines instead of the table.
+    pub json: bool,
+    /// Only this TCP connection (its index, from 0, as `tcp.stream`).
+    pub stream: Option<u32>,
+    /// Only frames to or from this port (TCP or UDP).
+    pub port: Option<u16>,
 }
 
-/// `eco trace --read FILE`: the table for any pcap or pcapng file.
-pub fn run_read(path: &Path, console: &Console) -> Result<()> {
-    let frames = pcap::read(path).map_err(|source| Error::PcapRead { path: path.to_owned(), source })?;
-    let rows = analyze(frames.iter().map(|f| (&f.frame, f.link)));
-    table::print_table(console, &rows, &[]);
-    let conversations = group_by_connection(&rows);
-    for (key, rows) in &conversations {
-        if conversations.len() > 1 {
-            console.say(&Msg::ConnectionTitle { conn: *key });
-        } else {
-            console.say(&Msg::PhasesTitle);
+impl ReadJob {
+    fn selects(&self, row: &Row) -> bool {
+        let tcp = row.tcp();
+        let stream_ok = self.stream.is_none_or(|s| tcp.is_some_and(|t| t.stream == s));
+        let port_ok = self.port.is_none_or(|p| match (&row.info, tcp) {
+            (_, Some(t)) => t.seg.src.port() == p || t.seg.dst.port() == p,
+            (Info::Udp { sport, dport, .. }, None) => *sport == p || *dport == p,
+            _ => false,
+        });
+        stream_ok && port_ok
+    }
+}
+
+/// `eco trace --read FILE`: the table (or JSON Lines) for any pcap or
+/// pcapng file, frame by frame as it is read, then the phases of each TCP
+/// connection. Memory grows with the connections, not with the frames.
+pub fn run_read(job: &ReadJob, console: &Console) -> Result<()> {
+    let read_error = |source| Error::PcapRead { path: job.path.clone(), source };
+    let mut reader = pcap::Reader::open(&job.path).map_err(read_error)?;
+    let mut analyzer = Analyzer::default();
+    let mut table = Table::new(console, &[]);
+    let mut connections = Connections::default();
+    let mut unknown_links = Vec::new();
+    while let Some(record) = reader.next_record() {
+        let row = match record {
+            Record::Packet(packet) => {
+                if !linktype::known(packet.link) && !unknown_links.contains(&packet.link) {
+                    unknown_links.push(packet.link);
+                }
+                analyzer.push_frame(packet.ts, packet.link, &packet.data, packet.orig_len)
+            }
+            Record::Custom { pen, copy, len } => analyzer.push_custom(pen, copy, len),
+        };
+        if !job.selects(&row) {
+            continue;
         }
-        table::print_phases(console, &flow::phases(rows));
+        connections.see(&row);
+        if job.json {
+            json::frame(console, &row);
+        } else {
+            table.row(&row);
+        }
+        if console.stdout_gone() {
+            return Ok(());
+        }
+    }
+    if !job.json {
+        table.finish();
+    }
+    connections.print(console, job.json);
+    let path = job.path.display().to_string();
+    for link in unknown_links {
+        console.warn(&Msg::UnknownLink { path: &path, link });
+    }
+    if let Some(warning) = reader.warning() {
+        console.warn(&Msg::FileWarning { path: &path, warning });
     }
     Ok(())
 }
 
-/// Rows of each TCP connection, in order of first appearance.
-fn group_by_connection(rows: &[Row]) -> Vec<(ConnKey, Vec<Row>)> {
-    let mut order: Vec<ConnKey> = Vec::new();
-    let mut groups: HashMap<ConnKey, Vec<Row>> = HashMap::new();
-    for row in rows {
-        let Some(tcp) = row.tcp() else { continue };
-        if !groups.contains_key(&tcp.conn) {
-            order.push(tcp.conn);
-        }
-        groups.entry(tcp.conn).or_default().push(row.clone());
+/// The TCP connections of a capture, in order of appearance, each with
+/// what its phases need (not its frames).
+#[derive(Default)]
+struct Connections {
+    order: Vec<u32>,
+    phases: HashMap<u32, (ConnKey, PhaseBuilder)>,
+}
+
+impl Connections {
+    fn see(&mut self, row: &Row) {
+        let Some(tcp) = row.tcp() else { return };
+        let (_, builder) = self.phases.entry(tcp.stream).or_insert_with(|| {
+            self.order.push(tcp.stream);
+            (tcp.conn, PhaseBuilder::default())
+        });
+        builder.see(row);
     }
-    order.into_iter().filter_map(|key| groups.remove(&key).map(|rows| (key, rows))).collect()
+
+    fn print(mut self, console: &Console, json: bool) {
+        let many = self.order.len() > 1;
+        for stream in self.order {
+            let Some((conn, builder)) = self.phases.remove(&stream) else { continue };
+            let (client, server) = builder.endpoints().unwrap_or((conn.0, conn.1));
+            let phases = builder.finish();
+            if json {
+                let connection = json::Connection {
+                    stream,
+                    client: client.to_string(),
+                    server: server.to_string(),
+                    phases: &phases,
+                };
+                json::connection(console, connection);
+                continue;
+            }
+            if many {
+                console.say(&Msg::ConnectionTitle { conn });
+            } else {
+                console.say(&Msg::PhasesTitle);
+            }
+            table::print_phases(console, &phases);
+        }
+    }
 }
 
 /// `eco trace --attach --port P`: every connection to a running server,
@@ -199,7 +285,7 @@ pub fn run_attach(port: u16, count: Option<u64>, console: &Console) -> Result<()
             Ok(None) => continue,
             Err(source) => return Err(Error::Capture { source }),
         };
-        let decoded = packet::decode(Link::Ethernet, &frame.data);
+        let decoded = packet::decode(linktype::ETHERNET, &frame.data, frame.orig_len);
         let packet::Decoded::Tcp(seg) = &decoded else { continue };
         let (key, _) = ConnKey::of(seg);
         let (frames, watch) = open.entry(key).or_insert_with(|| {
@@ -227,8 +313,20 @@ pub fn run_attach(port: u16, count: Option<u64>, console: &Console) -> Result<()
 
 fn print_connection(key: ConnKey, frames: &[Frame], console: &Console) {
     console.say(&Msg::ConnectionTitle { conn: key });
-    let rows = analyze(frames.iter().map(|f| (f, Some(Link::Ethernet))));
-    table::print_table(console, &rows, &[]);
+    let mut analyzer = Analyzer::default();
+    let mut table = Table::new(console, &[]);
+    let mut phases = PhaseBuilder::default();
+    for frame in frames {
+        let row = analyzer.push_frame(
+            Some(Stamp::from_nanos(frame.ts.as_nanos() as i64)),
+            linktype::ETHERNET,
+            &frame.data,
+            frame.orig_len,
+        );
+        phases.see(&row);
+        table.row(&row);
+    }
+    table.finish();
     console.say(&Msg::PhasesTitle);
-    table::print_phases(console, &flow::phases(&rows));
+    table::print_phases(console, &phases.finish());
 }

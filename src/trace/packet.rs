@@ -1,24 +1,62 @@
-//! Decoding one captured frame into the TCP fields the table shows.
+//! Decoding one captured frame into what the table shows: the addresses,
+//! the protocol, and for TCP every field of the segment.
 //!
-//! Header parsing is etherparse's (`SlicedPacket`, checked slices over the
-//! bytes); this file only picks the fields. It never panics: a truncated or
-//! malformed frame decodes to [`Decoded::Malformed`] with etherparse's reason,
-//! and is printed as such.
+//! Link layers as the pcap "link type" names them (Ethernet with VLAN
+//! tags, PPPoE or MPLS; BSD loopback; raw IP; Linux cooked v1 and v2; PPP
+//! and Cisco HDLC), then IP (v4 and v6, with IP-in-IP and GRE tunnels, as
+//! Wireshark follows them to the innermost packet). Header parsing is
+//! etherparse's (checked slices over the bytes, lax about lengths so that a
+//! truncated frame still shows its headers); this file only walks the
+//! layers and picks the fields. It never panics: what cannot be decoded
+//! becomes [`Decoded::Malformed`] with the reason, or [`Decoded::Other`].
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
-use etherparse::{LaxNetSlice, LaxSlicedPacket, NetSlice, SlicedPacket, TcpOptionElement, TransportSlice};
+use etherparse::LaxIpSlice;
 
-/// What the first bytes of a frame are (the pcap "link type").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Link {
-    /// An Ethernet header (LINKTYPE_ETHERNET, 1): what `lo` gives on Linux.
-    Ethernet,
-    /// The IP header directly (LINKTYPE_RAW, 101, or 228/229).
-    RawIp,
-    /// Linux "cooked" capture v1 (LINKTYPE_LINUX_SLL, 113): `tcpdump -i any`.
-    LinuxSll,
+use super::defrag::{Fragment, Fragments, Key};
+
+/// The pcap link types (LINKTYPE_* of tcpdump.org) eco decodes.
+pub mod linktype {
+    /// BSD loopback: a 4-byte address family in the capturing host's order.
+    pub const NULL: u32 = 0;
+    pub const ETHERNET: u32 = 1;
+    pub const PPP: u32 = 9;
+    /// Raw IP, as some systems number it (DLT_RAW 12 and 14).
+    pub const RAW_12: u32 = 12;
+    pub const RAW_14: u32 = 14;
+    pub const PPP_HDLC: u32 = 50;
+    pub const RAW: u32 = 101;
+    /// Cisco HDLC.
+    pub const C_HDLC: u32 = 104;
+    /// OpenBSD loopback: the address family in network order.
+    pub const LOOP: u32 = 108;
+    /// Linux "cooked" capture v1: `tcpdump -i any`.
+    pub const LINUX_SLL: u32 = 113;
+    pub const IPV4: u32 = 228;
+    pub const IPV6: u32 = 229;
+    /// Linux "cooked" capture v2.
+    pub const LINUX_SLL2: u32 = 276;
+
+    /// Whether eco decodes frames of this link type.
+    pub fn known(link: u32) -> bool {
+        matches!(
+            link,
+            NULL | ETHERNET
+                | PPP
+                | RAW_12
+                | RAW_14
+                | PPP_HDLC
+                | RAW
+                | C_HDLC
+                | LOOP
+                | LINUX_SLL
+                | IPV4
+                | IPV6
+                | LINUX_SLL2
+        )
+    }
 }
 
 /// The TCP flag bits, in the order Wireshark lists them.
@@ -30,9 +68,12 @@ pub const ACK: u16 = 0x010;
 pub const URG: u16 = 0x020;
 pub const ECE: u16 = 0x040;
 pub const CWR: u16 = 0x080;
+/// Accurate ECN (once the NS bit).
 pub const AE: u16 = 0x100;
+/// The three reserved bits.
+pub const RESERVED: u16 = 0xe00;
 
-/// A TCP option, as far as the Info column shows options.
+/// A TCP option, as far as Wireshark's Info column shows options.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TcpOpt {
     Mss(u16),
@@ -44,22 +85,72 @@ pub enum TcpOpt {
     WindowScale(u8),
     /// SACK blocks: (left edge, right edge), absolute sequence numbers.
     Sack(Vec<(u32, u32)>),
+    /// TCP Fast Open: a cookie request (no cookie) or a cookie.
+    FastOpen {
+        cookie: bool,
+    },
+    /// An experimental option (kinds 253, 254) that is not Fast Open.
+    Experimental,
+    /// User timeout (RFC 5482), in its unit.
+    UserTimeout(u16),
+    /// TCP MD5 signature (RFC 2385).
+    Md5,
+    /// TCP authentication option (RFC 5925).
+    Ao,
+    /// Accurate ECN: the byte counters it carries (order 0 or 1).
+    AccEcn {
+        order1: bool,
+        counters: Vec<u32>,
+    },
+    /// Any other option: not in the Info column.
+    Other,
 }
 
-/// The fields of one TCP segment.
+/// The fields of one TCP segment, as far as the capture kept them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Segment {
     pub src: SocketAddr,
     pub dst: SocketAddr,
     pub seq: u32,
     pub ack: u32,
+    /// The 12 flag bits (reserved bits included).
     pub flags: u16,
     /// The raw 16-bit window field (not yet scaled).
     pub window: u16,
     pub urgent: u16,
-    /// Payload bytes (the "Len" of Wireshark).
-    pub len: u32,
+    /// The header length the segment declares (data offset × 4).
+    pub hlen: u32,
+    /// Payload bytes as the frame's lengths give them (the "Len" of
+    /// Wireshark), even where the capture kept fewer; `None` when those
+    /// lengths do not even cover the header (then Wireshark shows no Len,
+    /// and neither relative numbers nor analysis).
+    pub seg_len: Option<u32>,
     pub options: Vec<TcpOpt>,
+    /// Where the captured bytes ran out, if they did before the end of
+    /// the header (Wireshark stops its Info there).
+    pub cut: Option<Cut>,
+}
+
+/// Where a TCP header was cut short, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// Only the ports were there.
+    AfterPorts(Short),
+    /// The fixed fields up to the window were there, not the rest.
+    AfterWindow(Short),
+    /// In the options: those before were read.
+    InOptions(Short),
+    /// The data offset says less than the 20-byte minimum.
+    Bogus,
+}
+
+/// Why bytes were missing: the capture's snapshot length ("[Packet size
+/// limited during capture]"), or a length field pointing past the packet
+/// ("[Malformed Packet]").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Short {
+    Capture,
+    Malformed,
 }
 
 impl Segment {
@@ -67,9 +158,14 @@ impl Segment {
         self.flags & flag != 0
     }
 
+    /// Payload bytes (0 when unknown).
+    pub fn payload_len(&self) -> u32 {
+        self.seg_len.unwrap_or(0)
+    }
+
     /// Sequence space used: payload, plus one for SYN and one for FIN.
-    pub fn seg_len(&self) -> u32 {
-        self.len + u32::from(self.has(SYN)) + u32::from(self.has(FIN))
+    pub fn seq_space(&self) -> u32 {
+        self.payload_len() + u32::from(self.has(SYN)) + u32::from(self.has(FIN))
     }
 
     pub fn window_shift(&self) -> Option<u8> {
@@ -80,15 +176,59 @@ impl Segment {
     }
 }
 
+/// An ICMP or ICMPv6 message, as far as the Info column describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Icmp {
+    pub v6: bool,
+    pub kind: u8,
+    pub code: u8,
+    /// Identifier and sequence number of echo-like messages.
+    pub id_seq: Option<(u16, u16)>,
+    /// TTL (IPv4) or hop limit (IPv6) of the packet that carried it.
+    pub ttl: u8,
+    /// The target address of neighbor discovery messages, and for
+    /// advertisements their flags (router, solicited, override).
+    pub target: Option<IpAddr>,
+    pub nd_flags: u8,
+    /// The link-layer address an ND option carries, if any.
+    pub link_addr: Option<[u8; 6]>,
+}
+
+/// An ARP (or RARP) packet over Ethernet and IPv4.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arp {
+    pub operation: u16,
+    pub sender_mac: [u8; 6],
+    pub sender_ip: [u8; 4],
+    pub target_mac: [u8; 6],
+    pub target_ip: [u8; 4],
+}
+
 /// A decoded frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decoded {
     Tcp(Segment),
-    /// A well-formed frame of another protocol (named as Wireshark would).
+    /// A UDP datagram: addresses, ports and payload length.
+    Udp {
+        src: SocketAddr,
+        dst: SocketAddr,
+        len: u32,
+    },
+    Icmp {
+        src: IpAddr,
+        dst: IpAddr,
+        icmp: Icmp,
+    },
+    Arp(Arp),
+    /// A frame of another protocol, named as Wireshark's Protocol column
+    /// names it ("IPv4" for an IP protocol it does not show, an ethertype
+    /// as `0x88cc` for one it does not know), with what Wireshark's Info
+    /// says of it, if eco says the same.
     Other {
         src: String,
         dst: String,
-        protocol: &'static str,
+        protocol: String,
+        info: String,
     },
     /// Too short or inconsistent to decode: the addresses, if the IP header
     /// could be read, and the reason.
@@ -99,95 +239,563 @@ pub enum Decoded {
     },
 }
 
-pub fn decode(link: Link, data: &[u8]) -> Decoded {
-    let sliced = match link {
-        Link::Ethernet => SlicedPacket::from_ethernet(data),
-        Link::RawIp => SlicedPacket::from_ip(data),
-        Link::LinuxSll => SlicedPacket::from_linux_sll(data),
-    };
-    let packet = match sliced {
-        Ok(packet) => packet,
-        Err(error) => return malformed(link, data, error.to_string()),
-    };
-    let (src_ip, dst_ip): (IpAddr, IpAddr) = match &packet.net {
-        Some(NetSlice::Ipv4(ip)) => (ip.header().source_addr().into(), ip.header().destination_addr().into()),
-        Some(NetSlice::Ipv6(ip)) => (ip.header().source_addr().into(), ip.header().destination_addr().into()),
-        Some(NetSlice::Arp(_)) => return other("ARP", "", ""),
-        None => return malformed(link, data, "no IP header".into()),
-    };
-    let tcp = match &packet.transport {
-        Some(TransportSlice::Tcp(tcp)) => tcp,
-        Some(TransportSlice::Udp(_)) => return other("UDP", &src_ip.to_string(), &dst_ip.to_string()),
-        Some(TransportSlice::Icmpv4(_)) => return other("ICMP", &src_ip.to_string(), &dst_ip.to_string()),
-        Some(TransportSlice::Icmpv6(_)) => return other("ICMPv6", &src_ip.to_string(), &dst_ip.to_string()),
-        Some(TransportSlice::Igmp(_)) => return other("IGMP", &src_ip.to_string(), &dst_ip.to_string()),
-        None => return other("IP", &src_ip.to_string(), &dst_ip.to_string()),
-    };
-    let flags = [
-        (tcp.fin(), FIN),
-        (tcp.syn(), SYN),
-        (tcp.rst(), RST),
-        (tcp.psh(), PSH),
-        (tcp.ack(), ACK),
-        (tcp.urg(), URG),
-        (tcp.ece(), ECE),
-        (tcp.cwr(), CWR),
-        (tcp.ns(), AE),
-    ]
-    .iter()
-    .filter(|(set, _)| *set)
-    .fold(0, |acc, (_, bit)| acc | bit);
-    let mut options = Vec::new();
-    for option in tcp.options_iterator() {
-        match option {
-            Ok(TcpOptionElement::MaximumSegmentSize(mss)) => options.push(TcpOpt::Mss(mss)),
-            Ok(TcpOptionElement::SelectiveAcknowledgementPermitted) => options.push(TcpOpt::SackPerm),
-            Ok(TcpOptionElement::Timestamp(val, ecr)) => options.push(TcpOpt::Timestamp { val, ecr }),
-            Ok(TcpOptionElement::WindowScale(shift)) => options.push(TcpOpt::WindowScale(shift)),
-            Ok(TcpOptionElement::SelectiveAcknowledgement(first, rest)) => {
-                options.push(TcpOpt::Sack(std::iter::once(first).chain(rest.into_iter().flatten()).collect()))
+/// Decodes one frame: `data` as captured, `reported` its length on the
+/// wire (larger when a snapshot length cut it).
+///
+/// Stateless: IP fragments are not reassembled (see [`Decoder`]).
+pub fn decode(link: u32, data: &[u8], reported: u32) -> Decoded {
+    Decoder::default().decode(link, data, reported)
+}
+
+/// Decodes the frames of one capture in order, reassembling IP fragments
+/// across them as Wireshark does.
+#[derive(Default)]
+pub struct Decoder {
+    fragments: Fragments,
+}
+
+impl Decoder {
+    /// Decodes one frame: `data` as captured, `reported` its length on the
+    /// wire (larger when a snapshot length cut it).
+    pub fn decode(&mut self, link: u32, data: &[u8], reported: u32) -> Decoded {
+        link_layer(link, data, reported as usize, &mut self.fragments)
+    }
+}
+
+fn link_layer(link: u32, data: &[u8], reported: usize, f: &mut Fragments) -> Decoded {
+    use linktype::*;
+    match link {
+        ETHERNET => ethernet(data, reported, f),
+        RAW | RAW_12 | RAW_14 | IPV4 | IPV6 => ip(data, reported, f),
+        NULL | LOOP => {
+            let Some(family) = data.get(..4) else { return short("BSD loopback header") };
+            // The family is in the capturing host's byte order (NULL) or
+            // in network order (LOOP): either way, a small number.
+            let family = u32::from_le_bytes(family.try_into().expect("4 bytes"));
+            let family = if family > 0xffff { family.swap_bytes() } else { family };
+            match family {
+                2 => ip(&data[4..], reported.saturating_sub(4), f),
+                // AF_INET6 of the BSDs, Darwin and Linux.
+                10 | 24 | 28 | 30 => ip(&data[4..], reported.saturating_sub(4), f),
+                _ => other(&format!("0x{family:08x}")),
             }
-            Ok(TcpOptionElement::Noop) => {}
-            // An option eco does not know ends the list, as for Wireshark's
-            // Info column, which shows only the options it decodes.
-            Err(_) => break,
+        }
+        LINUX_SLL => {
+            let Some(header) = data.get(..16) else { return short("Linux cooked header") };
+            ether_type(
+                u16::from_be_bytes([header[14], header[15]]),
+                &data[16..],
+                reported.saturating_sub(16),
+                f,
+            )
+        }
+        LINUX_SLL2 => {
+            let Some(header) = data.get(..20) else { return short("Linux cooked v2 header") };
+            ether_type(
+                u16::from_be_bytes([header[0], header[1]]),
+                &data[20..],
+                reported.saturating_sub(20),
+                f,
+            )
+        }
+        PPP | PPP_HDLC => ppp(data, reported, f),
+        C_HDLC => {
+            let Some(header) = data.get(..4) else { return short("Cisco HDLC header") };
+            ether_type(u16::from_be_bytes([header[2], header[3]]), &data[4..], reported.saturating_sub(4), f)
+        }
+        _ => other(""),
+    }
+}
+
+fn ethernet(data: &[u8], reported: usize, f: &mut Fragments) -> Decoded {
+    let Some(header) = data.get(..14) else { return short("Ethernet header") };
+    let ether = u16::from_be_bytes([header[12], header[13]]);
+    if ether < 0x0600 {
+        // An IEEE 802.3 length: LLC and what follows, not IP.
+        return other("LLC");
+    }
+    ether_type(ether, &data[14..], reported.saturating_sub(14), f)
+}
+
+/// What follows an Ethernet-style type field.
+fn ether_type(ether: u16, data: &[u8], reported: usize, f: &mut Fragments) -> Decoded {
+    match ether {
+        0x0800 | 0x86dd => ip(data, reported, f),
+        0x0806 | 0x8035 => arp(data),
+        // VLAN tags (802.1Q, 802.1ad, and the old QinQ type): 4 bytes each.
+        0x8100 | 0x88a8 | 0x9100 => match data.get(..4) {
+            Some(tag) => {
+                ether_type(u16::from_be_bytes([tag[2], tag[3]]), &data[4..], reported.saturating_sub(4), f)
+            }
+            None => short("VLAN tag"),
+        },
+        // PPPoE session: 6 bytes, then PPP's protocol field.
+        0x8864 => match data.get(6..) {
+            Some(rest) => ppp_protocol(rest, reported.saturating_sub(6), f),
+            None => short("PPPoE header"),
+        },
+        // MPLS: labels of 4 bytes until the bottom of the stack, then IP.
+        0x8847 | 0x8848 => {
+            let mut at = 0;
+            loop {
+                let Some(label) = data.get(at..at + 4) else { return short("MPLS label") };
+                at += 4;
+                if label[2] & 0x01 != 0 {
+                    break;
+                }
+            }
+            match data.get(at).map(|b| b >> 4) {
+                Some(4 | 6) => ip(&data[at..], reported.saturating_sub(at), f),
+                _ => other("MPLS"),
+            }
+        }
+        other_type => other(&format!("0x{other_type:04x}")),
+    }
+}
+
+/// PPP: an optional address and control byte (0xff 0x03), then the protocol.
+fn ppp(data: &[u8], reported: usize, f: &mut Fragments) -> Decoded {
+    match data.strip_prefix(&[0xff, 0x03]) {
+        Some(rest) => ppp_protocol(rest, reported.saturating_sub(2), f),
+        None => ppp_protocol(data, reported, f),
+    }
+}
+
+fn ppp_protocol(data: &[u8], reported: usize, f: &mut Fragments) -> Decoded {
+    // The protocol field is one byte when its low bit is set (RFC 1661).
+    let (protocol, rest) = match data {
+        [first, rest @ ..] if first & 1 == 1 => (u16::from(*first), rest),
+        [high, low, rest @ ..] => (u16::from_be_bytes([*high, *low]), rest),
+        _ => return short("PPP header"),
+    };
+    let header = data.len() - rest.len();
+    match protocol {
+        0x0021 | 0x0057 => ip(rest, reported.saturating_sub(header), f),
+        _ => other("PPP"),
+    }
+}
+
+/// Tunnels followed at most this deep (IP in IP in GRE ...).
+const MAX_DEPTH: usize = 4;
+
+fn ip(data: &[u8], reported: usize, f: &mut Fragments) -> Decoded {
+    ip_at(data, reported, 0, f)
+}
+
+fn ip_at(data: &[u8], reported: usize, depth: usize, f: &mut Fragments) -> Decoded {
+    let (ip, _) = match LaxIpSlice::from_slice(data) {
+        Ok(ip) => ip,
+        Err(error) => return malformed("?", "?", &error.to_string()),
+    };
+    let (src, dst) = (ip.source_addr(), ip.destination_addr());
+    let payload = ip.payload();
+    // The payload's length as the frame reports it: what the IP header
+    // says (zero in an IPv4 header means "as captured": TSO and BIG TCP),
+    // but never more than the frame's own length allows (as Wireshark's
+    // IP dissector trims its buffer to the header's length only).
+    // Where the payload starts (the bytes after it may be a link trailer).
+    let header_len = match &ip {
+        LaxIpSlice::Ipv4(v4) => v4.header().slice().len(),
+        LaxIpSlice::Ipv6(v6) => v6.header().slice().len() + v6.extensions().slice().len(),
+    };
+    let room = reported.saturating_sub(header_len) as u32;
+    let declared = match &ip {
+        LaxIpSlice::Ipv4(v4) => {
+            let header = v4.header();
+            let total = u32::from(header.total_len());
+            if total == 0 { None } else { Some(total.saturating_sub(header_len as u32)) }
+        }
+        LaxIpSlice::Ipv6(v6) => {
+            let length = u32::from(v6.header().payload_length());
+            let exts = v6.extensions().slice().len() as u32;
+            if length == 0 { None } else { Some(length.saturating_sub(exts)) }
+        }
+    };
+    let reported = declared.map_or(room, |declared| declared.min(room));
+    let ttl = match &ip {
+        LaxIpSlice::Ipv4(v4) => v4.header().ttl(),
+        LaxIpSlice::Ipv6(v6) => v6.header().hop_limit(),
+    };
+    let v6 = src.is_ipv6();
+    let (s, d) = (src.to_string(), dst.to_string());
+    let protocol = payload.ip_number.0;
+    let bytes = payload.payload;
+    let Some(fragment) = fragment_of(&ip) else {
+        return transport(Ip { src, dst, protocol, ttl, depth }, bytes, reported, false, f);
+    };
+    // A fragment: kept for reassembly when the capture has all of it (as
+    // Wireshark does), and the datagram decoded once complete.
+    let whole = declared.is_some_and(|declared| declared > 0 && declared as usize <= bytes.len());
+    if whole {
+        let key = Key { src, dst, protocol, id: fragment.id };
+        let piece =
+            Fragment { offset: fragment.offset, more: fragment.more, bytes: &bytes[..reported as usize] };
+        if let Some(datagram) = f.add(key, piece) {
+            let len = datagram.len() as u32;
+            return transport(Ip { src, dst, protocol, ttl, depth }, &datagram, len, false, f);
+        }
+    } else if fragment.offset == 0 {
+        // The first fragment, cut by the capture: its header is shown,
+        // but the segment's length is unknown.
+        return transport(Ip { src, dst, protocol, ttl, depth }, bytes, reported, true, f);
+    }
+    let info = if v6 {
+        format!(
+            "IPv6 fragment (off={} more={} ident=0x{:08x} nxt={protocol})",
+            fragment.offset,
+            if fragment.more { "y" } else { "n" },
+            fragment.id
+        )
+    } else {
+        format!(
+            "Fragmented IP protocol (proto={} {protocol}, off={}, ID={:04x})",
+            ip_protocol_name(protocol),
+            fragment.offset,
+            fragment.id
+        )
+    };
+    Decoded::Other { src: s, dst: d, protocol: if v6 { "IPv6" } else { "IPv4" }.into(), info }
+}
+
+/// Where a fragment goes in its datagram.
+struct FragmentOf {
+    offset: usize,
+    more: bool,
+    id: u32,
+}
+
+/// The fragment fields of an IPv4 header or IPv6 fragment header, if
+/// the packet is a fragment.
+fn fragment_of(ip: &LaxIpSlice<'_>) -> Option<FragmentOf> {
+    match ip {
+        LaxIpSlice::Ipv4(v4) => {
+            let header = v4.header();
+            let offset = usize::from(header.fragments_offset().value()) * 8;
+            let more = header.more_fragments();
+            (more || offset != 0).then(|| FragmentOf { offset, more, id: u32::from(header.identification()) })
+        }
+        LaxIpSlice::Ipv6(v6) => ipv6_fragment(v6.header().next_header().0, v6.extensions().slice()),
+    }
+}
+
+/// The fragment header among IPv6 extension headers, walked by hand:
+/// etherparse's iterator over a lax (possibly cut) extension slice trusts
+/// lengths it has not checked, and the fuzzer found it reading past them.
+fn ipv6_fragment(mut next: u8, mut exts: &[u8]) -> Option<FragmentOf> {
+    loop {
+        let len = match next {
+            // Hop-by-hop, routing, destination options: 8-byte units after the first 8.
+            0 | 43 | 60 => (usize::from(*exts.get(1)?) + 1) * 8,
+            // Authentication header: 4-byte units, plus 2.
+            51 => (usize::from(*exts.get(1)?) + 2) * 4,
+            44 => {
+                let header = exts.get(..8)?;
+                let field = u16::from_be_bytes([header[2], header[3]]);
+                let (offset, more) = (usize::from(field >> 3) * 8, field & 1 == 1);
+                let id = u32::from_be_bytes([header[4], header[5], header[6], header[7]]);
+                return (offset != 0 || more).then_some(FragmentOf { offset, more, id });
+            }
+            _ => return None,
+        };
+        next = *exts.first()?;
+        exts = exts.get(len..)?;
+    }
+}
+
+/// The IP packet around a transport header.
+struct Ip {
+    src: IpAddr,
+    dst: IpAddr,
+    protocol: u8,
+    ttl: u8,
+    depth: usize,
+}
+
+/// The transport header after IP: `bytes` as captured, `reported` as the
+/// lengths give it; `fragmented`: only the first fragment of a datagram
+/// (so the segment's real length is unknown).
+fn transport(ip: Ip, bytes: &[u8], reported: u32, fragmented: bool, f: &mut Fragments) -> Decoded {
+    let Ip { src, dst, protocol, ttl, depth } = ip;
+    let (s, d) = (src.to_string(), dst.to_string());
+    let name = if src.is_ipv4() { "IPv4" } else { "IPv6" };
+    match protocol {
+        6 => {
+            let mut decoded = tcp(src, dst, bytes, reported);
+            if let (Decoded::Tcp(segment), true) = (&mut decoded, fragmented) {
+                segment.seg_len = None;
+            }
+            decoded
+        }
+        17 => match bytes.get(..8) {
+            Some(header) => Decoded::Udp {
+                src: SocketAddr::new(src, u16::from_be_bytes([header[0], header[1]])),
+                dst: SocketAddr::new(dst, u16::from_be_bytes([header[2], header[3]])),
+                len: u32::from(u16::from_be_bytes([header[4], header[5]])).saturating_sub(8),
+            },
+            None => malformed(&s, &d, "UDP header cut short"),
+        },
+        1 | 58 => icmp(src, dst, bytes, protocol == 58, ttl),
+        // IPv4 or IPv6 inside IP: Wireshark shows the inner packet.
+        4 | 41 if depth < MAX_DEPTH => ip_at(bytes, reported as usize, depth + 1, f),
+        // GRE: flags and version, the protocol, then optional fields.
+        47 if depth < MAX_DEPTH => gre(bytes, reported as usize, depth, f).unwrap_or_else(|| {
+            Decoded::Other { src: s, dst: d, protocol: "GRE".into(), info: String::new() }
+        }),
+        _ => {
+            let info = match (src.is_ipv4(), ip_protocol_name(protocol)) {
+                (true, name) => format!("{name} ({protocol})"),
+                (false, "Unknown") => String::new(),
+                (false, name) => format!("Unknown IP Protocol: {name} ({protocol})"),
+            };
+            Decoded::Other { src: s, dst: d, protocol: name.into(), info }
         }
     }
-    Decoded::Tcp(Segment {
-        src: SocketAddr::new(src_ip, tcp.source_port()),
-        dst: SocketAddr::new(dst_ip, tcp.destination_port()),
-        seq: tcp.sequence_number(),
-        ack: tcp.acknowledgment_number(),
-        flags,
-        window: tcp.window_size(),
-        urgent: tcp.urgent_pointer(),
-        len: tcp.payload().len() as u32,
-        options,
+}
+
+/// Wireshark's names for the IP protocols a capture shows most, for the
+/// Info of a packet whose protocol eco does not decode.
+fn ip_protocol_name(protocol: u8) -> &'static str {
+    match protocol {
+        1 => "ICMP",
+        2 => "IGMP",
+        4 => "IPIP",
+        6 => "TCP",
+        17 => "UDP",
+        33 => "Datagram Congestion Control Protocol",
+        41 => "IPv6",
+        46 => "Reservation Protocol",
+        47 => "Generic Routing Encapsulation",
+        50 => "Encap Security Payload",
+        51 => "Authentication Header",
+        58 => "ICMPv6",
+        62 => "Mobile IPv6 (old)",
+        64 => "SATNET EXPAK",
+        88 => "EIGRP",
+        89 => "OSPF IGP",
+        103 => "PIM",
+        112 => "VRRP",
+        113 => "PGM",
+        132 => "SCTP",
+        _ => "Unknown",
+    }
+}
+
+fn gre(data: &[u8], reported: usize, depth: usize, f: &mut Fragments) -> Option<Decoded> {
+    let flags = u16::from_be_bytes([*data.first()?, *data.get(1)?]);
+    let protocol = u16::from_be_bytes([*data.get(2)?, *data.get(3)?]);
+    // Checksum (and reserved), key, sequence number: 4 bytes each if present.
+    let at = 4 + 4 * [0x8000u16, 0x2000, 0x1000].iter().filter(|bit| flags & **bit != 0).count();
+    let inner = data.get(at..)?;
+    match protocol {
+        0x0800 | 0x86dd => Some(ip_at(inner, reported.saturating_sub(at), depth + 1, f)),
+        _ => None,
+    }
+}
+
+/// A TCP segment from `bytes` (what was captured of the IP payload) and
+/// `reported` (what the frame's lengths say the IP payload is).
+///
+/// Written out rather than through etherparse's `TcpHeaderSlice`, which
+/// refuses a header whose options a snapshot length cut: Wireshark shows
+/// what was captured of it, and so does eco.
+fn tcp(src: IpAddr, dst: IpAddr, bytes: &[u8], reported: u32) -> Decoded {
+    let be16 = |at: usize| u16::from_be_bytes([bytes[at], bytes[at + 1]]);
+    let be32 = |at: usize| u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+    // Past the captured bytes: cut by the capture, or by the lengths.
+    let short = |needed: usize| if needed as u32 > reported { Short::Malformed } else { Short::Capture };
+    if bytes.len() < 4 {
+        return malformed(&src.to_string(), &dst.to_string(), "TCP header cut short");
+    }
+    let (src, dst) = (SocketAddr::new(src, be16(0)), SocketAddr::new(dst, be16(2)));
+    let mut segment = Segment {
+        src,
+        dst,
+        seq: 0,
+        ack: 0,
+        flags: 0,
+        window: 0,
+        urgent: 0,
+        hlen: 0,
+        seg_len: None,
+        options: Vec::new(),
+        cut: None,
+    };
+    if bytes.len() < 16 {
+        segment.cut = Some(Cut::AfterPorts(short(16)));
+        return Decoded::Tcp(segment);
+    }
+    segment.seq = be32(4);
+    segment.ack = be32(8);
+    segment.flags = (u16::from(bytes[12] & 0x0f) << 8) | u16::from(bytes[13]);
+    segment.window = be16(14);
+    segment.hlen = u32::from(bytes[12] >> 4) * 4;
+    segment.seg_len = reported.checked_sub(segment.hlen);
+    if segment.hlen < 20 {
+        segment.cut = Some(Cut::Bogus);
+        return Decoded::Tcp(segment);
+    }
+    if bytes.len() < 20 {
+        segment.cut = Some(Cut::AfterWindow(short(20)));
+        return Decoded::Tcp(segment);
+    }
+    segment.urgent = be16(18);
+    let end = (segment.hlen as usize).min(bytes.len());
+    let (options, cut) = options(&bytes[20..end], segment.hlen as usize - 20);
+    segment.options = options;
+    if cut || end < segment.hlen as usize {
+        segment.cut = Some(Cut::InOptions(short(segment.hlen as usize)));
+    }
+    Decoded::Tcp(segment)
+}
+
+/// The options in header order, walked as Wireshark walks them: an
+/// option it does not know is skipped by its length, and the walk goes on.
+/// `bytes`: the options as captured; `declared`: their length as the
+/// header gives it. Also says whether the capture cut an option short.
+pub fn options(mut bytes: &[u8], declared: usize) -> (Vec<TcpOpt>, bool) {
+    let mut options = Vec::new();
+    let mut room = declared;
+    while let Some((&kind, rest)) = bytes.split_first().filter(|_| room > 0) {
+        match kind {
+            // End of options.
+            0 => break,
+            // No-operation: padding.
+            1 => {
+                bytes = rest;
+                room -= 1;
+                continue;
+            }
+            _ => {}
+        }
+        if room < 2 {
+            break; // no room for a length: past the header
+        }
+        let Some(&len) = rest.first() else { return (options, true) };
+        let len = usize::from(len);
+        if len < 2 || len > room {
+            // A length that cannot be, or past the header: Wireshark
+            // stops here too.
+            break;
+        }
+        if len > bytes.len() {
+            // Inside the header but cut by the capture: Wireshark has
+            // begun this option's text before it runs out of bytes.
+            match kind {
+                19 => options.push(TcpOpt::Md5),
+                29 => options.push(TcpOpt::Ao),
+                _ => {}
+            }
+            return (options, true);
+        }
+        let body = &bytes[2..len];
+        let be16 = |at: usize| body.get(at..at + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+        let be32 = |at: usize| body.get(at..at + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+        let option = match kind {
+            2 => be16(0).map(TcpOpt::Mss),
+            3 => body.first().map(|shift| TcpOpt::WindowScale(*shift)),
+            4 => Some(TcpOpt::SackPerm),
+            5 => Some(TcpOpt::Sack(
+                body.chunks_exact(8)
+                    .map(|b| {
+                        (
+                            u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
+                            u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
+                        )
+                    })
+                    .collect(),
+            )),
+            8 => be32(0).zip(be32(4)).map(|(val, ecr)| TcpOpt::Timestamp { val, ecr }),
+            19 => Some(TcpOpt::Md5),
+            28 => be16(0).map(|v| TcpOpt::UserTimeout(v & 0x7fff)),
+            29 => Some(TcpOpt::Ao),
+            34 => Some(TcpOpt::FastOpen { cookie: !body.is_empty() }),
+            // Experimental: Fast Open before its number (magic 0xf989).
+            253 | 254 => match be16(0) {
+                Some(0xf989) => Some(TcpOpt::FastOpen { cookie: body.len() > 2 }),
+                _ => Some(TcpOpt::Experimental),
+            },
+            // Accurate ECN, orders 0 (172) and 1 (174): 24-bit counters.
+            172 | 174 => Some(TcpOpt::AccEcn {
+                order1: kind == 174,
+                counters: body.chunks_exact(3).map(|c| u32::from_be_bytes([0, c[0], c[1], c[2]])).collect(),
+            }),
+            _ => Some(TcpOpt::Other),
+        };
+        options.extend(option);
+        bytes = &bytes[len..];
+        room -= len;
+    }
+    (options, false)
+}
+
+fn icmp(src: IpAddr, dst: IpAddr, bytes: &[u8], v6: bool, ttl: u8) -> Decoded {
+    let Some(&[kind, code, ..]) = bytes.get(..4).map(|b| <&[u8; 4]>::try_from(b).expect("4")) else {
+        return malformed(&src.to_string(), &dst.to_string(), "ICMP header cut short");
+    };
+    let be16 = |at: usize| bytes.get(at..at + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+    let echo_like =
+        if v6 { matches!(kind, 128 | 129) } else { matches!(kind, 0 | 8 | 13 | 14 | 15 | 16 | 17 | 18) };
+    let id_seq = if echo_like { be16(4).zip(be16(6)) } else { None };
+    // Neighbor discovery (135 solicitation, 136 advertisement): a target.
+    let target = if v6 && matches!(kind, 135 | 136) {
+        bytes.get(8..24).map(|b| IpAddr::from(<[u8; 16]>::try_from(b).expect("16 bytes")))
+    } else {
+        None
+    };
+    let nd_flags = if v6 && kind == 136 { bytes.get(4).copied().unwrap_or(0) } else { 0 };
+    // The first link-layer address option (types 1 and 2) of ND messages.
+    let options_at = match kind {
+        133 => 8,
+        134 => 16,
+        135 | 136 => 24,
+        _ => usize::MAX,
+    };
+    let mut link_addr = None;
+    if v6 && options_at != usize::MAX {
+        let mut at = options_at;
+        while let (Some(&t), Some(&l)) = (bytes.get(at), bytes.get(at + 1)) {
+            if l == 0 {
+                break;
+            }
+            if matches!(t, 1 | 2)
+                && let Some(mac) = bytes.get(at + 2..at + 8)
+            {
+                link_addr = Some(<[u8; 6]>::try_from(mac).expect("6 bytes"));
+                break;
+            }
+            at += usize::from(l) * 8;
+        }
+    }
+    Decoded::Icmp { src, dst, icmp: Icmp { v6, kind, code, id_seq, ttl, target, nd_flags, link_addr } }
+}
+
+fn arp(data: &[u8]) -> Decoded {
+    // Ethernet and IPv4 addresses: hardware 1, protocol 0x0800, sizes 6 and 4.
+    let Some(b) = data.get(..28) else { return malformed("", "", "ARP packet cut short") };
+    if b[0..2] != [0, 1] || b[2..4] != [8, 0] || b[4] != 6 || b[5] != 4 {
+        return other("ARP");
+    }
+    let mac = |at: usize| <[u8; 6]>::try_from(&b[at..at + 6]).expect("6 bytes");
+    let ip4 = |at: usize| <[u8; 4]>::try_from(&b[at..at + 4]).expect("4 bytes");
+    Decoded::Arp(Arp {
+        operation: u16::from_be_bytes([b[6], b[7]]),
+        sender_mac: mac(8),
+        sender_ip: ip4(14),
+        target_mac: mac(18),
+        target_ip: ip4(24),
     })
 }
 
-/// A frame that did not decode, with the addresses of its IP header when
-/// that much is there (etherparse's lax parser reads a truncated packet).
-fn malformed(link: Link, data: &[u8], reason: String) -> Decoded {
-    let lax = match link {
-        Link::Ethernet => LaxSlicedPacket::from_ethernet(data).ok(),
-        Link::RawIp => LaxSlicedPacket::from_ip(data).ok(),
-        Link::LinuxSll => None,
-    };
-    let (src, dst) = match lax.and_then(|p| p.net) {
-        Some(LaxNetSlice::Ipv4(ip)) => {
-            (ip.header().source_addr().to_string(), ip.header().destination_addr().to_string())
-        }
-        Some(LaxNetSlice::Ipv6(ip)) => {
-            (ip.header().source_addr().to_string(), ip.header().destination_addr().to_string())
-        }
-        _ => ("?".into(), "?".into()),
-    };
-    Decoded::Malformed { src, dst, reason }
+fn malformed(src: &str, dst: &str, reason: &str) -> Decoded {
+    Decoded::Malformed { src: src.into(), dst: dst.into(), reason: reason.into() }
 }
 
-fn other(protocol: &'static str, src: &str, dst: &str) -> Decoded {
-    Decoded::Other { src: src.into(), dst: dst.into(), protocol }
+fn short(what: &str) -> Decoded {
+    malformed("", "", &format!("{what} cut short"))
+}
+
+fn other(protocol: &str) -> Decoded {
+    Decoded::Other { src: String::new(), dst: String::new(), protocol: protocol.into(), info: String::new() }
 }
 
 /// `[SYN, ACK]`: the set flags in bit order, as Wireshark's Info column.
@@ -195,7 +803,7 @@ pub struct FlagList(pub u16);
 
 impl fmt::Display for FlagList {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const NAMES: [(u16, &str); 9] = [
+        const NAMES: [(u16, &str); 10] = [
             (FIN, "FIN"),
             (SYN, "SYN"),
             (RST, "RST"),
@@ -205,6 +813,7 @@ impl fmt::Display for FlagList {
             (ECE, "ECE"),
             (CWR, "CWR"),
             (AE, "AE"),
+            (RESERVED, "Reserved"),
         ];
         let names: Vec<&str> = NAMES.iter().filter(|(bit, _)| self.0 & bit != 0).map(|(_, n)| *n).collect();
         if names.is_empty() { f.write_str("[<None>]") } else { write!(f, "[{}]", names.join(", ")) }
@@ -213,131 +822,175 @@ impl fmt::Display for FlagList {
 
 #[cfg(test)]
 mod tests {
+    use etherparse::PacketBuilder;
+    use proptest::prelude::*;
+
     use super::*;
 
-    #[test]
-    fn flags_print_in_bit_order() {
-        assert_eq!(FlagList(SYN | ACK).to_string(), "[SYN, ACK]");
-        assert_eq!(FlagList(FIN | PSH | ACK).to_string(), "[FIN, PSH, ACK]");
-        assert_eq!(FlagList(SYN | ECE | CWR).to_string(), "[SYN, ECE, CWR]");
-        assert_eq!(FlagList(0).to_string(), "[<None>]");
+    /// An IP packet carrying one TCP segment, built by etherparse.
+    fn tcp_packet(v6: bool, seq: u32, ack: u32, window: u16, payload: &[u8]) -> Vec<u8> {
+        let builder = if v6 {
+            PacketBuilder::ipv6([0xfe; 16], [0xfd; 16], 64)
+        } else {
+            PacketBuilder::ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+        };
+        let builder = builder
+            .tcp(4000, 5050, seq, window)
+            .ack(ack)
+            .psh()
+            .options(&[etherparse::TcpOptionElement::MaximumSegmentSize(1460)])
+            .unwrap();
+        let mut out = Vec::new();
+        builder.write(&mut out, payload).unwrap();
+        out
+    }
+
+    /// `ip` behind each link layer eco reads: (link type, frame).
+    fn framings(ip: &[u8], v6: bool) -> Vec<(u32, Vec<u8>)> {
+        let ether = if v6 { [0x86, 0xdd] } else { [0x08, 0x00] };
+        let with = |head: &[u8]| [head, ip].concat();
+        let mac = [0u8; 12];
+        vec![
+            (linktype::ETHERNET, with(&[&mac[..], &ether].concat())),
+            // 802.1Q, then 802.1ad + 802.1Q (QinQ).
+            (linktype::ETHERNET, with(&[&mac[..], &[0x81, 0, 0, 7], &ether].concat())),
+            (linktype::ETHERNET, with(&[&mac[..], &[0x88, 0xa8, 0, 1, 0x81, 0, 0, 2], &ether].concat())),
+            // Double VLAN + PPPoE session + PPP (IPv4 0x0021, IPv6 0x0057).
+            (
+                linktype::ETHERNET,
+                with(
+                    &[
+                        &mac[..],
+                        &[0x88, 0xa8, 0, 1, 0x81, 0, 0, 2, 0x88, 0x64, 0x11, 0, 0, 1, 0, 0],
+                        &ppp_proto(v6),
+                    ]
+                    .concat(),
+                ),
+            ),
+            // MPLS, one label (bottom of stack).
+            (linktype::ETHERNET, with(&[&mac[..], &[0x88, 0x47, 0, 0, 0x11, 64]].concat())),
+            // BSD loopback: AF_INET 2 / AF_INET6 24 in host order, and OpenBSD's in network order.
+            (linktype::NULL, with(&(if v6 { 24u32 } else { 2 }).to_le_bytes())),
+            (linktype::LOOP, with(&(if v6 { 24u32 } else { 2 }).to_be_bytes())),
+            (linktype::RAW, ip.to_vec()),
+            (linktype::RAW_12, ip.to_vec()),
+            (linktype::RAW_14, ip.to_vec()),
+            (if v6 { linktype::IPV6 } else { linktype::IPV4 }, ip.to_vec()),
+            // Linux cooked v1 with hardware type 772 (loopback): `tcpdump -i any`.
+            (linktype::LINUX_SLL, with(&[&[0, 0, 0x03, 0x04, 0, 6][..], &[0; 8], &ether].concat())),
+            // Linux cooked v2: protocol first.
+            (
+                linktype::LINUX_SLL2,
+                with(&[&ether[..], &[0, 0, 0, 0, 0, 1, 0x03, 0x04, 0, 6], &[0; 8]].concat()),
+            ),
+            (linktype::PPP, with(&[&[0xff, 0x03][..], &ppp_proto(v6)].concat())),
+            (linktype::PPP_HDLC, with(&ppp_proto(v6))),
+            (linktype::C_HDLC, with(&[&[0x0f, 0x00][..], &ether].concat())),
+        ]
+    }
+
+    fn ppp_proto(v6: bool) -> [u8; 2] {
+        if v6 { [0x00, 0x57] } else { [0x00, 0x21] }
+    }
+
+    proptest! {
+        /// Every link layer gives the same segment back, field by field.
+        #[test]
+        fn every_link_type_decodes_the_segment(
+            v6 in any::<bool>(), seq in any::<u32>(), ack in any::<u32>(), window in any::<u16>(),
+            payload in proptest::collection::vec(any::<u8>(), 0..100),
+        ) {
+            let ip = tcp_packet(v6, seq, ack, window, &payload);
+            for (link, frame) in framings(&ip, v6) {
+                let decoded = decode(link, &frame, frame.len() as u32);
+                let Decoded::Tcp(segment) = decoded else {
+                    return Err(TestCaseError::fail(format!("link {link}: {decoded:?}")));
+                };
+                prop_assert_eq!((segment.src.port(), segment.dst.port()), (4000, 5050));
+                prop_assert_eq!((segment.seq, segment.ack, segment.window), (seq, ack, window));
+                prop_assert_eq!(segment.flags, PSH | ACK);
+                prop_assert_eq!(segment.seg_len, Some(payload.len() as u32));
+                prop_assert_eq!(&segment.options, &vec![TcpOpt::Mss(1460)]);
+                prop_assert_eq!(segment.cut, None);
+            }
+        }
+
+        /// A snapshot length anywhere: the length on the wire still gives
+        /// Len, the header is read as far as it was kept, and nothing panics.
+        #[test]
+        fn a_frame_cut_anywhere_keeps_its_length(
+            v6 in any::<bool>(), payload in proptest::collection::vec(any::<u8>(), 0..100), cut in any::<prop::sample::Index>(),
+        ) {
+            let ip = tcp_packet(v6, 1, 2, 3, &payload);
+            let (link, frame) = framings(&ip, v6).swap_remove(0);
+            let at = cut.index(frame.len() + 1);
+            let header_end = 14 + if v6 { 40 } else { 20 } + 24;
+            match decode(link, &frame[..at], frame.len() as u32) {
+                Decoded::Tcp(segment) => {
+                    // Known once the fields up to the window were kept
+                    // (what Wireshark reads before it shows any of them).
+                    let offset_kept = at >= header_end - 24 + 16;
+                    let expected = offset_kept.then_some(payload.len() as u32);
+                    prop_assert_eq!(segment.seg_len, expected);
+                    prop_assert_eq!(segment.cut.is_some(), at < header_end);
+                }
+                other => prop_assert!(at < header_end, "cut at {}: {:?}", at, other),
+            }
+        }
+
+        /// Any bytes under any link type: a result, never a panic.
+        #[test]
+        fn any_bytes_decode_without_panic(link in 0u32..300, data in proptest::collection::vec(any::<u8>(), 0..200), extra in 0u32..100) {
+            let _ = decode(link, &data, data.len() as u32 + extra);
+        }
     }
 
     #[test]
-    fn a_truncated_frame_is_malformed_not_a_panic() {
-        assert!(matches!(decode(Link::Ethernet, &[0u8; 20]), Decoded::Malformed { .. }));
-        assert!(matches!(decode(Link::RawIp, &[]), Decoded::Malformed { .. }));
+    fn ip_fragments_are_reassembled_across_frames() {
+        // One 60-byte TCP segment in three IPv4 fragments (offsets 0, 24, 48).
+        let whole = tcp_packet(false, 7, 8, 9, &[0xab; 36]);
+        let (header, tcp) = whole.split_at(20);
+        let mut decoder = Decoder::default();
+        let pieces = [(0, &tcp[..24], true), (24, &tcp[24..48], true), (48, &tcp[48..], false)];
+        let mut results = Vec::new();
+        for (offset, bytes, more) in pieces {
+            let mut ip = header.to_vec();
+            let total = (20 + bytes.len()) as u16;
+            ip[2..4].copy_from_slice(&total.to_be_bytes());
+            let flags_offset = (u16::from(more) << 13) | (offset / 8) as u16;
+            ip[6..8].copy_from_slice(&flags_offset.to_be_bytes());
+            ip.extend_from_slice(bytes);
+            results.push(decoder.decode(linktype::RAW, &ip, ip.len() as u32));
+        }
+        assert!(
+            matches!(&results[0], Decoded::Other { info, .. } if info.starts_with("Fragmented IP protocol (proto=TCP 6, off=0, ID=")),
+            "{:?}",
+            results[0]
+        );
+        assert!(
+            matches!(&results[1], Decoded::Other { info, .. } if info.contains("off=24")),
+            "{:?}",
+            results[1]
+        );
+        let Decoded::Tcp(segment) = &results[2] else { panic!("{:?}", results[2]) };
+        assert_eq!((segment.seq, segment.ack, segment.seg_len), (7, 8, Some(36)));
     }
 
-    mod properties {
-        use super::*;
-        use etherparse::PacketBuilder;
-        use proptest::prelude::*;
+    #[test]
+    fn options_cut_by_the_capture_or_past_the_header() {
+        // MSS, then an MD5 option whose 18 bytes the capture cut.
+        let bytes = [2, 4, 5, 0xb4, 19, 18, 1, 2];
+        assert_eq!(options(&bytes, 24), (vec![TcpOpt::Mss(1460), TcpOpt::Md5], true));
+        // The same option running past the header's end: not a cut.
+        assert_eq!(options(&bytes, 8), (vec![TcpOpt::Mss(1460)], false));
+        // An option Wireshark does not show does not stop the walk.
+        let bytes = [30, 4, 0, 0, 3, 3, 7, 0];
+        assert_eq!(options(&bytes, 8), (vec![TcpOpt::Other, TcpOpt::WindowScale(7)], false));
+    }
 
-        /// A segment as a real frame: Ethernet, IPv4 or IPv6, TCP, payload.
-        #[allow(clippy::too_many_arguments)]
-        fn frame(
-            v6: bool,
-            sport: u16,
-            dport: u16,
-            seq: u32,
-            ack: Option<u32>,
-            flags: u16,
-            window: u16,
-            options: &[TcpOptionElement],
-            payload: &[u8],
-        ) -> Vec<u8> {
-            let eth = PacketBuilder::ethernet2([0; 6], [0; 6]);
-            let ip = if v6 {
-                let lo = std::net::Ipv6Addr::LOCALHOST.octets();
-                eth.ipv6(lo, lo, 64)
-            } else {
-                eth.ipv4([127, 0, 0, 1], [127, 0, 0, 1], 64)
-            };
-            let mut tcp = ip.tcp(sport, dport, seq, window);
-            if flags & FIN != 0 {
-                tcp = tcp.fin();
-            }
-            if flags & SYN != 0 {
-                tcp = tcp.syn();
-            }
-            if flags & RST != 0 {
-                tcp = tcp.rst();
-            }
-            if flags & PSH != 0 {
-                tcp = tcp.psh();
-            }
-            if let Some(ack) = ack {
-                tcp = tcp.ack(ack);
-            }
-            let tcp = tcp.options(options).expect("options fit");
-            let mut out = Vec::new();
-            tcp.write(&mut out, payload).expect("write frame");
-            out
-        }
-
-        fn option() -> impl Strategy<Value = TcpOptionElement> {
-            prop_oneof![
-                any::<u16>().prop_map(TcpOptionElement::MaximumSegmentSize),
-                (0u8..15).prop_map(TcpOptionElement::WindowScale),
-                Just(TcpOptionElement::SelectiveAcknowledgementPermitted),
-                (any::<u32>(), any::<u32>()).prop_map(|(a, b)| TcpOptionElement::Timestamp(a, b)),
-            ]
-        }
-
-        proptest! {
-            #[test]
-            fn decoding_any_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300), link in 0u8..3) {
-                let link = [Link::Ethernet, Link::RawIp, Link::LinuxSll][link as usize];
-                let _ = decode(link, &bytes);
-            }
-
-            #[test]
-            fn a_built_segment_decodes_to_its_fields(
-                v6 in any::<bool>(), sport in 1u16.., dport in 1u16.., seq in any::<u32>(),
-                ack in proptest::option::of(any::<u32>()), flags in 0u16..16, window in any::<u16>(),
-                options in proptest::collection::vec(option(), 0..3),
-                payload in proptest::collection::vec(any::<u8>(), 0..100),
-            ) {
-                let bytes = frame(v6, sport, dport, seq, ack, flags, window, &options, &payload);
-                let Decoded::Tcp(seg) = decode(Link::Ethernet, &bytes) else { panic!("not decoded") };
-                prop_assert_eq!(seg.src.port(), sport);
-                prop_assert_eq!(seg.dst.port(), dport);
-                prop_assert_eq!(seg.seq, seq);
-                prop_assert_eq!(seg.ack, ack.unwrap_or(0));
-                prop_assert_eq!(seg.flags, flags | if ack.is_some() { ACK } else { 0 });
-                prop_assert_eq!(seg.window, window);
-                prop_assert_eq!(seg.len as usize, payload.len());
-                prop_assert_eq!(seg.options.len(), options.len());
-            }
-
-            #[test]
-            fn a_truncated_frame_never_panics_and_never_claims_more_payload(
-                payload in proptest::collection::vec(any::<u8>(), 0..100), cut in 0usize..200,
-            ) {
-                let bytes = frame(false, 1000, 5050, 1, Some(1), PSH, 512, &[], &payload);
-                let cut = cut.min(bytes.len());
-                if let Decoded::Tcp(seg) = decode(Link::Ethernet, &bytes[..cut]) {
-                    prop_assert!(seg.len as usize <= payload.len());
-                }
-            }
-
-            #[test]
-            fn analysis_of_any_segments_numbers_rows_and_never_panics(
-                segments in proptest::collection::vec(
-                    (any::<bool>(), any::<u32>(), any::<u32>(), 0u16..0x200, any::<u16>(), 0u32..3000), 0..40),
-            ) {
-                let mut analyzer = crate::trace::flow::Analyzer::default();
-                for (i, (forward, seq, ack, flags, window, len)) in segments.into_iter().enumerate() {
-                    let (a, b) = (SocketAddr::from(([127, 0, 0, 1], 4000)), SocketAddr::from(([127, 0, 0, 1], 5050)));
-                    let (src, dst) = if forward { (a, b) } else { (b, a) };
-                    let seg = Segment { src, dst, seq, ack, flags, window, urgent: 0, len, options: Vec::new() };
-                    let row = analyzer.push(std::time::Duration::from_micros(i as u64), 66, Decoded::Tcp(seg));
-                    prop_assert_eq!(row.no, i + 1);
-                    let expected = format!(" Len={len}");
-                    prop_assert!(row.info.to_string().contains(&expected), "{}", row.info);
-                }
-            }
-        }
+    #[test]
+    fn the_link_type_field_s_fcs_bits_are_not_the_link_type() {
+        assert!(linktype::known(linktype::LINUX_SLL2));
+        assert!(!linktype::known(281));
     }
 }

@@ -1,94 +1,128 @@
-//! Printing a trace: the Wireshark-style table with the client's calls
-//! between its rows, the phases, and the TCP_INFO summary.
+//! Printing a trace: the Wireshark-style table, one row as each frame is
+//! analysed (so a capture of any size streams through), with the client's
+//! calls between its rows; the phases; the TCP_INFO summary.
 
 use std::time::Duration;
 
 use super::exchange::AppEvent;
 use super::flow::{Phase, Row};
 use super::messages::{Column, Msg};
+use super::stamp::Stamp;
 use super::tcp_info::TcpInfo;
 use crate::console::Console;
 use crate::i18n::Raw;
 
-/// Prints `rows`, with each event placed before the first row that comes
-/// after it in time.
-pub fn print_table(console: &Console, rows: &[Row], events: &[(Duration, AppEvent)]) {
-    if rows.is_empty() {
-        // Nothing captured: the client's calls alone, without a table.
-        for (_, event) in events {
-            print_event(console, "", event, &[1, 0]);
-        }
-        return;
-    }
-    let header: Vec<String> = Column::ALL.iter().map(|&c| console.lang().text(&Msg::Column(c))).collect();
-    let cells: Vec<[String; 6]> = rows
-        .iter()
-        .map(|r| {
-            [
-                r.no.to_string(),
-                format!("{:.6}", r.time.as_secs_f64()),
-                r.src.clone(),
-                r.dst.clone(),
-                r.protocol.to_string(),
-                r.length.to_string(),
-            ]
-        })
-        .collect();
-    let first = rows.first().map(|r| r.ts);
-    let event_times: Vec<String> = events.iter().map(|(ts, _)| relative(first, *ts)).collect();
-    let mut widths: Vec<usize> = header.iter().take(6).map(|h| h.chars().count()).collect();
-    for row in &cells {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
+/// The table, printed row by row.
+pub struct Table<'a> {
+    console: &'a Console,
+    /// Widths of the first six columns: they start at the titles' and a
+    /// typical row's, and grow when a wider cell comes (Info takes the rest).
+    widths: [usize; 6],
+    header: bool,
+    /// The client's calls not printed yet, and the first frame's time.
+    events: std::iter::Peekable<std::slice::Iter<'a, (Duration, AppEvent)>>,
+    first: Option<Duration>,
+}
+
+impl<'a> Table<'a> {
+    pub fn new(console: &'a Console, events: &'a [(Duration, AppEvent)]) -> Table<'a> {
+        Table {
+            console,
+            widths: [3, 9, 9, 9, 8, 6],
+            header: false,
+            events: events.iter().peekable(),
+            first: None,
         }
     }
-    widths[1] = event_times.iter().map(String::len).fold(widths[1], usize::max);
-    let line = |cols: [&str; 6], info: &str| {
+
+    fn titles(&self) -> Vec<String> {
+        Column::ALL.iter().map(|&c| self.console.lang().text(&Msg::Column(c))).collect()
+    }
+
+    fn line(&self, cells: [&str; 6], info: &str) -> String {
+        let w = &self.widths;
         format!(
             "{:>w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {:<w4$}  {:>w5$}  {info}",
-            cols[0],
-            cols[1],
-            cols[2],
-            cols[3],
-            cols[4],
-            cols[5],
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2],
-            w3 = widths[3],
-            w4 = widths[4],
-            w5 = widths[5],
+            cells[0],
+            cells[1],
+            cells[2],
+            cells[3],
+            cells[4],
+            cells[5],
+            w0 = w[0],
+            w1 = w[1],
+            w2 = w[2],
+            w3 = w[3],
+            w4 = w[4],
+            w5 = w[5],
         )
-    };
-    let get = |i: usize| header[i].as_str();
-    console.say(&Raw(&line([get(0), get(1), get(2), get(3), get(4), get(5)], get(6))));
-    let mut pending = events.iter().zip(&event_times).peekable();
-    for (row, cells) in rows.iter().zip(&cells) {
-        while let Some(((_, event), time)) = pending.next_if(|((ts, _), _)| *ts <= row.ts) {
-            print_event(console, time, event, &widths);
+        .trim_end()
+        .to_string()
+    }
+
+    /// Prints `row`, after the calls that came before it.
+    pub fn row(&mut self, row: &Row) {
+        let time = row.time.map(seconds).unwrap_or_default();
+        let cells = [
+            row.no.to_string(),
+            time,
+            row.src.clone(),
+            row.dst.clone(),
+            row.protocol.clone(),
+            row.length.to_string(),
+        ];
+        if !self.header {
+            self.header = true;
+            self.first = Some(row.ts);
+            for (width, cell) in self.widths.iter_mut().zip(&cells) {
+                *width = (*width).max(cell.chars().count());
+            }
+            let titles = self.titles();
+            for (width, title) in self.widths.iter_mut().zip(&titles) {
+                *width = (*width).max(title.chars().count());
+            }
+            let line = self.line(std::array::from_fn(|i| titles[i].as_str()), &titles[6]);
+            self.console.say(&Raw(&line));
         }
-        let c = |i: usize| cells[i].as_str();
-        console.say(&Raw(&line([c(0), c(1), c(2), c(3), c(4), c(5)], &row.info.to_string())));
+        for (width, cell) in self.widths.iter_mut().zip(&cells) {
+            *width = (*width).max(cell.chars().count());
+        }
+        while let Some((ts, event)) = self.events.next_if(|(ts, _)| *ts <= row.ts) {
+            self.event(*ts, event);
+        }
+        let line = self.line(std::array::from_fn(|i| cells[i].as_str()), &row.info.to_string());
+        self.console.say(&Raw(&line));
     }
-    for ((_, event), time) in pending {
-        print_event(console, time, event, &widths);
+
+    /// Prints the calls made after the last frame (all of them, without
+    /// times, when nothing was captured).
+    pub fn finish(mut self) {
+        if !self.header {
+            self.widths = [1, 0, 0, 0, 0, 0];
+        }
+        while let Some((ts, event)) = self.events.next() {
+            self.event(*ts, event);
+        }
+    }
+
+    /// `»  0.000031  client: connect() returned ...`, in the No. and Time
+    /// columns; the time counts from the first frame (negative before it).
+    fn event(&self, ts: Duration, event: &AppEvent) {
+        let time = match self.first {
+            Some(first) if ts >= first => seconds(Stamp::from_nanos((ts - first).as_nanos() as i64)),
+            Some(first) => seconds(Stamp::from_nanos(-((first - ts).as_nanos() as i64))),
+            None => String::new(),
+        };
+        let text = self.console.lang().text(&Msg::Event(*event));
+        let line = format!("{:>w0$}  {time:<w1$}  {text}", "»", w0 = self.widths[0], w1 = self.widths[1]);
+        self.console.say(&Raw(line.trim_end()));
     }
 }
 
-/// `»  0.000031  client: connect() returned ...`, in the No. and Time columns.
-fn print_event(console: &Console, time: &str, event: &AppEvent, widths: &[usize]) {
-    let text = console.lang().text(&Msg::Event(*event));
-    let line = format!("{:>w0$}  {time:<w1$}  {text}", "»", w0 = widths[0], w1 = widths[1]);
-    console.say(&Raw(line.trim_end()));
-}
-
-/// Time since the first packet; negative for calls made before it.
-fn relative(first: Option<Duration>, ts: Duration) -> String {
-    match first {
-        Some(first) if ts >= first => format!("{:.6}", (ts - first).as_secs_f64()),
-        Some(first) => format!("-{:.6}", (first - ts).as_secs_f64()),
-        None => String::new(),
-    }
+/// Seconds with six decimals, as Wireshark's Time column.
+pub fn seconds(time: Stamp) -> String {
+    let sign = if time.secs < 0 || time.nsecs < 0 { "-" } else { "" };
+    format!("{sign}{}.{:06}", time.secs.unsigned_abs(), time.nsecs.unsigned_abs() / 1000)
 }
 
 pub fn print_phases(console: &Console, phases: &[Phase]) {

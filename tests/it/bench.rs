@@ -199,9 +199,8 @@ fn a_server_that_never_answers_times_out_and_the_run_still_ends() {
 
 #[test]
 fn text_report_compare_and_exports() {
-    let dir = std::env::temp_dir().join(format!("eco-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (json, md) = (dir.join("r.json"), dir.join("r.md"));
+    let dir = tempfile::Builder::new().prefix("eco-bench-").tempdir().unwrap();
+    let (json, md) = (dir.path().join("r.json"), dir.path().join("r.md"));
     let out = eco_output(&[
         "bench",
         "--lang",

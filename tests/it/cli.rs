@@ -92,7 +92,8 @@ fn a_port_below_1024_without_privilege_says_what_to_do() {
         eprintln!("skipped: this system lets any user bind port 80 (ip_unprivileged_port_start = {start})");
         return;
     }
-    let out = eco_as_nobody("port80", &["server", "--lang", "en", "--port", "80"]).output().unwrap();
+    let (mut cmd, _dir) = eco_as_nobody(&["server", "--lang", "en", "--port", "80"]);
+    let out = cmd.output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         text(&out.stderr),

@@ -361,10 +361,11 @@ pub fn root() -> bool {
 
 /// A command that runs `eco ARGS` as user `nobody` (uid 65534, no groups),
 /// from a copy of the binary in a directory that user can read, wherever
-/// the checkout is. It runs in that directory.
-pub fn eco_as_nobody(name: &str, args: &[&str]) -> Command {
-    let dir = std::env::temp_dir().join(format!("eco-nobody-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+/// the checkout is. It runs in that directory, which is removed when the
+/// returned guard is dropped.
+pub fn eco_as_nobody(args: &[&str]) -> (Command, tempfile::TempDir) {
+    let guard = tempfile::Builder::new().prefix("eco-nobody-").tempdir().unwrap();
+    let dir = guard.path().to_path_buf();
     std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let eco_copy = dir.join("eco");
     std::fs::copy(eco_bin(), &eco_copy).unwrap();
@@ -373,7 +374,7 @@ pub fn eco_as_nobody(name: &str, args: &[&str]) -> Command {
         .arg(&eco_copy)
         .args(args)
         .current_dir(&dir);
-    cmd
+    (cmd, guard)
 }
 
 /// stdout as text.

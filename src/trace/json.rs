@@ -1,0 +1,138 @@
+//! `eco trace --json`: JSON Lines, one object per frame as it is analysed,
+//! then one object per TCP connection with its phases. For scripts and
+//! `jq`; the fields are documented on the structs.
+
+use serde::Serialize;
+
+use super::flow::{Phase, Row, Tags};
+use super::packet::FlagList;
+use super::stamp::Stamp;
+use crate::console::Console;
+use crate::i18n::Raw;
+
+/// One frame.
+#[derive(Serialize)]
+pub struct Frame<'a> {
+    /// Frame number, from 1 (as Wireshark numbers them).
+    pub number: usize,
+    /// Seconds since the first frame (`null`: the record had no time).
+    pub time: Option<f64>,
+    pub source: &'a str,
+    pub destination: &'a str,
+    pub protocol: &'a str,
+    /// Bytes on the wire.
+    pub length: u32,
+    /// The Info column, as tshark's.
+    pub info: String,
+    /// For TCP segments: the fields a script wants.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tcp: Option<Tcp>,
+}
+
+/// The TCP fields of a frame.
+#[derive(Serialize)]
+pub struct Tcp {
+    /// Which connection, from 0 in order of appearance (tshark's `tcp.stream`).
+    pub stream: u32,
+    pub srcport: u16,
+    pub dstport: u16,
+    /// The flags as Wireshark lists them (`["SYN", "ACK"]`).
+    pub flags: Vec<String>,
+    /// Sequence number relative to this direction's first.
+    pub seq: u32,
+    /// Acknowledgment number, relative (`null` without the ACK flag).
+    pub ack: Option<u32>,
+    /// Payload bytes.
+    pub len: u32,
+    /// The window as Wireshark shows it (scaled once both SYNs agreed).
+    pub window: u32,
+    /// Wireshark's analysis of the segment: `retransmission`,
+    /// `fast_retransmission`, `spurious_retransmission`, `out_of_order`,
+    /// `previous_segment_not_captured`, `acked_unseen_segment`,
+    /// `duplicate_ack`, `window_update`, `window_full`, `zero_window`,
+    /// `keep_alive`, ...
+    pub analysis: Vec<&'static str>,
+    /// With `duplicate_ack`: the frame that first sent this ACK, and the count.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicate_of: Option<(usize, u32)>,
+}
+
+/// One TCP connection, after the last frame.
+#[derive(Serialize)]
+pub struct Connection<'a> {
+    pub stream: u32,
+    /// The two endpoints; the client (the side that sent the first SYN, or
+    /// the first sender) first.
+    pub client: String,
+    pub server: String,
+    pub phases: &'a [Phase],
+}
+
+#[derive(Serialize)]
+struct ConnectionLine<'a> {
+    connection: Connection<'a>,
+}
+
+/// Writes `row` as one line.
+pub fn frame(console: &Console, row: &Row) {
+    let tcp = row.tcp().map(|t| Tcp {
+        stream: t.stream,
+        srcport: t.seg.src.port(),
+        dstport: t.seg.dst.port(),
+        flags: flag_names(t.seg.flags),
+        seq: t.seq,
+        ack: t.ack,
+        len: t.seg.payload_len(),
+        window: t.window,
+        analysis: analysis(&t.tags),
+        duplicate_of: t.tags.dup_ack,
+    });
+    let frame = Frame {
+        number: row.no,
+        time: row.time.map(Stamp::seconds),
+        source: &row.src,
+        destination: &row.dst,
+        protocol: &row.protocol,
+        length: row.length,
+        info: row.info.to_string(),
+        tcp,
+    };
+    line(console, &frame);
+}
+
+/// Writes a connection's line.
+pub fn connection(console: &Console, connection: Connection<'_>) {
+    line(console, &ConnectionLine { connection });
+}
+
+fn line(console: &Console, value: &impl Serialize) {
+    if let Ok(text) = serde_json::to_string(value) {
+        console.say(&Raw(&text));
+    }
+}
+
+fn flag_names(flags: u16) -> Vec<String> {
+    let list = FlagList(flags).to_string();
+    let inner = list.trim_start_matches('[').trim_end_matches(']');
+    if inner == "<None>" { Vec::new() } else { inner.split(", ").map(String::from).collect() }
+}
+
+fn analysis(tags: &Tags) -> Vec<&'static str> {
+    [
+        (tags.retransmission && !tags.fast && !tags.spurious, "retransmission"),
+        (tags.fast, "fast_retransmission"),
+        (tags.spurious, "spurious_retransmission"),
+        (tags.out_of_order, "out_of_order"),
+        (tags.lost_segment, "previous_segment_not_captured"),
+        (tags.acked_unseen, "acked_unseen_segment"),
+        (tags.dup_ack.is_some(), "duplicate_ack"),
+        (tags.window_update, "window_update"),
+        (tags.window_full, "window_full"),
+        (tags.zero_window, "zero_window"),
+        (tags.keep_alive, "keep_alive"),
+    ]
+    .into_iter()
+    .filter(|(set, _)| *set)
+    .map(|(_, name)| name)
+    .collect()
+}
