@@ -9,7 +9,7 @@ of the client's datagrams answered, the flood rate reached, and the server's
 CPU time per flood datagram (from /proc/PID/stat).
 
     python3 benches/udp_flood.py --port P [--pid PID] [--rate 25000]
-        [--seconds 5] [--client-rate 100] [--json]
+        [--seconds 5] [--client-rate 100] [--cycle N] [--json]
 
 Start the server first, e.g. `eco server --udp --port P`. Exit status 0;
 the JSON (or text) says what was measured.
@@ -35,7 +35,7 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def flood(port, rate, seconds, sent):
+def flood(port, rate, seconds, cycle, sent):
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("0.0.0.0", 0))
     # Answers to the spoofed addresses land on this socket; nobody reads them.
@@ -48,11 +48,13 @@ def flood(port, rate, seconds, sent):
             break
         due = int(elapsed * rate)
         while n < due:
-            # 127.1.0.0 onwards: a new source address for every datagram.
-            addr = struct.pack("!I", 0x7F010000 + n)
+            # 127.1.0.0 onwards: a new source address for every datagram
+            # (or, with --cycle N, the same N addresses over and over, each
+            # with a new payload, as a spoofer reusing a fixed list would).
+            addr = struct.pack("!I", 0x7F010000 + n % cycle)
             cmsg = struct.pack("=I4s4s", 0, addr, b"\0" * 4)
             try:
-                sock.sendmsg([b"flood"], [(socket.IPPROTO_IP, IP_PKTINFO, cmsg)], 0, target)
+                sock.sendmsg([b"flood %d" % n], [(socket.IPPROTO_IP, IP_PKTINFO, cmsg)], 0, target)
             except OSError:
                 pass
             n += 1
@@ -97,13 +99,14 @@ def main():
     parser.add_argument("--rate", type=int, default=25000, help="new sources per second")
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--client-rate", type=float, default=100)
+    parser.add_argument("--cycle", type=int, default=1 << 24, help="spoofed addresses, reused in turn")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
     cpu_before = cpu_seconds(args.pid)
     flooded, result = [0], {}
     threads = [
-        threading.Thread(target=flood, args=(args.port, args.rate, args.seconds, flooded)),
+        threading.Thread(target=flood, args=(args.port, args.rate, args.seconds, args.cycle, flooded)),
         threading.Thread(target=client, args=(args.port, args.client_rate, args.seconds, result)),
     ]
     for t in threads:

@@ -59,20 +59,31 @@ pub async fn read(socket: &AsyncFd<TcpStream>, buf: &mut [u8]) -> io::Result<usi
 /// only when it says there is none.
 pub async fn write_all(socket: &AsyncFd<TcpStream>, mut data: &[u8]) -> io::Result<()> {
     while !data.is_empty() {
+        let n = write_some(socket, data).await?;
+        data = &data[n..];
+    }
+    Ok(())
+}
+
+/// Writes some of `data` (at least one byte, unless it is empty): straight
+/// to the kernel, waiting for room (epoll) only when it says there is none.
+/// The server's echo loop writes this way to see each bit of progress of
+/// a slow reader (which is not idle).
+pub async fn write_some(socket: &AsyncFd<TcpStream>, data: &[u8]) -> io::Result<usize> {
+    loop {
         match socket.get_ref().write(data) {
-            Ok(n) => data = &data[n..],
+            Ok(n) => return Ok(n),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 // The peer is not reading: wait until it does (backpressure).
                 let mut ready = socket.writable().await?;
                 if let Ok(written) = ready.try_io(|socket| socket.get_ref().write(data)) {
-                    data = &data[written?..];
+                    return written;
                 }
             }
             Err(e) => return Err(e),
         }
     }
-    Ok(())
 }
 
 /// A kernel pipe, for moving a socket's bytes to a socket without copying
@@ -102,12 +113,34 @@ fn splice(from: impl AsFd, to: impl AsFd, len: usize) -> io::Result<usize> {
         .map_err(Into::into)
 }
 
+/// What [`splice_in`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spliced {
+    /// Bytes moved into the pipe (0: the peer's FIN).
+    Moved(usize),
+    /// The socket has bytes that splice cannot move: they come after an
+    /// urgent mark (a byte sent with MSG_OOB), where the kernel's splice
+    /// stops for good. A plain `read` goes past it (leaving the urgent
+    /// byte out, as every mode does).
+    AtUrgentMark,
+}
+
 /// Moves up to `len` bytes the socket has into `pipe`, waiting while it has
-/// none; 0 means the peer's FIN. The pipe must be empty.
-pub async fn splice_in(socket: &AsyncFd<TcpStream>, pipe: &Pipe, len: usize) -> io::Result<usize> {
+/// none. The pipe must be empty.
+pub async fn splice_in(socket: &AsyncFd<TcpStream>, pipe: &Pipe, len: usize) -> io::Result<Spliced> {
     loop {
         let mut ready = socket.readable().await?;
-        match ready.try_io(|socket| splice(socket.get_ref(), &pipe.write, len)) {
+        match ready.try_io(|socket| match splice(socket.get_ref(), &pipe.write, len) {
+            // "Would block" although the socket may hold bytes: peek (one
+            // byte, no wait) to tell an empty socket from an urgent mark.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => match socket.get_ref().peek(&mut [0u8]) {
+                Ok(n) if n > 0 => Ok(Err(Spliced::AtUrgentMark)),
+                _ => Err(e),
+            },
+            other => other.map(Ok),
+        }) {
+            Ok(Ok(Err(at_mark))) => return Ok(at_mark),
+            Ok(Ok(Ok(n))) => return Ok(Spliced::Moved(n)),
             // Unlike `read`, less than asked for does not mean the socket
             // is drained: splice also stops when the pipe has no free slot
             // (each segment takes one, so 4 000-byte segments fill a
@@ -116,7 +149,6 @@ pub async fn splice_in(socket: &AsyncFd<TcpStream>, pipe: &Pipe, len: usize) -> 
             // that never comes while the client waits for its echo. So the
             // readiness stays, and the next call finds out: more bytes, or
             // "would block" (which clears it).
-            Ok(Ok(n)) => return Ok(n),
             Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
             Ok(Err(e)) => return Err(e),
             Err(_would_block) => {}
@@ -124,21 +156,21 @@ pub async fn splice_in(socket: &AsyncFd<TcpStream>, pipe: &Pipe, len: usize) -> 
     }
 }
 
-/// Moves the `len` bytes waiting in `pipe` out to the socket.
-pub async fn splice_out(pipe: &Pipe, socket: &AsyncFd<TcpStream>, mut len: usize) -> io::Result<()> {
-    while len > 0 {
+/// Moves some of the `len` bytes waiting in `pipe` out to the socket (at
+/// least one), waiting for room (epoll) only when there is none.
+pub async fn splice_out_some(pipe: &Pipe, socket: &AsyncFd<TcpStream>, len: usize) -> io::Result<usize> {
+    loop {
         match splice(&pipe.read, socket.get_ref(), len) {
-            Ok(n) => len -= n,
+            Ok(n) => return Ok(n),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 // The peer is not reading: wait for room (backpressure).
                 let mut ready = socket.writable().await?;
                 if let Ok(moved) = ready.try_io(|socket| splice(&pipe.read, socket.get_ref(), len)) {
-                    len -= moved?;
+                    return moved;
                 }
             }
             Err(e) => return Err(e),
         }
     }
-    Ok(())
 }

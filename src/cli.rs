@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::i18n::Lang;
 use crate::server::Mode;
+use crate::usage::BadValue;
 
 /// TCP echo toolkit: server, client and the classroom exercise, end to end.
 #[derive(Debug, Parser)]
@@ -182,11 +183,11 @@ pub struct ServerArgs {
     pub deny: Vec<ipnet::IpNet>,
 
     /// UDP: datagrams per second answered for one source address.
-    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = positive_u32)]
     pub udp_rate_per_ip: u32,
 
     /// UDP: datagrams per second answered in all.
-    #[arg(long, value_name = "N", default_value_t = 20_000, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = 20_000, value_parser = positive_u32)]
     pub udp_rate: u32,
 }
 
@@ -197,7 +198,7 @@ pub struct ClientArgs {
     pub host: String,
 
     /// Server TCP port.
-    #[arg(long, short, default_value_t = 5050, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, short, default_value_t = 5050, value_parser = port)]
     pub port: u16,
 
     /// The message to send.
@@ -206,7 +207,7 @@ pub struct ClientArgs {
 
     /// Send the message N times on one connection and print each round trip, like ping.
     #[arg(long, short, value_name = "N", conflicts_with = "stdin",
-          value_parser = clap::value_parser!(u64).range(1..))]
+          value_parser = at_least_one)]
     pub count: Option<u64>,
 
     /// Seconds to wait between messages with --count.
@@ -225,13 +226,14 @@ pub struct ClientArgs {
     #[arg(long, conflicts_with = "stdin")]
     pub udp: bool,
 
-    /// Seconds to wait for the connection to be established.
+    /// Seconds to wait for the connection to be established. 0: no limit
+    /// of eco's (the kernel gives up after about two minutes).
     #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = parse_seconds)]
     pub connect_timeout: Duration,
 
     /// Seconds the whole echo may take, however it trickles in (--stdin:
-    /// how long the rest of the echo may take to come once the input has
-    /// ended, counted from the last byte received). 0: no limit.
+    /// how long the rest of the echo may take once the input has ended).
+    /// 0: no limit.
     #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_seconds)]
     pub timeout: Duration,
 }
@@ -287,7 +289,7 @@ pub struct TraceArgs {
 
     /// With --attach: stop after N connections.
     #[arg(long, short, value_name = "N", requires = "attach",
-          value_parser = clap::value_parser!(u64).range(1..))]
+          value_parser = at_least_one)]
     pub count: Option<u64>,
 }
 
@@ -298,12 +300,12 @@ pub struct BenchArgs {
     pub host: String,
 
     /// Server port.
-    #[arg(long, short, default_value_t = 5050, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, short, default_value_t = 5050, value_parser = port)]
     pub port: u16,
 
     /// Connections at once.
     #[arg(long = "connections", short = 'c', default_value_t = 50,
-          value_parser = clap::value_parser!(u64).range(1..=100_000))]
+          value_parser = connections)]
     pub connections: u64,
 
     /// Message size in bytes (at least 16: sequence number, connection id,
@@ -381,13 +383,31 @@ pub struct BenchArgs {
     pub export_markdown: Option<PathBuf>,
 }
 
+/// A TCP or UDP port, 1 to 65535.
+fn port(text: &str) -> Result<u16, String> {
+    crate::usage::number(text, 1, 65_535).map(|n| n as u16)
+}
+
+/// `--count`: at least one.
+fn at_least_one(text: &str) -> Result<u64, String> {
+    crate::usage::number(text, 1, u64::MAX)
+}
+
+/// `--connections`: 1 to 100 000.
+fn connections(text: &str) -> Result<u64, String> {
+    crate::usage::number(text, 1, 100_000)
+}
+
+/// Rates of the UDP guard: at least one a second.
+fn positive_u32(text: &str) -> Result<u32, String> {
+    crate::usage::number(text, 1, u64::from(u32::MAX)).map(|n| n as u32)
+}
+
 /// `--rate`: a positive number of messages per second, at most 10 million.
 fn parse_rate(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(rate) if rate > 0.0 && rate <= 1e7 => Ok(rate),
-        _ => Err(format!(
-            "'{text}' is not a rate: give messages per second, e.g. 1000 (above 0, at most 10000000)"
-        )),
+        _ => Err(BadValue::Rate(text).says()),
     }
 }
 
@@ -409,7 +429,7 @@ fn parse_bytes(text: &str) -> Result<u64, String> {
         .ok()
         .and_then(|n| n.checked_mul(1 << shift))
         .filter(|&n| n > 0)
-        .ok_or_else(|| format!("'{text}' is not a byte count: write e.g. 1048576, 512K, 1G"))
+        .ok_or_else(|| BadValue::Bytes(text).says())
 }
 
 #[derive(Debug, Args)]
@@ -421,10 +441,9 @@ pub struct DemoArgs {
 
 /// Seconds as a decimal number (`0.5`, `2`), at most one day.
 fn parse_seconds(text: &str) -> Result<Duration, String> {
-    let secs: f64 =
-        text.parse().map_err(|_| format!("'{text}' is not a number of seconds: write e.g. 2 or 0.5"))?;
+    let secs: f64 = text.parse().map_err(|_| BadValue::Seconds(text).says())?;
     if !(0.0..=86_400.0).contains(&secs) {
-        return Err(format!("{text} seconds is out of range: use 0 to 86400"));
+        return Err(BadValue::SecondsRange(text).says());
     }
     Ok(Duration::from_secs_f64(secs))
 }
@@ -435,7 +454,7 @@ fn parse_count(text: &str) -> Result<usize, String> {
     const MAX: usize = 10_000_000;
     match text.parse::<usize>() {
         Ok(n) if n <= MAX => Ok(n),
-        _ => Err(format!("'{text}' is not a connection count: use 0 (no limit) to {MAX}")),
+        _ => Err(BadValue::Count { text, max: MAX }.says()),
     }
 }
 
@@ -445,9 +464,7 @@ fn parse_keepalive(text: &str) -> Result<Duration, String> {
     const MAX: u64 = 32_767;
     match text.parse::<u64>() {
         Ok(secs) if secs <= MAX => Ok(Duration::from_secs(secs)),
-        _ => Err(format!(
-            "'{text}' is not a keepalive time: use whole seconds from 1 to {MAX}, or 0 to turn keepalive off"
-        )),
+        _ => Err(BadValue::Keepalive { text, max: MAX }.says()),
     }
 }
 
@@ -455,9 +472,9 @@ fn parse_keepalive(text: &str) -> Result<Duration, String> {
 const MAX_BUFFER: usize = 16 << 20;
 
 fn parse_buffer(text: &str) -> Result<usize, String> {
-    let bytes: usize = text.parse().map_err(|_| format!("'{text}' is not a byte count: write e.g. 1024"))?;
+    let bytes: usize = text.parse().map_err(|_| BadValue::Bytes(text).says())?;
     if !(1..=MAX_BUFFER).contains(&bytes) {
-        return Err(format!("{bytes} bytes is out of range: use 1 to {MAX_BUFFER}"));
+        return Err(BadValue::BufferRange { bytes, max: MAX_BUFFER }.says());
     }
     Ok(bytes)
 }

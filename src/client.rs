@@ -9,12 +9,13 @@
 //! server that closed or reset early, no answer within `--timeout`) is a
 //! one-line error and exit status 1.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use socket2::SockRef;
@@ -22,6 +23,9 @@ use socket2::SockRef;
 use crate::console::Console;
 use crate::error::{Doing, Error, Result};
 use crate::i18n::{Lang, Text};
+
+/// What `--timeout 0` waits: no limit, as far as anyone will wait.
+const NO_LIMIT: Duration = Duration::from_secs(365 * 86_400);
 
 /// The exercise's message: 52 characters, 55 bytes in UTF-8.
 pub const EXERCISE_MESSAGE: &str = "Olá Servidor, meu nome é Cliente e sou o único aqui.";
@@ -43,7 +47,14 @@ pub fn connect(config: &Config) -> Result<TcpStream> {
         // connect(): the kernel sends SYN and this call sleeps until the
         // server's SYN-ACK has arrived and our ACK is sent: the three-way
         // handshake is over when it returns.
-        match TcpStream::connect_timeout(&addr, config.connect_timeout) {
+        // --connect-timeout 0: no limit of ours (the kernel's own, about
+        // two minutes of SYN retries, still applies).
+        let connected = if config.connect_timeout.is_zero() {
+            TcpStream::connect(addr)
+        } else {
+            TcpStream::connect_timeout(&addr, config.connect_timeout)
+        };
+        match connected {
             Ok(stream) => {
                 // TCP_NODELAY: send each message at once; see server::Config.
                 stream.set_nodelay(true).map_err(|source| talk(Some(addr), source))?;
@@ -63,7 +74,8 @@ pub fn round_trip(
     timeout: Duration,
     echo: &mut Vec<u8>,
 ) -> Result<()> {
-    let deadline = Instant::now() + timeout;
+    // --timeout 0: no limit (a deadline far beyond any run).
+    let deadline = Instant::now() + if timeout.is_zero() { NO_LIMIT } else { timeout };
     send(stream, message)?;
     receive_echo(stream, message, (deadline, timeout), echo)
 }
@@ -312,6 +324,13 @@ pub fn run_stdin(config: &Config) -> Result<()> {
         match from_server.read(&mut buf) {
             Ok(0) => break Ok(()),
             Ok(n) => {
+                // Checked before it is printed: what reaches stdout is what
+                // was sent, or eco says where it differs.
+                let offset = progress.received.load(Ordering::SeqCst);
+                if let Err(error) = progress.check(addr, offset, &buf[..n]) {
+                    progress.finished.store(true, Ordering::SeqCst);
+                    return Err(error);
+                }
                 match stdout.write_all(&buf[..n]).and_then(|()| stdout.flush()) {
                     Ok(()) => {}
                     // Whoever reads our stdout has gone (`eco client --stdin |
@@ -370,6 +389,35 @@ struct Progress {
     writer_gone: AtomicBool,
     /// The rest of the echo did not come within `--timeout`.
     timed_out: AtomicBool,
+    /// Bytes sent and not echoed yet, oldest first, to check the echo
+    /// against. As many as the sockets' buffers hold at most: the server
+    /// stops reading while we do not read its echo.
+    pending: Mutex<VecDeque<u8>>,
+}
+
+impl Progress {
+    /// Checks `echo`, which starts at byte `offset` of the echo, against
+    /// what was sent, and takes it off the pending bytes.
+    fn check(&self, addr: SocketAddr, offset: u64, echo: &[u8]) -> Result<()> {
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        let (front, back) = pending.as_slices();
+        let sent: Vec<u8> = front.iter().chain(back).take(echo.len()).copied().collect();
+        let offset = usize::try_from(offset).unwrap_or(usize::MAX);
+        if let Some(at) = sent.iter().zip(echo).position(|(s, e)| s != e) {
+            let mismatch = Error::mismatch(addr, &sent, echo, at);
+            return Err(match mismatch {
+                Error::EchoMismatch { addr, sent, got, .. } => {
+                    Error::EchoMismatch { addr, offset: offset.saturating_add(at), sent, got }
+                }
+                other => other,
+            });
+        }
+        if sent.len() < echo.len() {
+            return Err(Error::EchoExtra { addr, offset: offset.saturating_add(sent.len()) });
+        }
+        pending.drain(..echo.len());
+        Ok(())
+    }
 }
 
 /// The writer half of `--stdin`: stdin to the socket, then FIN; then it
@@ -384,6 +432,9 @@ fn send_input(mut socket: TcpStream, progress: &Progress, timeout: Duration) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(_) => break,
         };
+        // Noted before it is sent: its echo may be back before write_all
+        // returns.
+        progress.pending.lock().unwrap_or_else(PoisonError::into_inner).extend(&buf[..n]);
         if socket.write_all(&buf[..n]).is_err() {
             // The server closed or reset: the reader sees it and says so.
             progress.writer_gone.store(true, Ordering::SeqCst);
@@ -397,13 +448,11 @@ fn send_input(mut socket: TcpStream, progress: &Progress, timeout: Duration) {
     if timeout.is_zero() {
         return;
     }
-    let (mut seen, mut since) = (progress.received.load(Ordering::SeqCst), Instant::now());
+    // The rest of the echo has `timeout` to come, however it trickles in.
+    let deadline = Instant::now() + timeout;
     while !progress.finished.load(Ordering::SeqCst) {
-        std::thread::sleep(Duration::from_millis(50));
-        let now = progress.received.load(Ordering::SeqCst);
-        if now != seen {
-            (seen, since) = (now, Instant::now());
-        } else if since.elapsed() >= timeout {
+        std::thread::sleep(Duration::from_millis(20));
+        if Instant::now() >= deadline && !progress.finished.load(Ordering::SeqCst) {
             progress.timed_out.store(true, Ordering::SeqCst);
             let _ = socket.shutdown(Shutdown::Both);
             return;

@@ -13,8 +13,8 @@
 //! server says so once the reader is back.
 
 use std::io::{self, Write};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -151,6 +151,12 @@ impl Console {
         self.lossy.iter().map(Lossy::dropped).sum()
     }
 
+    /// Whether a background writer still holds much unwritten: a line
+    /// written now might be dropped too.
+    pub fn backlogged(&self) -> bool {
+        self.lossy.iter().any(Lossy::backlogged)
+    }
+
     /// Waits (at most `limit` each) until the background writers have
     /// written what they hold: called before the process exits.
     pub fn flush(&self, limit: Duration) {
@@ -182,6 +188,8 @@ impl Console {
 pub struct Lossy {
     queue: SyncSender<Item>,
     dropped: Arc<AtomicU64>,
+    /// Items in the queue now.
+    queued: Arc<AtomicUsize>,
 }
 
 enum Item {
@@ -197,8 +205,11 @@ impl Lossy {
     /// Starts the writer thread for `sink`.
     pub fn spawn(sink: impl Write + Send + 'static, name: &str) -> Lossy {
         let (queue, items) = mpsc::sync_channel(Self::QUEUE);
-        let spawned = std::thread::Builder::new().name(name.into()).spawn(move || Self::drain(sink, items));
-        let lossy = Lossy { queue, dropped: Arc::new(AtomicU64::new(0)) };
+        let queued = Arc::new(AtomicUsize::new(0));
+        let drained = Arc::clone(&queued);
+        let spawned =
+            std::thread::Builder::new().name(name.into()).spawn(move || Self::drain(sink, items, &drained));
+        let lossy = Lossy { queue, dropped: Arc::new(AtomicU64::new(0)), queued };
         if spawned.is_err() {
             // No thread, no output: every line will count as dropped.
             lossy.dropped.fetch_add(1, Ordering::Relaxed);
@@ -206,8 +217,9 @@ impl Lossy {
         lossy
     }
 
-    fn drain(mut sink: impl Write, items: Receiver<Item>) {
+    fn drain(mut sink: impl Write, items: Receiver<Item>, queued: &AtomicUsize) {
         for item in items {
+            queued.fetch_sub(1, Ordering::Relaxed);
             match item {
                 // This write may wait as long as the reader does: that is
                 // the point of doing it here, not in the server's threads.
@@ -226,9 +238,25 @@ impl Lossy {
         self.dropped.load(Ordering::Relaxed)
     }
 
+    /// Whether the queue is more than half full: its reader is slow.
+    pub fn backlogged(&self) -> bool {
+        self.queued.load(Ordering::Relaxed) > Self::QUEUE / 2
+    }
+
+    fn send(&self, item: Item) -> bool {
+        // Counted before it is sent, so that the writer, which counts it
+        // off once taken, never sees the count below zero.
+        self.queued.fetch_add(1, Ordering::Relaxed);
+        let sent = self.queue.try_send(item).is_ok();
+        if !sent {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+        }
+        sent
+    }
+
     fn flush_within(&self, limit: Duration) {
         let (done, flushed) = mpsc::channel();
-        if self.queue.try_send(Item::Flushed(done)).is_ok() {
+        if self.send(Item::Flushed(done)) {
             let _ = flushed.recv_timeout(limit);
         }
     }
@@ -236,11 +264,8 @@ impl Lossy {
 
 impl Write for Lossy {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self.queue.try_send(Item::Bytes(buf.to_vec())) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-            }
+        if !self.send(Item::Bytes(buf.to_vec())) {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
         }
         Ok(buf.len())
     }

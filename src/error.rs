@@ -40,6 +40,8 @@ pub enum Error {
     /// The echo differs from what was sent, first at byte `offset`;
     /// `sent` and `got` are short excerpts around it.
     EchoMismatch { addr: SocketAddr, offset: usize, sent: String, got: String },
+    /// `--stdin`: the echo goes on past what was sent, from byte `offset`.
+    EchoExtra { addr: SocketAddr, offset: usize },
     /// `eco trace` captures on `lo`: the exchange must use a loopback address.
     TraceNotLoopback { addr: SocketAddr },
     /// Opening the packet capture on `lo` failed.
@@ -55,9 +57,20 @@ pub enum Error {
     /// `eco client --udp` with a message longer than one datagram can carry.
     DatagramTooLong { len: usize },
     /// `eco bench --size` out of range.
-    BenchSize { size: usize, min: usize, max: usize },
+    BenchSize { size: usize, min: usize, max: usize, of: SizeOf },
     /// Any other I/O failure, with what eco was doing.
     Io { doing: Doing, source: io::Error },
+}
+
+/// What `eco bench --size` sizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SizeOf {
+    /// A message (with its header).
+    Message,
+    /// A UDP datagram (a message in one datagram).
+    Datagram,
+    /// One write of `--stream`.
+    StreamWrite,
 }
 
 /// What eco was doing when an otherwise unexpected I/O error struck.
@@ -183,6 +196,9 @@ impl Sentences for Error {
                 "the echo from {addr} differs from what was sent at byte {offset}: sent {sent}, \
                  got {got}"
             ),
+            Error::EchoExtra { addr, offset } => format!(
+                "the echo from {addr} goes on past what was sent: byte {offset} onwards was never sent"
+            ),
             Error::TraceNotLoopback { addr } => format!(
                 "eco trace captures on lo, so it needs a loopback address, not {}: use 127.0.0.1 or ::1",
                 addr.ip()
@@ -218,10 +234,20 @@ impl Sentences for Error {
                 };
                 format!("{} echo(es) went wrong (see Errors above): {why}", errors.total())
             }
-            Error::BenchSize { size, min, max } => format!(
-                "a bench message of {size} bytes will not do: use --size from {min} (sequence \
-                 number, connection id, checksum) to {max} (for longer streams, --bulk or --stream)"
-            ),
+            Error::BenchSize { size, min, max, of } => match of {
+                SizeOf::Message => format!(
+                    "a bench message of {size} bytes will not do: use --size from {min} (sequence \
+                     number, connection id, checksum) to {max} (for longer streams, --bulk or --stream)"
+                ),
+                SizeOf::Datagram => format!(
+                    "a bench datagram of {size} bytes will not do: use --size from {min} (sequence \
+                     number, connection id, checksum) to {max} (what one UDP datagram holds)"
+                ),
+                SizeOf::StreamWrite => format!(
+                    "writes of {size} bytes will not do: with --stream, --size is the size of each \
+                     write, from {min} to {max}"
+                ),
+            },
             Error::Io { doing, source } => {
                 let reason = source.text(en);
                 match doing {
@@ -291,6 +317,9 @@ impl Sentences for Error {
                 "o eco de {addr} difere do que foi enviado no byte {offset}: enviado {sent}, \
                  recebido {got}"
             ),
+            Error::EchoExtra { addr, offset } => format!(
+                "o eco de {addr} vai além do que foi enviado: do byte {offset} em diante nada foi enviado"
+            ),
             Error::TraceNotLoopback { addr } => format!(
                 "o eco trace captura em lo, então precisa de um endereço de loopback, não {}: use \
                  127.0.0.1 ou ::1",
@@ -327,11 +356,21 @@ impl Sentences for Error {
                 };
                 format!("{} eco(s) deram errado (veja Erros acima): {why}", errors.total())
             }
-            Error::BenchSize { size, min, max } => format!(
-                "uma mensagem de {size} bytes não serve para o bench: use --size de {min} (número \
-                 de sequência, id da conexão, checksum) a {max} (para fluxos maiores, --bulk ou \
-                 --stream)"
-            ),
+            Error::BenchSize { size, min, max, of } => match of {
+                SizeOf::Message => format!(
+                    "uma mensagem de {size} bytes não serve para o bench: use --size de {min} (número \
+                     de sequência, id da conexão, checksum) a {max} (para fluxos maiores, --bulk ou \
+                     --stream)"
+                ),
+                SizeOf::Datagram => format!(
+                    "um datagrama de {size} bytes não serve para o bench: use --size de {min} (número \
+                     de sequência, id da conexão, checksum) a {max} (o que cabe num datagrama UDP)"
+                ),
+                SizeOf::StreamWrite => format!(
+                    "escritas de {size} bytes não servem: com --stream, --size é o tamanho de cada \
+                     escrita, de {min} a {max}"
+                ),
+            },
             Error::Io { doing, source } => {
                 let reason = source.text(pt);
                 match doing {

@@ -13,8 +13,12 @@
 //! - [`client`]: `eco client`: one message, `--count` (ping-like), `--stdin`
 //!   (pipe), `--udp`; its messages at the bottom of the file.
 //! - [`trace`]: `eco trace`: the packets of an exchange, captured on `lo`
-//!   (`capture.rs`, `namespace.rs`), decoded (`packet.rs`), analysed like
-//!   Wireshark (`flow.rs`), printed (`table.rs`, words in `messages.rs`).
+//!   (`capture.rs`, `namespace.rs`) or read from any pcap/pcapng file
+//!   (`pcap.rs`, streaming; `stamp.rs`: times as Wireshark keeps them),
+//!   decoded (`packet.rs`: every link type; `defrag.rs`: IP reassembly;
+//!   `other.rs`: UDP, ICMP, ARP), analysed like Wireshark 4.0 (`flow.rs`:
+//!   relative numbers, tags, phases), printed (`table.rs`, `json.rs`; words
+//!   in `messages.rs`).
 //! - [`bench`]: `eco bench`: a verifying load generator: the load
 //!   (`worker.rs`), the message format (`message.rs`), HDR statistics
 //!   (`stats.rs`), the report (`report.rs`: layout; `messages.rs`: words).
@@ -31,6 +35,10 @@
 //! - [`logging`]: the structured log (tracing), text or JSON.
 //! - [`error`]: the errors that end a command, their sentences and exit codes.
 //! - [`net`]: `--host`/`--port` to socket addresses.
+//! - [`usage`]: usage errors in the user's language (the language is known
+//!   before clap parses).
+//! - [`tcp_info`]: `getsockopt(TCP_INFO)`, the kernel's counters for a
+//!   socket (the trace's summary; the server's idle check).
 
 pub mod aio;
 pub mod bench;
@@ -43,7 +51,9 @@ pub mod i18n;
 pub mod logging;
 pub mod net;
 pub mod server;
+pub mod tcp_info;
 pub mod trace;
+pub mod usage;
 
 use std::sync::Arc;
 
@@ -106,15 +116,16 @@ fn run_bench(args: BenchArgs, console: &Console) -> Result<()> {
     } else {
         bench::Load::PingPong
     };
-    // Messages carry a header; a stream's writes are plain bytes.
-    let (default_size, min) = match load {
-        bench::Load::Stream(_) => (4000, 1),
-        _ => (64, bench::message::MIN_SIZE),
+    // Messages carry a header; a stream's writes are plain bytes; a
+    // datagram holds at most 65 507.
+    let (default_size, min, max, of) = match load {
+        bench::Load::Stream(_) => (4000, 1, bench::message::MAX_SIZE, error::SizeOf::StreamWrite),
+        bench::Load::Udp => (64, bench::message::MIN_SIZE, 65_507, error::SizeOf::Datagram),
+        _ => (64, bench::message::MIN_SIZE, bench::message::MAX_SIZE, error::SizeOf::Message),
     };
     let size = args.size.unwrap_or(default_size);
-    let max = bench::message::MAX_SIZE;
     if !(min..=max).contains(&size) {
-        return Err(Error::BenchSize { size, min, max });
+        return Err(Error::BenchSize { size, min, max, of });
     }
     let _ = rlimit::increase_nofile_limit(u64::MAX);
     // Ctrl-C (or SIGTERM) ends the run early with the report of what was

@@ -6,9 +6,14 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    // Usage errors (unknown flag, `--port 70000`) end inside `parse` with
-    // clap's message and exit status 2.
-    let cli = eco::cli::Cli::parse();
+    // Usage errors (unknown flag, `--port 70000`) end here with one line
+    // in the user's language and exit status 2 (help and version: 0).
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    eco::usage::set_lang(&args);
+    let cli = match eco::cli::Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(error) => return ExitCode::from(eco::usage::report(&error)),
+    };
     let lang = eco::lang_of(&cli);
     match eco::run(cli, lang) {
         Ok(code) => ExitCode::from(code),

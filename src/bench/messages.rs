@@ -19,6 +19,8 @@ pub enum Msg<'a> {
     Interrupted {
         seconds: f64,
     },
+    /// Ctrl-C ended the run during the warm-up: nothing was measured.
+    InterruptedInWarmup,
     /// The label of a report line.
     Label(Label),
     /// Messages (or rounds, transfers, connections) per second.
@@ -119,6 +121,10 @@ impl Sentences for Msg<'_> {
             }
             Msg::Interrupted { seconds } => {
                 format!("  (interrupted: the figures cover the {seconds:.1} s it ran)")
+            }
+            Msg::InterruptedInWarmup => {
+                "  (interrupted during the warm-up: nothing was measured; --warmup 0 measures from the start)"
+                    .into()
             }
             Msg::Label(label) => match label {
                 Label::Messages => "Messages:",
@@ -253,6 +259,10 @@ impl Sentences for Msg<'_> {
             }
             Msg::Interrupted { seconds } => {
                 format!("  (interrompido: os números cobrem os {seconds:.1} s que rodou)")
+            }
+            Msg::InterruptedInWarmup => {
+                "  (interrompido durante o aquecimento: nada foi medido; --warmup 0 mede desde o início)"
+                    .into()
             }
             Msg::Label(label) => match label {
                 Label::Messages => "Mensagens:",

@@ -23,6 +23,12 @@ fn line(console: &Console, label: Label, value: &Msg<'_>) {
 /// The text report of one run.
 pub fn print(console: &Console, report: &Report) {
     console.say(&Msg::Title { report });
+    if report.interrupted && report.duration_s == 0.0 && report.kind != Kind::Bulk {
+        // Stopped before the measured window began: no figures to give,
+        // nor conclusions to draw from their absence.
+        console.say(&Msg::InterruptedInWarmup);
+        return;
+    }
     if report.interrupted {
         console.say(&Msg::Interrupted { seconds: report.duration_s });
     }

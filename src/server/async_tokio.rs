@@ -14,18 +14,19 @@
 //! Named `async_tokio` because a module called `tokio` would shadow the crate.
 
 use std::future::Future;
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::io::unix::AsyncFd;
 use tokio::sync::Semaphore;
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 use tokio_util::task::TaskTracker;
 
 use super::conn::{Backoff, EndReason, Ended, Shared};
-use super::{Stop, ack_fin_apart, reset, room};
+use super::{Stop, ack_fin_apart, peer_took_bytes, reset, room};
 use crate::aio;
 use crate::error::{Doing, Error, Result};
 
@@ -101,17 +102,19 @@ async fn accept_loop(listener: TcpListener, loops: &Loops) -> std::io::Result<()
     let mut backoff = Backoff::default();
     loop {
         let permit = match &loops.permits {
-            Some(permits) if permits.available_permits() == 0 => {
-                shared.max_conns_reached(shared.config.limits.max_conns.unwrap_or_default());
+            Some(permits) => {
+                // No permit left may mean that the other threads' loops
+                // hold them while they wait in accept: only open
+                // connections make the limit reached.
+                let max = shared.config.limits.max_conns.unwrap_or_default();
+                if permits.available_permits() == 0 && shared.active.count() >= max {
+                    shared.max_conns_reached(max);
+                }
                 tokio::select! {
                     _ = loops.stopping.cancelled() => break,
                     permit = Arc::clone(permits).acquire_owned() => Some(permit.expect("semaphore is never closed")),
                 }
             }
-            Some(permits) => tokio::select! {
-                _ = loops.stopping.cancelled() => break,
-                permit = Arc::clone(permits).acquire_owned() => Some(permit.expect("semaphore is never closed")),
-            },
             None => None,
         };
         let accepted = tokio::select! {
@@ -196,50 +199,89 @@ async fn echo(socket: std::net::TcpStream, shared: &Shared, cut: &CancellationTo
     // every read would register a timer and a waiter each time.
     let cancelled = cut.cancelled();
     tokio::pin!(cancelled);
-    let mut idle = Idle::new(config.limits.idle_timeout);
+    let mut idle = Idle::new(config.limits.idle_timeout, socket.get_ref());
     // Set once the client streams (a read fills the buffer): from then on
     // bytes go socket → pipe → socket inside the kernel (splice), never
     // copied to eco and back. Small echoes keep the plain read and write,
     // which cost less for them.
     let mut pipe: Option<aio::Pipe> = None;
-    let reason = loop {
+    let reason = 'echo: loop {
         let most = if pipe.is_some() { aio::PIPE_SIZE } else { buf.len() };
         let room = room(config.limits.max_bytes, bytes_in, most);
         if room == 0 {
             break EndReason::Limit;
         }
-        let got = match &pipe {
-            Some(pipe) => guarded(aio::splice_in(&socket, pipe, room), &mut idle, cancelled.as_mut()).await,
-            None => guarded(aio::read(&socket, &mut buf[..room]), &mut idle, cancelled.as_mut()).await,
-        };
-        let n = match got {
-            Err(reason) => break reason,
-            Ok(0) => {
-                // The client's FIN: everything has been echoed; dropping the
-                // socket closes our side.
-                let _ = ack_fin_apart(socket.get_ref(), config);
-                break EndReason::Fin;
+        let spliced = match &pipe {
+            Some(pipe) => {
+                match guarded(aio::splice_in(&socket, pipe, room), &mut idle, &socket, cancelled.as_mut())
+                    .await
+                {
+                    Ok(aio::Spliced::Moved(n)) => Ok(Some(n)),
+                    // Past an urgent mark only a read goes: this turn copies.
+                    Ok(aio::Spliced::AtUrgentMark) => Ok(None),
+                    Err(reason) => Err(reason),
+                }
             }
-            Ok(n) => n,
+            None => Ok(None),
         };
-        bytes_in += n as u64;
-        let sent = match &pipe {
-            Some(pipe) => guarded(aio::splice_out(pipe, &socket, n), &mut idle, cancelled.as_mut()).await,
-            None => guarded(aio::write_all(&socket, &buf[..n]), &mut idle, cancelled.as_mut()).await,
+        let (n, in_pipe) = match spliced {
+            Err(reason) => break reason,
+            Ok(Some(n)) => (n, true),
+            Ok(None) => {
+                let most = room.min(buf.len());
+                match guarded(aio::read(&socket, &mut buf[..most]), &mut idle, &socket, cancelled.as_mut())
+                    .await
+                {
+                    Err(reason) => break reason,
+                    Ok(n) => (n, false),
+                }
+            }
         };
-        if let Err(reason) = sent {
-            break reason;
+        if n == 0 {
+            // The client's FIN: everything has been echoed; dropping the
+            // socket closes our side.
+            let _ = ack_fin_apart(socket.get_ref(), config);
+            break EndReason::Fin;
         }
-        bytes_out += n as u64;
+        bytes_in += n as u64;
         idle.touch();
+        // Out in as many writes as the client's pace takes, each one
+        // progress (a slow reader is not an idle one).
+        let mut left = n;
+        while left > 0 {
+            let wrote = match (&pipe, in_pipe) {
+                (Some(pipe), true) => {
+                    guarded(aio::splice_out_some(pipe, &socket, left), &mut idle, &socket, cancelled.as_mut())
+                        .await
+                }
+                _ => {
+                    guarded(
+                        aio::write_some(&socket, &buf[n - left..n]),
+                        &mut idle,
+                        &socket,
+                        cancelled.as_mut(),
+                    )
+                    .await
+                }
+            };
+            match wrote {
+                Ok(wrote) => {
+                    left -= wrote;
+                    bytes_out += wrote as u64;
+                    idle.touch();
+                }
+                Err(reason) => break 'echo reason,
+            }
+        }
         if pipe.is_none() && n == buf.len() {
             // If the system will not give a pipe, copying still works.
             pipe = aio::Pipe::new().ok();
         }
     };
-    if matches!(reason, EndReason::Shutdown) {
-        // Cut at the end of the grace: a reset, so that the client cannot
-        // take the partial echo for a complete one.
+    if matches!(reason, EndReason::Shutdown) || bytes_out < bytes_in {
+        // Cut at the end of the grace, or with echo still owed (the client
+        // stopped reading past --idle-timeout): a reset, so that the client
+        // cannot take the partial echo for a complete one.
         reset(socket.get_ref());
     }
     Ended { bytes_in, bytes_out, reason }
@@ -250,30 +292,39 @@ async fn echo(socket: std::net::TcpStream, shared: &Shared, cut: &CancellationTo
 async fn guarded<T>(
     io: impl Future<Output = std::io::Result<T>>,
     idle: &mut Idle,
+    socket: &AsyncFd<TcpStream>,
     cancelled: Pin<&mut WaitForCancellationFuture<'_>>,
 ) -> Result<T, EndReason> {
     tokio::select! {
         biased;
         result = io => result.map_err(EndReason::from_error),
-        () = idle.expired() => Err(EndReason::IdleTimeout),
+        () = idle.expired(socket.get_ref()) => Err(EndReason::IdleTimeout),
         () = cancelled => Err(EndReason::Shutdown),
     }
 }
 
 /// The idle timeout as one timer per connection, pushed back lazily: each
 /// read or write only notes the time; when the timer fires early, it is
-/// reset to the last activity plus the limit.
+/// reset to the last activity plus the limit. When it fires on time, one
+/// more check: bytes the peer acknowledged meanwhile (a slow reader that
+/// our blocked write has not seen yet) count as activity.
 struct Idle {
     limit: Option<Duration>,
     last: Instant,
     timer: Pin<Box<Sleep>>,
+    /// The peer's acknowledged bytes when last checked.
+    acked: u64,
 }
 
 impl Idle {
-    fn new(limit: Option<Duration>) -> Idle {
+    fn new(limit: Option<Duration>, socket: &TcpStream) -> Idle {
         let last = Instant::now();
         let timer = Box::pin(tokio::time::sleep_until(last + limit.unwrap_or(Duration::from_secs(86_400))));
-        Idle { limit, last, timer }
+        let mut acked = 0;
+        if limit.is_some() {
+            peer_took_bytes(socket, &mut acked);
+        }
+        Idle { limit, last, timer, acked }
     }
 
     fn touch(&mut self) {
@@ -283,14 +334,17 @@ impl Idle {
     }
 
     /// Resolves once nothing happened for the limit (never without one).
-    async fn expired(&mut self) {
+    async fn expired(&mut self, socket: &TcpStream) {
         let Some(limit) = self.limit else { return std::future::pending().await };
         loop {
             self.timer.as_mut().await;
-            let due = self.last + limit;
-            if Instant::now() >= due {
-                return;
+            if Instant::now() >= self.last + limit {
+                if !peer_took_bytes(socket, &mut self.acked) {
+                    return;
+                }
+                self.last = Instant::now();
             }
+            let due = self.last + limit;
             self.timer.as_mut().reset(due);
         }
     }

@@ -35,6 +35,18 @@ pub enum EndReason {
     Error(io::Error),
 }
 
+/// The ways a connection ends other than by the client's FIN, without
+/// their details: what the summary counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum EndKind {
+    Reset,
+    IdleTimeout,
+    Keepalive,
+    Limit,
+    Shutdown,
+    Error,
+}
+
 impl EndReason {
     /// Sorts a failed read or write.
     pub(crate) fn from_error(error: io::Error) -> EndReason {
@@ -50,6 +62,19 @@ impl EndReason {
                 EndReason::Reset(error)
             }
             _ => EndReason::Error(error),
+        }
+    }
+
+    /// Its kind, to count ends by (`None` for the client's FIN).
+    pub(crate) fn kind(&self) -> Option<EndKind> {
+        match self {
+            EndReason::Fin => None,
+            EndReason::Reset(_) => Some(EndKind::Reset),
+            EndReason::IdleTimeout => Some(EndKind::IdleTimeout),
+            EndReason::Keepalive => Some(EndKind::Keepalive),
+            EndReason::Limit => Some(EndKind::Limit),
+            EndReason::Shutdown => Some(EndKind::Shutdown),
+            EndReason::Error(_) => Some(EndKind::Error),
         }
     }
 
@@ -82,6 +107,9 @@ pub enum Refusal {
     NotAllowed,
     /// `--max-conns-per-ip` reached for its address.
     PerIpLimit,
+    /// `--mode threads` could not start a thread for it (out of threads,
+    /// `ulimit -u`, or of memory).
+    NoThread,
 }
 
 impl Refusal {
@@ -90,6 +118,7 @@ impl Refusal {
         match self {
             Refusal::NotAllowed => "not_allowed",
             Refusal::PerIpLimit => "per_ip_limit",
+            Refusal::NoThread => "no_thread",
         }
     }
 }
@@ -107,6 +136,9 @@ pub(super) struct Shared {
     open: Mutex<HashMap<u64, Arc<TcpStream>>>,
     next_id: AtomicU64,
     cut: AtomicBool,
+    /// `--max-conns` was reached and told; a tick that finds the server
+    /// under the limit again clears it (one note per episode).
+    at_max: AtomicBool,
 }
 
 /// An admitted connection: counted as open (overall and per IP) until dropped.
@@ -133,6 +165,7 @@ impl Shared {
             open: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(0),
             cut: AtomicBool::new(false),
+            at_max: AtomicBool::new(false),
         }
     }
 
@@ -186,9 +219,24 @@ impl Shared {
     }
 
     /// Tells (once per episode) that `--max-conns` holds new clients back.
+    /// `--max-conns` connections are open: told once, until a tick finds
+    /// fewer open (see [`Shared::tick`]).
     pub(super) fn max_conns_reached(&self, max: usize) {
-        self.console.note(&Msg::MaxConnsReached { max });
-        tracing::info!(max, "max-conns reached; new clients wait in the backlog");
+        if !self.at_max.swap(true, Ordering::SeqCst) {
+            self.console.note(&Msg::MaxConnsReached { max });
+            tracing::info!(max, "max-conns reached; new clients wait in the backlog");
+        }
+    }
+
+    /// Once a second: the counted events, and the end of a `--max-conns`
+    /// episode.
+    pub(super) fn tick(&self) {
+        self.summary.tick(&self.console);
+        if let Some(max) = self.config.limits.max_conns
+            && self.active.count() < max
+        {
+            self.at_max.store(false, Ordering::SeqCst);
+        }
     }
 
     /// Ctrl-C / SIGTERM / SIGHUP: tells that the server stops accepting.
@@ -225,12 +273,11 @@ impl ConnGuard {
         let reason = if self.was_cut() { EndReason::Shutdown } else { ended.reason };
         // The socket closes now (the registry held its last handle)...
         self.unregister();
-        match &reason {
-            EndReason::Fin => {}
-            EndReason::Reset(error) | EndReason::Error(error) => {
-                shared.console.warn(&Msg::ConnectionFailed { peer, error });
-            }
-            reason => shared.console.note(&Msg::ConnectionEnded { peer, reason }),
+        if !matches!(reason, EndReason::Fin) {
+            // Told in full when it is the first in a while, else counted:
+            // a client that resets a thousand connections a second must not
+            // fill the log.
+            shared.summary.ended(&shared.console, peer, &reason);
         }
         shared.console.say(&Msg::Closed);
         tracing::info!(

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use ipnet::{IpNet, Ipv4Net};
 
+use crate::usage::BadValue;
+
 #[derive(Debug, Clone)]
 pub struct Limits {
     /// At most this many connections at once; the next ones wait in the
@@ -50,10 +52,17 @@ impl Default for Limits {
 
 impl Limits {
     /// Whether `ip` may connect at all.
+    ///
+    /// An IPv4 client matches IPv4 networks, and IPv6 networks that hold
+    /// its IPv4-mapped form: `::/0` is every client, of either family.
     pub fn admits(&self, ip: IpAddr) -> bool {
         let ip = ip.to_canonical();
-        !self.deny.iter().any(|net| net.contains(&ip))
-            && (self.allow.is_empty() || self.allow.iter().any(|net| net.contains(&ip)))
+        let mapped = match ip {
+            IpAddr::V4(v4) => Some(IpAddr::V6(v4.to_ipv6_mapped())),
+            IpAddr::V6(_) => None,
+        };
+        let matches = |net: &IpNet| net.contains(&ip) || mapped.is_some_and(|m| net.contains(&m));
+        !self.deny.iter().any(matches) && (self.allow.is_empty() || self.allow.iter().any(matches))
     }
 }
 
@@ -98,18 +107,15 @@ impl PerIp {
 /// those as IPv4. A network that would mix mapped and other IPv6 addresses
 /// is refused with the form to write instead.
 pub fn parse_net(text: &str) -> Result<IpNet, String> {
-    let net = text.parse::<IpNet>().or_else(|_| text.parse::<IpAddr>().map(IpNet::from)).map_err(|_| {
-        format!("'{text}' is not an address or CIDR network: write e.g. 127.0.0.1 or 10.0.0.0/8")
-    })?;
+    let net = text
+        .parse::<IpNet>()
+        .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| BadValue::Net(text).says())?;
     let IpNet::V6(v6) = net else { return Ok(net) };
     let Some(v4) = v6.addr().to_ipv4_mapped() else { return Ok(net) };
     match v6.prefix_len().checked_sub(96) {
         Some(prefix) => Ok(Ipv4Net::new(v4, prefix).expect("0 to 32").trunc().into()),
-        None => Err(format!(
-            "'{text}' mixes IPv4-mapped (::ffff:a.b.c.d) and other IPv6 addresses: write the IPv4 \
-             network instead (e.g. {}/8), or a prefix of /96 or longer",
-            v4
-        )),
+        None => Err(BadValue::NetMapped { text, v4: v4.to_string() }.says()),
     }
 }
 
@@ -158,6 +164,21 @@ mod tests {
         let limits = Limits { allow: nets(&["::ffff:127.0.0.0/104"]), ..Limits::default() };
         assert!(limits.admits("::ffff:127.0.0.9".parse().unwrap()));
         assert!(!limits.admits("::ffff:10.0.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn ipv6_networks_that_hold_the_mapped_addresses_match_ipv4_clients() {
+        for (deny, v4_admitted, v6_admitted) in
+            [("::/0", false, false), ("::/80", false, true), ("2001:db8::/32", true, true)]
+        {
+            let limits = Limits { deny: nets(&[deny]), ..Limits::default() };
+            assert_eq!(limits.admits("10.1.2.3".parse().unwrap()), v4_admitted, "--deny {deny}");
+            assert_eq!(limits.admits("::ffff:10.1.2.3".parse().unwrap()), v4_admitted, "--deny {deny}");
+            assert_eq!(limits.admits("fe80::1".parse().unwrap()), v6_admitted, "--deny {deny}");
+        }
+        let limits = Limits { allow: nets(&["::/0"]), ..Limits::default() };
+        assert!(limits.admits("127.0.0.1".parse().unwrap()));
+        assert!(limits.admits("::1".parse().unwrap()));
     }
 
     #[test]

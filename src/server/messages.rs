@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::Mode;
-use super::conn::{EndReason, Refusal};
+use super::conn::{EndKind, EndReason, Refusal};
 use super::udp::Unanswered;
 use crate::i18n::{Lang, Sentences, Text, plural};
 
@@ -27,8 +27,6 @@ pub enum Msg<'a> {
     Connected { peer: SocketAddr },
     /// That client's connection has closed.
     Closed,
-    /// An I/O error on one connection; the server goes on.
-    ConnectionFailed { peer: SocketAddr, error: &'a io::Error },
     /// A connection that ended for a reason other than the client's close.
     ConnectionEnded { peer: SocketAddr, reason: &'a EndReason },
     /// `accept` failed (e.g. out of file descriptors): told once, then
@@ -48,6 +46,9 @@ pub enum Msg<'a> {
     Refused { peer: SocketAddr, refusal: Refusal },
     /// More refusals in the last second, by reason, after the one told in full.
     RefusedMore { counts: &'a [(Refusal, u64)] },
+    /// Connections that ended other than by the client's FIN in the last
+    /// second, after the one told in full: counts by reason (log names).
+    EndedMore { counts: &'a [(EndKind, u64)] },
     /// UDP datagrams left unanswered by the reflection guard in the last second.
     UdpUnanswered { counts: &'a [(Unanswered, u64)] },
     /// Output lines dropped because nobody read stdout / stderr in time.
@@ -62,9 +63,6 @@ impl Sentences for Msg<'_> {
             Msg::Listening { addr, mode } => format!("listening on {addr} (mode {})", mode_name(*mode)),
             Msg::Connected { peer } => format!("Connected to {peer}"),
             Msg::Closed => "Connection closed :)".into(),
-            Msg::ConnectionFailed { peer, error } => {
-                format!("connection with {peer} failed: {}", error.text(en))
-            }
             Msg::ConnectionEnded { peer, reason } => match reason {
                 EndReason::Fin => format!("closed {peer}: the client closed its side"),
                 EndReason::Reset(error) | EndReason::Error(error) => {
@@ -111,6 +109,10 @@ impl Sentences for Msg<'_> {
                 Refusal::PerIpLimit => {
                     format!("refused {peer}: --max-conns-per-ip reached for {}", peer.ip())
                 }
+                Refusal::NoThread => format!(
+                    "refused {peer}: no thread could be started for it (out of threads: see ulimit -u, \
+                     or use --mode async)"
+                ),
             },
             Msg::RefusedMore { counts } => {
                 let total: u64 = counts.iter().map(|(_, n)| n).sum();
@@ -119,6 +121,7 @@ impl Sentences for Msg<'_> {
                     .map(|(refusal, n)| match refusal {
                         Refusal::NotAllowed => format!("{n} not allowed by --allow / --deny"),
                         Refusal::PerIpLimit => format!("{n} over --max-conns-per-ip"),
+                        Refusal::NoThread => format!("{n} without a thread (out of threads)"),
                     })
                     .collect();
                 format!(
@@ -137,6 +140,16 @@ impl Sentences for Msg<'_> {
                     parts.join(", ")
                 )
             }
+            Msg::EndedMore { counts } => {
+                let total: u64 = counts.iter().map(|(_, n)| n).sum();
+                let parts: Vec<String> =
+                    counts.iter().map(|(kind, n)| format!("{n} {}", ended_en(*kind))).collect();
+                format!(
+                    "{total} more {} ended early in the last second: {}",
+                    plural(total, "connection", "connections"),
+                    parts.join(", ")
+                )
+            }
             Msg::LinesDropped { count } => format!(
                 "{count} {} of output dropped: nobody read stdout or stderr in time (the server \
                  never waits for its logs)",
@@ -152,9 +165,6 @@ impl Sentences for Msg<'_> {
             Msg::Listening { addr, mode } => format!("escutando em {addr} (modo {})", mode_name(*mode)),
             Msg::Connected { peer } => format!("Conectado em {peer}"),
             Msg::Closed => "Conexão fechada :)".into(),
-            Msg::ConnectionFailed { peer, error } => {
-                format!("a conexão com {peer} falhou: {}", error.text(pt))
-            }
             Msg::ConnectionEnded { peer, reason } => match reason {
                 EndReason::Fin => format!("{peer} fechado: o cliente fechou o seu lado"),
                 EndReason::Reset(error) | EndReason::Error(error) => {
@@ -202,6 +212,10 @@ impl Sentences for Msg<'_> {
                 Refusal::PerIpLimit => {
                     format!("{peer} recusado: --max-conns-per-ip atingido para {}", peer.ip())
                 }
+                Refusal::NoThread => format!(
+                    "{peer} recusado: nenhuma thread pôde ser criada para ele (sem threads: veja ulimit -u, \
+                     ou use --mode async)"
+                ),
             },
             Msg::RefusedMore { counts } => {
                 let total: u64 = counts.iter().map(|(_, n)| n).sum();
@@ -210,6 +224,7 @@ impl Sentences for Msg<'_> {
                     .map(|(refusal, n)| match refusal {
                         Refusal::NotAllowed => format!("{n} não permitida(s) por --allow / --deny"),
                         Refusal::PerIpLimit => format!("{n} acima de --max-conns-per-ip"),
+                        Refusal::NoThread => format!("{n} sem thread (sem threads)"),
                     })
                     .collect();
                 format!(
@@ -228,6 +243,16 @@ impl Sentences for Msg<'_> {
                     parts.join(", ")
                 )
             }
+            Msg::EndedMore { counts } => {
+                let total: u64 = counts.iter().map(|(_, n)| n).sum();
+                let parts: Vec<String> =
+                    counts.iter().map(|(kind, n)| format!("{n} {}", ended_pt(*kind))).collect();
+                format!(
+                    "mais {total} {} antes da hora no último segundo: {}",
+                    plural(total, "conexão terminou", "conexões terminaram"),
+                    parts.join(", ")
+                )
+            }
             Msg::LinesDropped { count } => format!(
                 "{count} {} de saída {}: ninguém leu stdout ou stderr a tempo (o servidor nunca \
                  espera pelos seus logs)",
@@ -243,13 +268,37 @@ fn mode_name(mode: Option<Mode>) -> &'static str {
     mode.map_or("udp", Mode::name)
 }
 
+/// The counts of [`Msg::EndedMore`], one kind at a time.
+fn ended_en(kind: EndKind) -> &'static str {
+    match kind {
+        EndKind::Reset => "reset by the client",
+        EndKind::IdleTimeout => "idle past --idle-timeout",
+        EndKind::Keepalive => "silent to keepalive probes",
+        EndKind::Limit => "at --max-bytes",
+        EndKind::Shutdown => "cut at the end of the grace",
+        EndKind::Error => "by an error",
+    }
+}
+
+fn ended_pt(kind: EndKind) -> &'static str {
+    match kind {
+        EndKind::Reset => "resetadas pelo cliente",
+        EndKind::IdleTimeout => "ociosas além de --idle-timeout",
+        EndKind::Keepalive => "mudas às sondas de keepalive",
+        EndKind::Limit => "em --max-bytes",
+        EndKind::Shutdown => "cortadas no fim da carência",
+        EndKind::Error => "por um erro",
+    }
+}
+
 fn unanswered_en(why: Unanswered) -> &'static str {
     match why {
         Unanswered::PrivilegedPort => "from a source port below 1024",
         Unanswered::ServicePort => "from the port of a known service or of this server",
         Unanswered::BadSource => "from a broadcast, multicast or unspecified address",
-        Unanswered::Loop => "bouncing back unchanged (an echo loop)",
+        Unanswered::Loop => "coming back after being answered (an echo loop)",
         Unanswered::SourceRate => "over --udp-rate-per-ip",
+        Unanswered::NetworkRate => "from a network (/24, /64) over its share of --udp-rate",
         Unanswered::NewSourceRate => "from new sources over their share of --udp-rate",
         Unanswered::GlobalRate => "over --udp-rate",
     }
@@ -260,8 +309,9 @@ fn unanswered_pt(why: Unanswered) -> &'static str {
         Unanswered::PrivilegedPort => "de uma porta de origem abaixo de 1024",
         Unanswered::ServicePort => "da porta de um serviço conhecido ou deste servidor",
         Unanswered::BadSource => "de um endereço de broadcast, multicast ou não especificado",
-        Unanswered::Loop => "voltando sem mudança (um laço de eco)",
+        Unanswered::Loop => "voltando depois de respondidos (um laço de eco)",
         Unanswered::SourceRate => "acima de --udp-rate-per-ip",
+        Unanswered::NetworkRate => "de uma rede (/24, /64) acima da sua parte de --udp-rate",
         Unanswered::NewSourceRate => "de origens novas acima da sua parte de --udp-rate",
         Unanswered::GlobalRate => "acima de --udp-rate",
     }
@@ -289,7 +339,7 @@ mod tests {
         assert_eq!(
             msg.text(Lang::En),
             "UDP: 4 datagrams not answered in the last second by the reflection guard: 3 from a \
-             source port below 1024, 1 bouncing back unchanged (an echo loop)"
+             source port below 1024, 1 coming back after being answered (an echo loop)"
         );
         let pt = msg.text(Lang::Pt);
         assert!(pt.contains("3 de uma porta de origem abaixo de 1024"), "{pt}");

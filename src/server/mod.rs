@@ -209,7 +209,7 @@ pub fn serve_both(
     let ticker = Ticker::start(&shared).map_err(setup)?;
     let result = serve_until_stopped(listener, udp, &shared, &stop);
     ticker.stop();
-    shared.summary.tick(&shared.console);
+    shared.tick();
     result
 }
 
@@ -273,6 +273,18 @@ fn ack_fin_apart(stream: impl AsFd, config: &Config) -> io::Result<()> {
     if config.ack_fin_apart { SockRef::from(&stream).set_tcp_quickack(true) } else { Ok(()) }
 }
 
+/// Whether the peer acknowledged bytes since `acked` was noted (and notes
+/// the new count). A client that reads slowly is taking bytes, not idle,
+/// even when none of our writes got through for a while: the kernel wakes
+/// a writer only once a good part of the send buffer is free, which a
+/// reader at 50 kB/s takes longer than most idle timeouts to free.
+pub(crate) fn peer_took_bytes(socket: impl AsFd, acked: &mut u64) -> bool {
+    let Ok(info) = crate::tcp_info::tcp_info(socket) else { return false };
+    let took = info.bytes_acked > *acked;
+    *acked = info.bytes_acked;
+    took
+}
+
 /// Largest read that keeps a connection within `--max-bytes`.
 fn room(limit: Option<u64>, done: u64, buffer: usize) -> usize {
     match limit {
@@ -300,7 +312,7 @@ impl Ticker {
                     .wait_timeout(finished, Duration::from_secs(1))
                     .unwrap_or_else(PoisonError::into_inner)
                     .0;
-                shared.summary.tick(&shared.console);
+                shared.tick();
             }
         })?;
         Ok(Ticker { finished, thread })

@@ -10,7 +10,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 
 use super::conn::{Backoff, ConnGuard, EndReason, Ended, Shared};
-use super::{Msg, Stop, ack_fin_apart, room};
+use super::{Msg, Stop, ack_fin_apart, peer_took_bytes, reset, room};
 use crate::error::Result;
 
 pub(super) fn serve(listener: TcpListener, shared: &Arc<Shared>, stop: &Stop) -> Result<()> {
@@ -75,11 +75,17 @@ pub(super) fn handle(stream: TcpStream, mut guard: ConnGuard, buf: &mut [u8]) {
     let stream = Arc::new(stream);
     guard.register(&stream);
     let ended = match timeouts {
-        Ok(()) => echo(&stream, buf, max_bytes),
+        Ok(()) => echo(&stream, buf, max_bytes, idle.is_some()),
         Err(error) => Ended { bytes_in: 0, bytes_out: 0, reason: EndReason::from_error(error) },
     };
     if matches!(ended.reason, EndReason::Fin) {
         let _ = ack_fin_apart(&*stream, &guard.shared().config);
+    }
+    if ended.bytes_out < ended.bytes_in {
+        // Ended with echo still owed (the client stopped reading past
+        // --idle-timeout, say): a reset, so that the client cannot take
+        // the partial echo for a complete one.
+        reset(&*stream);
     }
     // close(): dropping the last handle on the socket sends our FIN. The
     // client's FIN came first (that is what ended `echo`), so this
@@ -93,8 +99,14 @@ pub(super) fn handle(stream: TcpStream, mut guard: ConnGuard, buf: &mut [u8]) {
 ///
 /// This is the whole application level of an echo server. No framing, no
 /// protocol: bytes in, the same bytes out.
-fn echo(mut stream: &TcpStream, buf: &mut [u8], max_bytes: Option<u64>) -> Ended {
+fn echo(mut stream: &TcpStream, buf: &mut [u8], max_bytes: Option<u64>, idle_limit: bool) -> Ended {
     let (mut bytes_in, mut bytes_out) = (0u64, 0u64);
+    // With an idle timeout: what the peer had acknowledged when a write
+    // last timed out (see `peer_took_bytes`).
+    let mut acked = 0;
+    if idle_limit {
+        peer_took_bytes(stream, &mut acked);
+    }
     let reason = loop {
         let room = room(max_bytes, bytes_in, buf.len());
         if room == 0 {
@@ -114,12 +126,22 @@ fn echo(mut stream: &TcpStream, buf: &mut [u8], max_bytes: Option<u64>) -> Ended
             Err(e) => break EndReason::from_error(e),
         };
         bytes_in += n as u64;
-        // send(): `write_all` calls send() until the kernel has taken every
-        // byte into the socket's send buffer. If the client does not read,
-        // that buffer fills and we wait here (and stop reading): the
-        // backpressure that keeps a server's memory bounded.
-        if let Err(e) = stream.write_all(&buf[..n]) {
-            break EndReason::from_error(e);
+        // send(): called until the kernel has taken every byte into the
+        // socket's send buffer. If the client does not read, that buffer
+        // fills and we wait here (and stop reading): the backpressure that
+        // keeps a server's memory bounded. A wait past the idle timeout
+        // ends the connection, unless the client took bytes meanwhile.
+        let mut sent = 0;
+        while sent < n {
+            match stream.write(&buf[sent..n]) {
+                Ok(k) => sent += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && peer_took_bytes(stream, &mut acked) => {}
+                Err(e) => {
+                    bytes_out += sent as u64;
+                    return Ended { bytes_in, bytes_out, reason: EndReason::from_error(e) };
+                }
+            }
         }
         bytes_out += n as u64;
     };

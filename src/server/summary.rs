@@ -1,5 +1,6 @@
-//! Events that can come by the thousand — refused connections, failing
-//! `accept` calls, unanswered datagrams, dropped output lines — are told at
+//! Events that can come by the thousand — refused connections, connections
+//! reset or timed out, failing `accept` calls, unanswered datagrams,
+//! dropped output lines — are told at
 //! most about once a second, with counts: a flood must neither fill the log
 //! nor slow the server down writing it.
 //!
@@ -14,7 +15,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
 use super::Msg;
-use super::conn::Refusal;
+use super::conn::{EndKind, EndReason, Refusal};
 use super::udp::Unanswered;
 use crate::console::Console;
 
@@ -28,6 +29,10 @@ struct State {
     /// A refusal was told in full since the last tick: count the next ones.
     refusing: bool,
     refused: BTreeMap<Refusal, u64>,
+    /// The same for connections that ended other than by the client's
+    /// FIN, counted by reason (as the log names it).
+    ending: bool,
+    ended: BTreeMap<EndKind, u64>,
     /// `accept` has been failing: an episode, told when it starts, once a
     /// second while it lasts, and when it ends.
     accept_failing: Option<Failing>,
@@ -67,6 +72,21 @@ impl Summary {
         tracing::info!(peer = %peer, reason = refusal.name(), "connection refused");
     }
 
+    /// A connection that ended other than by the client's FIN (reset,
+    /// idle, a limit, an error): a note (a warning for an error).
+    pub(crate) fn ended(&self, console: &Console, peer: SocketAddr, reason: &EndReason) {
+        let Some(kind) = reason.kind() else { return };
+        let mut state = self.state();
+        if state.ending {
+            *state.ended.entry(kind).or_default() += 1;
+            return;
+        }
+        state.ending = true;
+        drop(state);
+        let msg = Msg::ConnectionEnded { peer, reason };
+        if kind == EndKind::Error { console.warn(&msg) } else { console.note(&msg) }
+    }
+
     /// A failed `accept` (out of descriptors, of memory, ...).
     pub(crate) fn accept_failed(&self, console: &Console, error: &io::Error) {
         let mut state = self.state();
@@ -101,6 +121,8 @@ impl Summary {
         let refused: Vec<(Refusal, u64)> = std::mem::take(&mut state.refused).into_iter().collect();
         // A second without refusals ends the spell: the next one is told in full.
         state.refusing = !refused.is_empty();
+        let ended: Vec<(EndKind, u64)> = std::mem::take(&mut state.ended).into_iter().collect();
+        state.ending = !ended.is_empty();
         let unanswered: Vec<(Unanswered, u64)> = std::mem::take(&mut state.unanswered).into_iter().collect();
         let (still_failing, recovered) = match &mut state.accept_failing {
             Some(failing) if failing.untold > 0 => (Some(std::mem::take(&mut failing.untold)), None),
@@ -110,9 +132,13 @@ impl Summary {
         if recovered.is_some() {
             state.accept_failing = None;
         }
+        // Dropped lines are told once the reader has caught up (else the
+        // telling would be dropped too, and the count lost with it).
         let dropped = console.dropped_lines();
-        let newly_dropped = dropped - state.dropped_told.min(dropped);
-        state.dropped_told = dropped;
+        let newly_dropped = if console.backlogged() { 0 } else { dropped - state.dropped_told.min(dropped) };
+        if newly_dropped > 0 {
+            state.dropped_told = dropped;
+        }
         drop(state);
         if !refused.is_empty() {
             console.note(&Msg::RefusedMore { counts: &refused });
@@ -120,8 +146,17 @@ impl Summary {
             tracing::info!(
                 not_allowed = count(Refusal::NotAllowed),
                 per_ip_limit = count(Refusal::PerIpLimit),
+                no_thread = count(Refusal::NoThread),
                 "connections refused in the last second"
             );
+        }
+        if !ended.is_empty() {
+            let msg = Msg::EndedMore { counts: &ended };
+            if ended.iter().any(|(kind, _)| *kind == EndKind::Error) {
+                console.warn(&msg)
+            } else {
+                console.note(&msg)
+            }
         }
         if !unanswered.is_empty() {
             console.note(&Msg::UdpUnanswered { counts: &unanswered });
@@ -199,5 +234,55 @@ mod tests {
         assert_eq!(lines[1], "eco: accepting connections still fails (4 attempts in the last second)");
         assert_eq!(lines[2], "eco: accepting connections still fails (10 attempts in the last second)");
         assert!(lines[3].starts_with("eco: accepting connections works again, after 15 failed attempts"));
+    }
+
+    /// A sink that blocks until told, like a pipe nobody reads.
+    struct Stuck(std::sync::mpsc::Receiver<()>, crate::console::Captured);
+
+    impl std::io::Write for Stuck {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let _ = self.0.recv();
+            self.1.write(buf)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn dropped_lines_are_told_with_their_full_count_once_the_reader_is_back() {
+        use crate::console::{Captured, Level, Lossy};
+        let (unblock, wait) = std::sync::mpsc::channel();
+        let written = Captured::default();
+        let lossy = Lossy::spawn(Stuck(wait, written.clone()), "test-stuck");
+        let console = Console::background(Lang::En, Level::Normal, lossy.clone());
+        let summary = Summary::default();
+        let lines = Lossy::QUEUE + 500;
+        for second in 0..3 {
+            for _ in 0..lines / 3 {
+                console.note(&crate::i18n::Raw("busy"));
+            }
+            // The reader is still away: nothing told (it would be lost).
+            summary.tick(&console);
+            assert!(second < 2 || lossy.dropped() > 0);
+        }
+        let dropped = lossy.dropped();
+        assert!(dropped >= 400, "{dropped}");
+        // The reader comes back and catches up.
+        std::thread::spawn(move || while unblock.send(()).is_ok() {});
+        let started = std::time::Instant::now();
+        while console.backlogged() && started.elapsed() < std::time::Duration::from_secs(10) {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        summary.tick(&console);
+        console.flush(std::time::Duration::from_secs(10));
+        let text = written.text();
+        let told = text.lines().last().unwrap();
+        assert_eq!(
+            told,
+            format!(
+                "eco: {dropped} lines of output dropped: nobody read stdout or stderr in time (the server never waits for its logs)"
+            )
+        );
     }
 }

@@ -9,8 +9,8 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::conn::{Backoff, Shared};
-use super::{Msg, Stop, single};
+use super::conn::{Backoff, Refusal, Shared};
+use super::{Stop, single};
 use crate::error::Result;
 
 /// Stack per connection thread: the echo loop needs little (its buffer is
@@ -47,10 +47,12 @@ pub(super) fn serve(listener: TcpListener, shared: &Arc<Shared>, stop: &Stop) ->
             .name(format!("eco-{peer}"))
             .stack_size(STACK)
             .spawn(move || single::handle(stream, guard, &mut buf));
-        if let Err(error) = spawned {
+        if spawned.is_err() {
             // Out of threads (ulimit -u) or memory. Dropping the closure
-            // closed that client's socket; the server goes on for the others.
-            shared.console.warn(&Msg::ConnectionFailed { peer, error: &error });
+            // closed that client's socket; the server goes on for the
+            // others, and says so as it says other refusals (once, then
+            // counted).
+            shared.summary.refused(&shared.console, peer, Refusal::NoThread);
         }
     }
     // Stopped by a signal: the signal thread gives open connections the

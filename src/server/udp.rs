@@ -40,23 +40,36 @@ const SERVICE_PORTS: [u16; 10] = [
     32414, // Plex discovery
 ];
 
-/// How many times in a row the same datagram is answered to the same
-/// source (address and port) when it comes back within [`LOOP_WINDOW`] of
-/// the last answer: five (the first and four repeats).
+/// How many times a datagram already answered to a source (address and
+/// port) is answered again when it comes back, each return within
+/// [`LOOP_WINDOW`] of the previous one: four (so five answers in all for a
+/// single payload).
 ///
 /// Another echo server (or chargen, or a second eco) at the source answers
-/// every answer at once: a spoofed datagram "from" it starts a loop in
-/// which each side sees the same payload come back right after sending it.
-/// Port rules cannot catch this (any port can run an echo), and a client
-/// such as `eco client --udp --count 5` does the very same thing five
-/// times. So the sixth identical datagram within a second gets no answer:
-/// nothing is then in flight, and the loop is over, after ten datagrams
-/// between the two servers. A client that changes its payload, or waits a
-/// second, is never affected.
-pub const MAX_REPEATS: u32 = 4;
+/// every answer at once: datagrams spoofed "from" it start a loop in which
+/// each side sees its own answers come back. Port rules cannot catch this
+/// (any port can run an echo), and one spoofed payload is not the only way
+/// in: several, sent at once, circulate together, each coming back in
+/// turn. So eco remembers the last [`RECENT`] payloads it answered to each
+/// source, and counts the datagrams that are one of them (returns): past
+/// [`MAX_RETURNS`] in a row, returns get no answer, nothing of the loop is
+/// in flight any more, and it is over. A client such as
+/// `eco client --udp --count 5` (the same payload five times) is answered
+/// in full; one that changes its payload, or waits a second, is never
+/// affected.
+pub const MAX_RETURNS: u32 = 4;
 
-/// See [`MAX_REPEATS`].
+/// See [`MAX_RETURNS`].
 pub const LOOP_WINDOW: Duration = Duration::from_secs(1);
+
+/// Payloads remembered per source for [`MAX_RETURNS`]: more than a loop
+/// started by one burst of spoofed datagrams usually holds.
+const RECENT: usize = 8;
+
+/// Network prefixes that share one rate: a /24 of IPv4, a /64 of IPv6
+/// (one subnet: whoever holds one address of it can use them all).
+const PREFIX_V4: u32 = 24;
+const PREFIX_V6: u32 = 64;
 
 /// Sources (addresses, and address-and-port pairs) remembered at most: the
 /// least recently seen are forgotten first, in constant time.
@@ -67,9 +80,12 @@ const MAX_SOURCES: usize = 100_000;
 pub struct Guard {
     /// Datagrams per second answered for one source address (any port).
     pub per_source_rate: u32,
-    /// Datagrams per second answered in all; sources seen for the first
+    /// Datagrams per second answered in all. Sources seen for the first
     /// time get at most half of it, so a flood from ever-new (spoofed)
-    /// addresses cannot crowd out the clients already talking.
+    /// addresses cannot crowd out the clients already talking; and each
+    /// network (/24, /64) gets at most an equal share of it among the
+    /// networks sending in the last second, so a flood from one network,
+    /// however many addresses it uses, cannot crowd out clients elsewhere.
     pub global_rate: u32,
 }
 
@@ -88,10 +104,12 @@ pub enum Unanswered {
     ServicePort,
     /// Unspecified, broadcast or multicast source address.
     BadSource,
-    /// The same datagram came back too many times in a row: a loop.
+    /// Datagrams already answered came back too many times: a loop.
     Loop,
     /// This source address is over its rate.
     SourceRate,
+    /// This source's network (/24, /64) is over its share of the rate.
+    NetworkRate,
     /// Sources seen for the first time are over their share of the rate.
     NewSourceRate,
     /// The server as a whole is over its rate.
@@ -107,6 +125,7 @@ impl Unanswered {
             Unanswered::BadSource => "bad_source",
             Unanswered::Loop => "loop",
             Unanswered::SourceRate => "source_rate",
+            Unanswered::NetworkRate => "network_rate",
             Unanswered::NewSourceRate => "new_source_rate",
             Unanswered::GlobalRate => "global_rate",
         }
@@ -140,24 +159,40 @@ impl Bucket {
 
 /// What was last answered to one source (address and port).
 #[derive(Debug, Clone, Copy)]
-struct LastAnswer {
-    /// A hash of the payload.
-    digest: u64,
+struct Answered {
+    /// Hashes of the last payloads answered, the oldest overwritten first.
+    recent: [u64; RECENT],
+    next: usize,
+    /// When the last answer went out, and how many returns in a row.
     at: Instant,
-    /// How many answers in a row were the same payload, minus one.
-    repeats: u32,
+    returns: u32,
 }
 
-/// The guard's running state: a bucket per source address, the last answer
-/// per source address and port, and the overall buckets. Each datagram
-/// costs a few hash lookups, whatever the number of sources.
+/// One network's share: its bucket, and the second it last sent in.
+#[derive(Debug, Clone, Copy)]
+struct Network {
+    bucket: Bucket,
+    second: u64,
+}
+
+/// The guard's running state: a bucket per source address and per
+/// network, what was answered per source address and port, and the
+/// overall buckets. Each datagram costs a few hash lookups, whatever the
+/// number of sources.
 pub struct GuardState {
     guard: Guard,
     local_port: u16,
     sources: LruCache<IpAddr, Bucket>,
-    answers: LruCache<SocketAddr, LastAnswer>,
+    networks: LruCache<IpAddr, Network>,
+    answers: LruCache<SocketAddr, Answered>,
     new_sources: Bucket,
     global: Bucket,
+    /// Networks that sent in the current second and in the one before
+    /// (seconds counted from `start`).
+    start: Instant,
+    second: u64,
+    active: u32,
+    active_before: u32,
 }
 
 impl GuardState {
@@ -169,7 +204,12 @@ impl GuardState {
             guard,
             local_port,
             sources: LruCache::new(capacity),
+            networks: LruCache::new(capacity),
             answers: LruCache::new(capacity),
+            start: now,
+            second: 0,
+            active: 0,
+            active_before: 0,
         }
     }
 
@@ -192,13 +232,15 @@ impl GuardState {
             return Err(Unanswered::BadSource);
         }
         let digest = digest(payload);
-        let repeats = match self.answers.get(&src) {
-            Some(last) if last.digest == digest && now.saturating_duration_since(last.at) < LOOP_WINDOW => {
-                last.repeats + 1
+        let returns = match self.answers.peek(&src) {
+            Some(last) if last.recent.contains(&digest) => {
+                let in_a_row = now.saturating_duration_since(last.at) < LOOP_WINDOW;
+                if in_a_row { last.returns + 1 } else { 1 }
             }
+            Some(last) if now.saturating_duration_since(last.at) < LOOP_WINDOW => last.returns,
             _ => 0,
         };
-        if repeats > MAX_REPEATS {
+        if returns > MAX_RETURNS {
             return Err(Unanswered::Loop);
         }
         let rate = self.guard.per_source_rate;
@@ -219,11 +261,46 @@ impl GuardState {
                 }
             }
         }
+        if !self.network_share(ip, now) {
+            return Err(Unanswered::NetworkRate);
+        }
         if !self.global.take(self.guard.global_rate, now) {
             return Err(Unanswered::GlobalRate);
         }
-        self.answers.push(src, LastAnswer { digest, at: now, repeats });
+        let mut answered =
+            self.answers.pop(&src).unwrap_or(Answered { recent: [0; RECENT], next: 0, at: now, returns });
+        answered.recent[answered.next] = digest;
+        answered.next = (answered.next + 1) % RECENT;
+        answered.at = now;
+        answered.returns = returns;
+        self.answers.push(src, answered);
         Ok(())
+    }
+
+    /// Takes a token from `ip`'s network: its share is the global rate
+    /// divided among the networks that sent in the last second (at least
+    /// one source's rate).
+    fn network_share(&mut self, ip: IpAddr, now: Instant) -> bool {
+        let second = now.saturating_duration_since(self.start).as_secs();
+        if second != self.second {
+            self.active_before = if second == self.second + 1 { self.active } else { 0 };
+            self.active = 0;
+            self.second = second;
+        }
+        let prefix = match ip {
+            IpAddr::V4(v4) => IpAddr::V4((u32::from(v4) & (u32::MAX << (32 - PREFIX_V4))).into()),
+            IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & (u128::MAX << (128 - PREFIX_V6))).into()),
+        };
+        let network = self
+            .networks
+            .get_or_insert_mut(prefix, || Network { bucket: Bucket::full(u32::MAX, now), second: u64::MAX });
+        if network.second != second {
+            network.second = second;
+            self.active += 1;
+        }
+        let networks = self.active.max(self.active_before).max(1);
+        let share = (self.guard.global_rate / networks).max(self.guard.per_source_rate);
+        network.bucket.take(share, now)
     }
 }
 
@@ -359,5 +436,44 @@ mod tests {
         assert_eq!(state.check(other_echo, b"ping", at(5) + LOOP_WINDOW), Ok(()));
         // The same payload from another port of the same address is another source.
         assert_eq!(state.check(addr("127.0.0.1:40008"), b"ping", at(6)), Ok(()));
+    }
+
+    #[test]
+    fn several_payloads_looping_at_once_are_stopped_too() {
+        let start = Instant::now();
+        let mut state = GuardState::new(Guard::default(), 7, start);
+        let other_echo = addr("127.0.0.1:40007");
+        let at = |i: u64| start + Duration::from_millis(i * 25);
+        // "ping" and "pong" spoofed at once, each coming back in turn.
+        let answered: Vec<bool> = (0..10)
+            .map(|i| state.check(other_echo, if i % 2 == 0 { b"ping" } else { b"pong" }, at(i)).is_ok())
+            .collect();
+        assert_eq!(answered, [true, true, true, true, true, true, false, false, false, false]);
+    }
+
+    #[test]
+    fn a_flood_from_one_network_leaves_clients_elsewhere_their_share() {
+        let start = Instant::now();
+        let guard = Guard { per_source_rate: 100, global_rate: 1000 };
+        let mut state = GuardState::new(guard, 7, start);
+        let client = addr("127.0.0.9:40000");
+        // 2 000 addresses in 10.1.0.0/21 (eight /24s) at 3 000 datagrams a
+        // second for five seconds, the client at 50 a second.
+        let mut client_answered = 0;
+        let mut flood_answered = 0;
+        for n in 0..15_000u32 {
+            let now = start + Duration::from_micros(u64::from(n) * 333);
+            let ip = std::net::Ipv4Addr::from(0x0a01_0000 + n % 2000);
+            if state.check(SocketAddr::new(ip.into(), 40000), &n.to_be_bytes(), now).is_ok() {
+                flood_answered += 1;
+            }
+            if n % 60 == 0 {
+                client_answered += u32::from(state.check(client, &n.to_be_bytes(), now).is_ok());
+            }
+        }
+        assert_eq!(client_answered, 250, "every one of the client's datagrams");
+        // The eight flooding networks share the rest: at most their share
+        // (1000 / 9 a second each) plus one second's burst.
+        assert!(flood_answered <= 8 * (1000 / 9) * 6, "{flood_answered}");
     }
 }

@@ -12,10 +12,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::capture::{Capture, Frame};
 use super::packet::{self, ACK, Decoded, FIN, RST, linktype};
-use super::tcp_info::{TcpInfo, tcp_info};
 use crate::console::{Captured, Console};
 use crate::error::{Doing, Error, Result};
 use crate::i18n::Lang;
+use crate::tcp_info::{TcpInfo, tcp_info};
 use crate::{client, server};
 
 /// A call of the client, as the table shows it between the packets.

@@ -10,9 +10,9 @@ use std::net::SocketAddr;
 use super::exchange::AppEvent;
 use super::flow::{ConnKey, Phase};
 use super::pcap::Warning;
-use super::tcp_info::TcpInfo;
 use crate::client::Millis;
 use crate::i18n::{Sentences, plural};
+use crate::tcp_info::TcpInfo;
 
 /// Something `eco trace` tells its user.
 pub enum Msg<'a> {

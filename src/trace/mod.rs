@@ -6,7 +6,7 @@
 //! - [`capture`]: AF_PACKET on `lo`, kernel BPF filter, kernel timestamps.
 //! - [`packet`]: one frame → TCP fields (etherparse); never panics.
 //! - [`flow`]: relative seq/ack, window scaling, analysis tags, phases.
-//! - [`table`]: printing; [`pcap`]: files; [`tcp_info`]: kernel counters.
+//! - [`table`]: printing; [`pcap`]: files; kernel counters: [`crate::tcp_info`].
 //! - [`exchange`]: one server + client exchange, recorded at both levels.
 //! - [`namespace`]: capture without root, in a namespace of our own.
 
@@ -22,7 +22,6 @@ pub mod packet;
 pub mod pcap;
 pub mod stamp;
 pub mod table;
-pub mod tcp_info;
 
 use std::collections::HashMap;
 use std::io;

@@ -8,9 +8,9 @@ use super::exchange::AppEvent;
 use super::flow::{Phase, Row};
 use super::messages::{Column, Msg};
 use super::stamp::Stamp;
-use super::tcp_info::TcpInfo;
 use crate::console::Console;
 use crate::i18n::Raw;
+use crate::tcp_info::TcpInfo;
 
 /// The table, printed row by row.
 pub struct Table<'a> {

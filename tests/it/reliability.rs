@@ -228,7 +228,8 @@ fn bench_against_a_server_that_cuts_reports_truncation() {
 /// way: here the other side is a plain echo with no guard at all (the
 /// worst case), and eco stops answering it after five. A client sending
 /// the same payload five times is still answered every time. The guard
-/// used to answer such a loop about a hundred times (its rate limit).
+/// used to answer such a loop about a hundred times (its rate limit), and
+/// a loop of two payloads forever.
 #[test]
 fn a_udp_echo_loop_dies_within_ten_datagrams() {
     let server = Server::start(&["--udp", "--lang", "en"]);
@@ -249,6 +250,22 @@ fn a_udp_echo_loop_dies_within_ten_datagrams() {
         // Our answers, and the other echo's: 5 + 5, after the first.
         assert_eq!(answers, 5, "{size}-byte loop");
     }
+    // Several payloads spoofed at once circulate together, each coming
+    // back in turn: they die too, after four returns (seven answers here).
+    let other_echo = UdpSocket::bind("127.0.0.1:0").unwrap();
+    other_echo.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    for payload in [&b"ping"[..], b"pong", b"pang"] {
+        other_echo.send_to(payload, server.addr).unwrap();
+    }
+    let mut buf = [0u8; 100];
+    let mut answers = 0;
+    while let Ok((n, from)) = other_echo.recv_from(&mut buf) {
+        answers += 1;
+        assert!(answers <= 100, "the loop goes on");
+        std::thread::sleep(Duration::from_millis(20));
+        other_echo.send_to(&buf[..n], from).unwrap();
+    }
+    assert_eq!(answers, 3 + 4, "a loop of three payloads");
     let out = eco_output(&[
         "client",
         "--udp",
@@ -264,7 +281,7 @@ fn a_udp_echo_loop_dies_within_ten_datagrams() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("5 sent, 5 echoed, 0% lost"), "{}", text(&out.stdout));
     assert!(
-        eventually(|| server.stderr().contains("bouncing back unchanged (an echo loop)")),
+        eventually(|| server.stderr().contains("coming back after being answered (an echo loop)")),
         "{}",
         server.stderr()
     );
@@ -460,4 +477,228 @@ each_mode! {
         assert!(closed, "{log}");
         assert!(log.contains(r#""reason":"keepalive""#), "{log}");
     }
+}
+
+// What the second hostile review found (issue 8, round two).
+
+each_mode! {
+    /// A client that reads its echo at 50 kB/s through an 8 KiB receive
+    /// buffer makes progress the whole time: it is not idle, whatever
+    /// --idle-timeout says. The async mode used to reset it after the
+    /// timeout (its write waited for a large part of the send buffer to
+    /// free up, which took longer than the timeout).
+    fn a_slow_reader_is_not_idle(mode) {
+        let server = Server::start(&["--mode", mode, "--idle-timeout", "1", "--lang", "en"]);
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        socket.set_recv_buffer_size(8192).unwrap();
+        socket.connect(&server.addr.into()).unwrap();
+        let mut stream: TcpStream = socket.into();
+        let mut writer = stream.try_clone().unwrap();
+        thread::spawn(move || {
+            let _ = writer.write_all(&vec![b'z'; 8 << 20]);
+        });
+        let started = Instant::now();
+        let mut got = 0;
+        let mut buf = [0u8; 5000];
+        while started.elapsed() < Duration::from_millis(3500) {
+            match stream.read(&mut buf) {
+                Ok(0) => panic!("FIN after {got} bytes"),
+                Ok(n) => got += n,
+                Err(e) => panic!("{e} after {got} bytes and {:?}", started.elapsed()),
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+        assert!(got > 100_000, "{got}");
+        assert!(!server.stderr().contains("idle for longer"), "{}", server.stderr());
+    }
+
+    /// One urgent byte (MSG_OOB) in the middle of a stream: the bytes
+    /// around it are echoed (the urgent byte itself is not part of the
+    /// stream), in every mode. The async mode, once it splices, used to
+    /// stop at the urgent mark for good.
+    fn an_urgent_byte_does_not_stall_the_echo(mode) {
+        let server = Server::start(&["--mode", mode]);
+        let stream = connect(server.addr);
+        stream.set_read_timeout(Some(LIMIT)).unwrap();
+        // 1 MiB first: the async mode then splices.
+        let data = bytes(1 << 20, 8);
+        let mut writer = stream.try_clone().unwrap();
+        let sent = data.clone();
+        let sender = thread::spawn(move || writer.write_all(&sent).unwrap());
+        let mut echo = vec![0u8; data.len()];
+        (&stream).read_exact(&mut echo).unwrap();
+        sender.join().unwrap();
+        assert_same(&echo, &data);
+        let socket = socket2::SockRef::from(&stream);
+        socket.send(b"abc").unwrap();
+        socket.send_out_of_band(b"X").unwrap();
+        thread::sleep(Duration::from_millis(50));
+        socket.send(b"def").unwrap();
+        let mut echo = [0u8; 6];
+        (&stream).read_exact(&mut echo).unwrap();
+        assert_eq!(&echo, b"abcdef");
+        (&stream).write_all(b"ghi").unwrap();
+        let mut echo = [0u8; 3];
+        (&stream).read_exact(&mut echo).unwrap();
+        assert_eq!(&echo, b"ghi");
+    }
+
+    /// A client that stops reading while eco still owes it echo, past
+    /// --idle-timeout, with nothing left for eco to read (so a close
+    /// would be a plain FIN): it gets everything and a FIN, or a reset,
+    /// never a FIN after part of its echo (which it would take for all of
+    /// it). The async mode used to end with that FIN.
+    fn an_idle_timeout_with_echo_owed_is_a_reset(mode) {
+        let (Some(python), Some(_)) = (tool("python3"), tool("ss")) else { return };
+        let server = Server::start(&["--mode", mode, "--idle-timeout", "2"]);
+        let out = Command::new(python).arg(python_script("owed_echo.py")).args([&server.port(), "4"]).output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let (sent, got) = (report["sent"].as_u64().unwrap(), report["got"].as_u64().unwrap());
+        assert!(report["end"] == "reset" || (report["end"] == "fin" && got == sent), "{report}");
+    }
+}
+
+/// `--timeout 0` and `--connect-timeout 0` mean no limit (as the help
+/// says), not "fail at once".
+#[test]
+fn zero_timeouts_mean_no_limit() {
+    let server = Server::start(&[]);
+    let port = server.port();
+    for args in [&["--timeout", "0"][..], &["--connect-timeout", "0"], &["--timeout", "0", "--count", "2"]] {
+        let mut all = vec!["client", "--lang", "en", "--port", &port, "-m", "hi"];
+        all.extend_from_slice(args);
+        let out = eco_output(&all);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+    }
+}
+
+/// A server that is not quite an echo, for the `--stdin` client: it flips
+/// a byte, adds bytes, or drips one byte every 300 ms.
+fn liar(kind: &'static str) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        for stream in listener.incoming().flatten().take(1) {
+            let mut stream = stream;
+            let mut buf = vec![0u8; 65536];
+            loop {
+                let n = match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                let chunk = &mut buf[..n];
+                match kind {
+                    "corrupt" => {
+                        chunk[n / 2] ^= 0x20;
+                        let _ = stream.write_all(chunk);
+                    }
+                    "drip" => {
+                        for byte in chunk.iter() {
+                            let _ = stream.write_all(&[*byte]);
+                            thread::sleep(Duration::from_millis(300));
+                        }
+                    }
+                    _ => {
+                        let _ = stream.write_all(chunk);
+                    }
+                }
+            }
+            if kind == "extra" {
+                let _ = stream.write_all(b"EXTRA");
+            }
+        }
+    });
+    addr
+}
+
+/// `--stdin` checks the echo against the input: a changed byte, bytes
+/// never sent, or an echo that drips past --timeout fail (exit 1, saying
+/// which); eco used to print whatever came back and exit 0, and to wait
+/// as long as a byte came now and then.
+#[test]
+fn the_stdin_client_checks_its_echo_and_its_deadline() {
+    let input = bytes(100_000, 3);
+    for (kind, says) in [
+        ("corrupt", "differs from what was sent at byte"),
+        ("extra", "goes on past what was sent: byte 100000 onwards was never sent"),
+        ("drip", "did not come back within 1 s"),
+    ] {
+        let addr = liar(kind);
+        let started = Instant::now();
+        let out = output_with_input(
+            eco().args([
+                "client",
+                "--stdin",
+                "--lang",
+                "en",
+                "--timeout",
+                "1",
+                "--port",
+                &addr.port().to_string(),
+            ]),
+            &input,
+        );
+        assert_eq!(out.status.code(), Some(1), "{kind}: {}", text(&out.stderr));
+        assert!(text(&out.stderr).contains(says), "{kind}: {}", text(&out.stderr));
+        assert!(started.elapsed() < Duration::from_secs(5), "{kind}: {:?}", started.elapsed());
+        // What reached stdout is what was sent, as far as it goes.
+        assert_eq!(&input[..out.stdout.len()], &out.stdout[..], "{kind}");
+    }
+}
+
+/// Ctrl-C during the warm-up: nothing measured, and eco says so (not "0.0
+/// s measured" and a warning about starved connections).
+#[test]
+fn a_bench_stopped_during_its_warm_up_says_nothing_was_measured() {
+    let server = Server::start(&[]);
+    let child = eco()
+        .args(["bench", "--lang", "en", "--port", &server.port(), "-c", "4", "--warmup", "5", "-d", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    thread::sleep(Duration::from_millis(700));
+    let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+    let out = wait_output(child);
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("interrupted during the warm-up: nothing was measured"), "{stdout}");
+    assert!(!stdout.contains("completed nothing"), "{stdout}");
+}
+
+/// `--mode threads` out of threads (`ulimit -u`, as a user the limit
+/// applies to): the clients it cannot serve are refused and told as
+/// refusals (once, then counted), not one "Resource temporarily
+/// unavailable" line each; the server lives on and serves again once
+/// threads are free.
+#[test]
+fn threads_mode_out_of_threads_refuses_and_says_why() {
+    if !root() {
+        return;
+    }
+    let Some(prlimit) = tool("prlimit") else { return };
+    let (cmd, dir) = eco_as_nobody(&[]);
+    drop(cmd);
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(prlimit)
+        .arg("--nproc=16")
+        .arg(dir.path().join("eco"))
+        .args(["server", "--port", "0", "--mode", "threads", "--lang", "en"])
+        .current_dir(dir.path());
+    let server = Server::spawn(cmd);
+    let held: Vec<TcpStream> = (0..40).map(|_| connect(server.addr)).collect();
+    for mut stream in &held {
+        let _ = stream.write_all(b"x");
+    }
+    assert!(
+        eventually(|| server.stderr().contains("no thread could be started for it (out of threads")),
+        "{}",
+        server.stderr()
+    );
+    assert!(!server.stderr().contains("Resource temporarily unavailable"), "{}", server.stderr());
+    drop(held);
+    thread::sleep(Duration::from_millis(500));
+    let out = eco_output(&["client", "--lang", "en", "--port", &server.port(), "-m", "back"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
 }

@@ -129,6 +129,21 @@ impl Server {
         Server { child, addr, stdout, stderr, readers: vec![out_reader, err_reader] }
     }
 
+    /// Runs `cmd`, an eco server told to be quiet (so it does not say
+    /// where it listens) on 127.0.0.1:`port`; returns once it accepts.
+    pub fn spawn_quiet(mut cmd: Command, port: u16) -> Server {
+        let mut child =
+            cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let (stdout, out_reader) = collect_lines(child.stdout.take().unwrap(), None);
+        let (stderr, err_reader) = collect_lines(child.stderr.take().unwrap(), None);
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        if !eventually(|| TcpStream::connect(addr).is_ok()) {
+            let _ = child.kill();
+            panic!("quiet eco server not listening on {addr}: {}", stderr.lock().unwrap());
+        }
+        Server { child, addr, stdout, stderr, readers: vec![out_reader, err_reader] }
+    }
+
     pub fn port(&self) -> String {
         self.addr.port().to_string()
     }

@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""A client that stops reading while the server still owes it echo.
+
+    python3 owed_echo.py PORT WAIT
+
+Sends 16 KiB at a time until the server has read everything it was sent
+(its socket's Recv-Q is 0, as `ss` shows) but cannot write the echo (its
+Send-Q is large and grows by less than what was just sent): the server now
+waits on its write, with nothing left to read. Then waits WAIT seconds (past the server's
+--idle-timeout), reads what comes and prints one JSON line:
+{"sent": N, "got": M, "end": "fin" | "reset" | "timeout"}.
+A FIN with got < sent is the bug: the client would take a partial echo
+for a whole one.
+"""
+
+import json
+import socket
+import subprocess
+import sys
+import time
+
+
+def server_queues(port):
+    """Recv-Q and Send-Q of the server's side of the connection (None once
+    it is no longer established)."""
+    out = subprocess.run(
+        ["ss", "-tnH", "state", "established", f"( sport = :{port} )"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return (int(out[0]), int(out[1])) if len(out) >= 2 else None
+
+
+def main():
+    port, wait = int(sys.argv[1]), float(sys.argv[2])
+    s = socket.create_connection(("127.0.0.1", port))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    sent, previous = 0, -1
+    for _ in range(2000):
+        s.sendall(b"y" * 16384)
+        sent += 16384
+        time.sleep(0.05)
+        queues = server_queues(port)
+        if queues is None:
+            break
+        recv_q, send_q = queues
+        if recv_q == 0 and send_q > 100_000 and send_q - previous < 16384:
+            break
+        previous = send_q
+    time.sleep(wait)
+    s.settimeout(10)
+    got, end = 0, "timeout"
+    try:
+        while True:
+            data = s.recv(1 << 20)
+            if not data:
+                end = "fin"
+                break
+            got += len(data)
+    except ConnectionResetError:
+        end = "reset"
+    except socket.timeout:
+        pass
+    print(json.dumps({"sent": sent, "got": got, "end": end}))
+
+
+if __name__ == "__main__":
+    main()
