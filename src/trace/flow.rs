@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::other::{Echoes, IcmpRow, Mac};
-use super::packet::{ACK, Arp, Decoded, Decoder, FIN, FlagList, RST, SYN, Segment, TcpOpt, URG};
+use super::other::{ArpRow, ArpTable, Echoes, IcmpRow, Mac};
+use super::packet::{ACK, AE, CWR, Decoded, Decoder, ECE, FIN, FlagList, RST, SYN, Segment, TcpOpt, URG};
 use super::stamp::Stamp;
 
 /// One row of the table.
@@ -61,7 +61,7 @@ pub enum Info {
         len: u32,
     },
     Icmp(Box<IcmpRow>),
-    Arp(Arp),
+    Arp(ArpRow),
     /// A pcapng custom block (tshark shows it as a frame of its own).
     Custom {
         pen: u32,
@@ -80,7 +80,7 @@ impl fmt::Display for Info {
             Info::Tcp(tcp) => tcp.fmt(f),
             Info::Udp { sport, dport, len } => write!(f, "{sport} → {dport} Len={len}"),
             Info::Icmp(icmp) => icmp.fmt(f),
-            Info::Arp(arp) => arp.fmt(f),
+            Info::Arp(row) => row.fmt(f),
             Info::Custom { pen, copy } => {
                 let copied = if *copy { "will be copied" } else { "will not be copied" };
                 write!(f, "Custom Block: PEN = {pen}, {copied}")
@@ -114,6 +114,8 @@ pub struct TcpRow {
     /// SACK blocks, relative to the other direction's ISN.
     pub sack: Vec<(u32, u32)>,
     pub tags: Tags,
+    /// The connection uses Accurate ECN: AE, CWR and ECE are a counter.
+    pub ace: bool,
 }
 
 /// The analysis tags Wireshark puts in front of the Info text.
@@ -199,7 +201,7 @@ impl fmt::Display for TcpRow {
         if let Some(Cut::AfterPorts(why)) = seg.cut {
             return short(f, why);
         }
-        write!(f, " {} Seq={}", FlagList(seg.flags), self.seq)?;
+        write!(f, " {} Seq={}", FlagList(seg.flags, self.ace), self.seq)?;
         if let Some(ack) = self.ack {
             write!(f, " Ack={ack}")?;
         }
@@ -348,6 +350,11 @@ struct Conn {
     syn_time: i64,
     /// The first round trip: from the SYN to the first ACK without SYN (0: unknown).
     first_rtt: u64,
+    /// Accurate ECN (RFC 9768): asked for by a SYN with AE, CWR and ECE
+    /// set; in use once the SYN-ACK agreed, or once an AccECN option was
+    /// seen. From then on, Wireshark shows those bits as a counter.
+    acc_ecn_asked: bool,
+    acc_ecn: bool,
 }
 
 /// Builds the rows for frames in capture order.
@@ -358,6 +365,7 @@ pub struct Analyzer {
     first_ts: Option<Stamp>,
     rows: usize,
     echoes: Echoes,
+    arp_table: ArpTable,
     /// Connections seen so far: the next one's stream index.
     streams: u32,
     /// Decodes the frames, reassembling IP fragments across them.
@@ -407,7 +415,7 @@ impl Analyzer {
                 let src = Mac(arp.sender_mac).to_string();
                 let dst =
                     if arp.operation == 1 { "Broadcast".into() } else { Mac(arp.target_mac).to_string() };
-                (src, dst, "ARP".into(), Info::Arp(arp))
+                (src, dst, "ARP".into(), Info::Arp(self.arp_table.see(arp)))
             }
             Decoded::Other { src, dst, protocol, info } => (src, dst, protocol, Info::Other(info)),
             Decoded::Malformed { src, dst, reason } => (src, dst, "?".into(), Info::Malformed(reason)),
@@ -523,7 +531,21 @@ impl Analyzer {
                 }
             }
         }
-        TcpRow { seq, ack, window, sack, tags, conn: key, stream, from_first, seg }
+        // Accurate ECN, for the segments after this one (a SYN's flags are
+        // always shown as flags).
+        let ace = conn.acc_ecn && !seg.has(SYN);
+        if header_read {
+            let ecn = seg.flags & (AE | CWR | ECE);
+            if seg.has(SYN) && !seg.has(ACK) {
+                conn.acc_ecn_asked = ecn == AE | CWR | ECE;
+            } else if seg.has(SYN) && conn.acc_ecn_asked && [CWR, CWR | ECE, AE, AE | CWR].contains(&ecn) {
+                conn.acc_ecn = true;
+            }
+            if seg.options.iter().any(|o| matches!(o, TcpOpt::AccEcn { .. })) {
+                conn.acc_ecn = true;
+            }
+        }
+        TcpRow { seq, ack, window, sack, tags, ace, conn: key, stream, from_first, seg }
     }
 }
 

@@ -79,7 +79,7 @@ pub fn frame(console: &Console, row: &Row) {
         stream: t.stream,
         srcport: t.seg.src.port(),
         dstport: t.seg.dst.port(),
-        flags: flag_names(t.seg.flags),
+        flags: flag_names(t.seg.flags, t.ace),
         seq: t.seq,
         ack: t.ack,
         len: t.seg.payload_len(),
@@ -111,8 +111,8 @@ fn line(console: &Console, value: &impl Serialize) {
     }
 }
 
-fn flag_names(flags: u16) -> Vec<String> {
-    let list = FlagList(flags).to_string();
+fn flag_names(flags: u16, ace: bool) -> Vec<String> {
+    let list = FlagList(flags, ace).to_string();
     let inner = list.trim_start_matches('[').trim_end_matches(']');
     if inner == "<None>" { Vec::new() } else { inner.split(", ").map(String::from).collect() }
 }

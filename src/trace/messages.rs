@@ -207,8 +207,8 @@ fn phase_en(phase: &Phase) -> String {
             );
             if *syn_resent > 0 {
                 text.push_str(&format!(
-                    " {syn_resent} SYN {} sent again: no answer came in time (the first wait is 1 s, then 2 s, 4 s...).",
-                    plural(u64::from(*syn_resent), "was", "were")
+                    " {syn_resent} {} sent again: no answer came in time (the first wait is 1 s, then 2 s, 4 s...).",
+                    plural(u64::from(*syn_resent), "SYN was", "SYNs were")
                 ));
             }
             text

@@ -17,13 +17,28 @@ pub struct IcmpRow {
 
 /// Remembers echo requests, so that a reply can name its request's frame
 /// (tshark's "(request in N)": one pass, so only replies look back).
+///
+/// Like Wireshark, a reply is paired by its identifier, its sequence
+/// number and its checksum: a reply's checksum is its request's changed
+/// for the type field alone (8 → 0 for ICMP, 128 → 129 for ICMPv6), so a
+/// reply whose payload differs from its request's pairs with nothing.
 #[derive(Debug, Default)]
 pub struct Echoes {
-    requests: HashMap<(bool, IpAddr, IpAddr, u16, u16), usize>,
+    requests: HashMap<(bool, IpAddr, IpAddr, u16, u16, u16), usize>,
 }
 
 /// Requests remembered at most; the oldest are forgotten past it.
 const MAX_ECHOES: usize = 65_536;
+
+/// `~(~a + b)` in ones' complement arithmetic: the checksum `a` once a
+/// 16-bit word of the message changes by `b` (RFC 1624).
+fn checksum_changed(a: u16, b: u16) -> u16 {
+    let sum = u32::from(!a) + u32::from(b);
+    let folded = (sum & 0xffff) + (sum >> 16);
+    let key = !(folded as u16);
+    // Wireshark keeps 0 for "no key": a key of 0 becomes 0xffff.
+    if key == 0 { 0xffff } else { key }
+}
 
 impl Echoes {
     /// The row of `icmp` from `src` to `dst`, in frame `no`.
@@ -32,13 +47,18 @@ impl Echoes {
         let reply = if icmp.v6 { icmp.kind == 129 } else { icmp.kind == 0 };
         let mut request_in = None;
         if let Some((id, seq)) = icmp.id_seq {
+            // The key both sides agree on: for ICMP the request's checksum
+            // turned into its reply's, for ICMPv6 the other way round.
             if request {
+                let key = if icmp.v6 { icmp.checksum } else { checksum_changed(icmp.checksum, !0x0800) };
                 if self.requests.len() >= MAX_ECHOES {
                     self.requests.clear();
                 }
-                self.requests.entry((icmp.v6, src, dst, id, seq)).or_insert(no);
+                // A new request with the same key takes the place of the old.
+                self.requests.insert((icmp.v6, src, dst, id, seq, key), no);
             } else if reply {
-                request_in = self.requests.get(&(icmp.v6, dst, src, id, seq)).copied();
+                let key = if icmp.v6 { checksum_changed(icmp.checksum, !0x0100) } else { icmp.checksum };
+                request_in = self.requests.get(&(icmp.v6, dst, src, id, seq, key)).copied();
             }
         }
         IcmpRow { icmp, request_in }
@@ -233,11 +253,57 @@ impl fmt::Display for Mac {
     }
 }
 
+/// An ARP packet, and whether its sender's address was seen before with
+/// another hardware address (Wireshark's "duplicate use ... detected!").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArpRow {
+    pub arp: Arp,
+    pub duplicate: bool,
+}
+
+/// The hardware address each IPv4 address was first seen with, in ARP
+/// senders: a second one for the same address is a duplicate (two hosts
+/// claim it, or one spoofs it).
+#[derive(Debug, Default)]
+pub struct ArpTable {
+    seen: HashMap<[u8; 4], [u8; 6]>,
+}
+
+/// Addresses remembered at most; the table starts over past it.
+const MAX_ARP: usize = 65_536;
+
+impl ArpTable {
+    pub fn see(&mut self, arp: Arp) -> ArpRow {
+        let mut duplicate = false;
+        if arp.sender_ip != [0; 4] {
+            if self.seen.len() >= MAX_ARP {
+                self.seen.clear();
+            }
+            let first = *self.seen.entry(arp.sender_ip).or_insert(arp.sender_mac);
+            duplicate = first != arp.sender_mac;
+        }
+        ArpRow { arp, duplicate }
+    }
+}
+
+impl fmt::Display for ArpRow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.arp.fmt(f)?;
+        if self.duplicate {
+            write!(f, " (duplicate use of {} detected!)", std::net::Ipv4Addr::from(self.arp.sender_ip))?;
+        }
+        Ok(())
+    }
+}
+
 impl fmt::Display for Arp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ip = |b: [u8; 4]| std::net::Ipv4Addr::from(b);
         let (sender, target) = (ip(self.sender_ip), ip(self.target_ip));
         match self.operation {
+            // A host telling its own address: to no one in particular (an
+            // announcement, RFC 5227) or to whoever asked.
+            1 if sender == target && self.target_mac == [0; 6] => write!(f, "ARP Announcement for {sender}"),
             1 if sender == target => write!(f, "Gratuitous ARP for {sender} (Request)"),
             1 => write!(f, "Who has {target}? Tell {sender}"),
             2 if sender == target => write!(f, "Gratuitous ARP for {sender} (Reply)"),

@@ -182,6 +182,9 @@ pub struct Icmp {
     pub v6: bool,
     pub kind: u8,
     pub code: u8,
+    /// The checksum field: Wireshark pairs an echo reply with its request
+    /// by it (see `other::Echoes`).
+    pub checksum: u16,
     /// Identifier and sequence number of echo-like messages.
     pub id_seq: Option<(u16, u16)>,
     /// TTL (IPv4) or hop limit (IPv6) of the packet that carried it.
@@ -311,8 +314,15 @@ fn ethernet(data: &[u8], reported: usize, f: &mut Fragments) -> Decoded {
     let Some(header) = data.get(..14) else { return short("Ethernet header") };
     let ether = u16::from_be_bytes([header[12], header[13]]);
     if ether < 0x0600 {
-        // An IEEE 802.3 length: LLC and what follows, not IP.
-        return other("LLC");
+        // An IEEE 802.3 length: LLC and what follows, not IP. (The trailing
+        // space is Wireshark's: the 802.3 dissector leaves it for LLC's
+        // words, and tshark prints it as is.)
+        return Decoded::Other {
+            src: String::new(),
+            dst: String::new(),
+            protocol: "Ethernet".into(),
+            info: "IEEE 802.3 Ethernet ".into(),
+        };
     }
     ether_type(ether, &data[14..], reported.saturating_sub(14), f)
 }
@@ -349,7 +359,39 @@ fn ether_type(ether: u16, data: &[u8], reported: usize, f: &mut Fragments) -> De
                 _ => other("MPLS"),
             }
         }
-        other_type => other(&format!("0x{other_type:04x}")),
+        other_type => Decoded::Other {
+            src: String::new(),
+            dst: String::new(),
+            protocol: format!("0x{other_type:04x}"),
+            info: ether_type_name(other_type).into(),
+        },
+    }
+}
+
+/// Wireshark's names for ethertypes eco does not decode (the Info of such
+/// a frame when nothing above Ethernet is decoded); "Ethernet II" for the
+/// rest.
+fn ether_type_name(ether: u16) -> &'static str {
+    match ether {
+        0x0842 => "Wake on LAN",
+        0x08ff => "AX.25",
+        0x6003 => "DEC DNA Routing",
+        0x80f3 => "AARP",
+        0x8863 => "PPPoE Discovery",
+        0x886f => "MS NLB heartbeat",
+        0x888e => "802.1X Authentication",
+        0x8809 => "Slow Protocols",
+        0x88a2 => "ATA over Ethernet",
+        0x88ca => "Transparent Inter Process Communication",
+        0x88cc => "802.1 Link Layer Discovery Protocol (LLDP)",
+        0x88e5 => "802.1AE (MACsec)",
+        0x88f7 => "PTPv2 over Ethernet (IEEE1588)",
+        0x8902 => "IEEE 802.1ag Connectivity Fault Management (CFM) protocol",
+        0x8947 => "GeoNetworking",
+        0x894f => "Network Service Header",
+        0x9000 => "Loopback",
+        0xd28b => "Arista Timestamp",
+        _ => "Ethernet II",
     }
 }
 
@@ -766,7 +808,12 @@ fn icmp(src: IpAddr, dst: IpAddr, bytes: &[u8], v6: bool, ttl: u8) -> Decoded {
             at += usize::from(l) * 8;
         }
     }
-    Decoded::Icmp { src, dst, icmp: Icmp { v6, kind, code, id_seq, ttl, target, nd_flags, link_addr } }
+    let checksum = be16(2).unwrap_or(0);
+    Decoded::Icmp {
+        src,
+        dst,
+        icmp: Icmp { v6, kind, code, checksum, id_seq, ttl, target, nd_flags, link_addr },
+    }
 }
 
 fn arp(data: &[u8]) -> Decoded {
@@ -799,23 +846,29 @@ fn other(protocol: &str) -> Decoded {
 }
 
 /// `[SYN, ACK]`: the set flags in bit order, as Wireshark's Info column.
-pub struct FlagList(pub u16);
+/// With `.1` (a connection that uses Accurate ECN), the AE, CWR and ECE
+/// bits are one 3-bit counter, shown as `ACE=n`.
+pub struct FlagList(pub u16, pub bool);
 
 impl fmt::Display for FlagList {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const NAMES: [(u16, &str); 10] = [
-            (FIN, "FIN"),
-            (SYN, "SYN"),
-            (RST, "RST"),
-            (PSH, "PSH"),
-            (ACK, "ACK"),
-            (URG, "URG"),
-            (ECE, "ECE"),
-            (CWR, "CWR"),
-            (AE, "AE"),
-            (RESERVED, "Reserved"),
-        ];
-        let names: Vec<&str> = NAMES.iter().filter(|(bit, _)| self.0 & bit != 0).map(|(_, n)| *n).collect();
+        const NAMES: [(u16, &str); 6] =
+            [(FIN, "FIN"), (SYN, "SYN"), (RST, "RST"), (PSH, "PSH"), (ACK, "ACK"), (URG, "URG")];
+        const ECN: [(u16, &str); 3] = [(ECE, "ECE"), (CWR, "CWR"), (AE, "AE")];
+        let FlagList(flags, ace) = *self;
+        let set = |list: &[(u16, &'static str)]| -> Vec<String> {
+            list.iter().filter(|(bit, _)| flags & bit != 0).map(|(_, n)| n.to_string()).collect()
+        };
+        let mut names = set(&NAMES);
+        if ace {
+            let counter = u16::from(flags & AE != 0) << 2
+                | u16::from(flags & CWR != 0) << 1
+                | u16::from(flags & ECE != 0);
+            names.push(format!("ACE={counter}"));
+        } else {
+            names.extend(set(&ECN));
+        }
+        names.extend(set(&[(RESERVED, "Reserved")]));
         if names.is_empty() { f.write_str("[<None>]") } else { write!(f, "[{}]", names.join(", ")) }
     }
 }

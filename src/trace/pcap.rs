@@ -220,7 +220,7 @@ fn take(
             interfaces.push(Interface {
                 link: interface.linktype.0 as u32,
                 // An if_tsresol that no u64 holds: tshark falls back to µs too.
-                units: interface.ts_resolution().unwrap_or(1_000_000),
+                units: units_per_second(interface.if_tsresol).unwrap_or(1_000_000),
                 offset: interface.ts_offset(),
                 snaplen: interface.snaplen,
             });
@@ -261,6 +261,19 @@ fn take(
             len: custom.block_len1,
         }),
         PcapBlockOwned::NG(_) => Taken::Nothing,
+    }
+}
+
+/// The timestamp units per second that a pcapng `if_tsresol` gives:
+/// 10^n, or 2^n when its top bit is set. (Worked out here because
+/// pcap-parser 0.17 compares the whole byte, flag bit included, with 63
+/// and so refuses every binary resolution.)
+fn units_per_second(tsresol: u8) -> Option<u64> {
+    let exponent = u32::from(tsresol & 0x7f);
+    if tsresol & 0x80 == 0 {
+        10u64.checked_pow(exponent)
+    } else {
+        1u64.checked_shl(exponent).filter(|_| exponent < 64)
     }
 }
 
@@ -406,6 +419,13 @@ mod tests {
         assert_eq!(nanos(1024 + 512, 1024, 0), 1_500_000_000);
         // An offset in seconds.
         assert_eq!(nanos(0, 1_000_000, 10), 10_000_000_000);
+        // The if_tsresol byte: 10^6 (the default), 10^9, 2^10; too many
+        // digits for a u64: none.
+        assert_eq!(units_per_second(6), Some(1_000_000));
+        assert_eq!(units_per_second(9), Some(1_000_000_000));
+        assert_eq!(units_per_second(0x8a), Some(1024));
+        assert_eq!(units_per_second(20), None);
+        assert_eq!(units_per_second(0x80 | 64), None);
         // Whatever 64 bits a damaged file holds: no overflow.
         assert_eq!(to_stamp(u64::MAX, 1, i64::MAX).secs, i64::MAX);
     }

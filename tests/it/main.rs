@@ -6,6 +6,7 @@ mod bench;
 mod cli;
 mod client;
 mod demo;
+mod golden;
 mod hardening;
 mod reliability;
 mod server;
