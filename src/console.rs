@@ -34,6 +34,9 @@ pub struct Console {
     /// Set once a write to `out` failed with a broken pipe: whoever read
     /// our stdout has gone (`eco trace --attach | head`).
     out_gone: AtomicBool,
+    /// Flush after every line (a pipe sees each at once), or only when the
+    /// buffer is full and at [`Console::flush_out`] (a million-line table).
+    flush_each: bool,
 }
 
 /// How much a [`Console`] prints.
@@ -79,6 +82,28 @@ impl Console {
             err: Mutex::new(Box::new(io::stderr())),
             lossy: Vec::new(),
             out_gone: AtomicBool::new(false),
+            flush_each: true,
+        }
+    }
+
+    /// Like [`Console::stdio`], with stdout written in 64 KiB blocks: for
+    /// output that is a file's worth of lines (`eco trace --read`), where a
+    /// write per line would cost more than making the line.
+    pub fn stdio_buffered(lang: Lang, level: Level) -> Console {
+        Console {
+            out: Mutex::new(Box::new(io::BufWriter::with_capacity(64 << 10, io::stdout()))),
+            flush_each: false,
+            ..Console::stdio(lang, level)
+        }
+    }
+
+    /// Writes out what stdout's buffer holds.
+    pub fn flush_out(&self) {
+        let mut out = self.out.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Err(e) = out.flush()
+            && e.kind() == io::ErrorKind::BrokenPipe
+        {
+            self.out_gone.store(true, Ordering::Relaxed);
         }
     }
 
@@ -94,6 +119,7 @@ impl Console {
             err: Mutex::new(Box::new(err.clone())),
             lossy: vec![out, err],
             out_gone: AtomicBool::new(false),
+            flush_each: true,
         }
     }
 
@@ -107,6 +133,7 @@ impl Console {
             err: Mutex::new(Box::new(err.clone())),
             lossy: Vec::new(),
             out_gone: AtomicBool::new(false),
+            flush_each: true,
         };
         (console, out, err)
     }
@@ -118,7 +145,7 @@ impl Console {
     /// A transcript line on stdout.
     pub fn say(&self, msg: &(impl Text + ?Sized)) {
         if self.level == Level::Normal
-            && let Err(e) = Self::line(&self.out, "", &msg.text(self.lang))
+            && let Err(e) = Self::line(&self.out, "", &msg.text(self.lang), self.flush_each)
             && e.kind() == io::ErrorKind::BrokenPipe
         {
             self.out_gone.store(true, Ordering::Relaxed);
@@ -135,14 +162,14 @@ impl Console {
     /// A diagnostic line on stderr.
     pub fn note(&self, msg: &(impl Text + ?Sized)) {
         if self.level == Level::Normal {
-            let _ = Self::line(&self.err, "eco: ", &msg.text(self.lang));
+            let _ = Self::line(&self.err, "eco: ", &msg.text(self.lang), true);
         }
     }
 
     /// A diagnostic that `-q` still shows: something went wrong.
     pub fn warn(&self, msg: &(impl Text + ?Sized)) {
         if self.level != Level::Silent {
-            let _ = Self::line(&self.err, "eco: ", &msg.text(self.lang));
+            let _ = Self::line(&self.err, "eco: ", &msg.text(self.lang), true);
         }
     }
 
@@ -165,14 +192,14 @@ impl Console {
         }
     }
 
-    fn line(sink: &Sink, prefix: &str, text: &str) -> io::Result<()> {
+    fn line(sink: &Sink, prefix: &str, text: &str, flush: bool) -> io::Result<()> {
         let mut sink = sink.lock().unwrap_or_else(PoisonError::into_inner);
         // One write per line, then a flush, so that lines of concurrent
         // connections never interleave and a pipe sees each line at once.
         // Errors (a closed stdout) are not the writer's concern: see the
         // module doc and `stdout_gone`.
         sink.write_all(format!("{prefix}{text}\n").as_bytes())?;
-        sink.flush()
+        if flush { sink.flush() } else { Ok(()) }
     }
 }
 

@@ -89,7 +89,9 @@ pub fn run(cli: Cli, lang: Lang) -> Result<u8> {
         return result.map(|()| 0);
     }
     logging::init(cli.log_format, verbosity, None);
-    let console = Console::stdio(lang, level);
+    // Reading a capture prints a file's worth of lines: stdout in blocks.
+    let reads_file = matches!(&cli.command, Command::Trace(args) if args.read.is_some());
+    let console = if reads_file { Console::stdio_buffered(lang, level) } else { Console::stdio(lang, level) };
     match cli.command {
         Command::Server(_) => unreachable!("handled above"),
         Command::Client(args) => run_client(args, &console).map(|()| 0),

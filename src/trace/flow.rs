@@ -9,11 +9,12 @@
 //! `Display`, exactly as tshark 4.0 prints it for TCP; the phases, the
 //! JSON output and diagrams read the same fields.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::time::Duration;
 
+use lru::LruCache;
 use serde::Serialize;
 
 use super::other::{ArpRow, ArpTable, Echoes, IcmpRow, Mac};
@@ -355,12 +356,36 @@ struct Conn {
     /// seen. From then on, Wireshark shows those bits as a counter.
     acc_ecn_asked: bool,
     acc_ecn: bool,
+    /// The latest frame's time, and how the connection ended: a reset, or
+    /// a FIN each way (bit 0: from the first endpoint, bit 1: back).
+    last_seen: i64,
+    reset: bool,
+    fins: u8,
 }
 
+/// A connection is forgotten (to an [`Ended`]) this long after its close,
+/// in capture time: time for a FIN or an ACK sent again to arrive.
+const CLOSED_GRACE: i64 = 2_000_000_000;
+/// ... or after this long without a segment, closed or not.
+const IDLE_LIMIT: i64 = 300_000_000_000;
+/// Ended connections remembered at most (the least recent go first),
+/// whole: a late segment (a FIN sent again, a capture with a gap of
+/// minutes) goes on as Wireshark would, and a new SYN on the same ports is
+/// told as their reuse. About 300 bytes each.
+const MAX_ENDED: usize = 1 << 16;
+
 /// Builds the rows for frames in capture order.
-#[derive(Default)]
+///
+/// Memory follows the connections open at once, not the frames: a
+/// connection that has closed or gone idle moves to a bounded table of
+/// ended ones, and its stream is reported in [`Analyzer::take_ended`] so
+/// that its phases can be told and let go.
 pub struct Analyzer {
-    conns: HashMap<ConnKey, Conn>,
+    /// Open connections, the least recently seen first out.
+    conns: LruCache<ConnKey, Conn>,
+    ended: LruCache<ConnKey, Conn>,
+    /// Streams ended since the last [`Analyzer::take_ended`].
+    just_ended: Vec<u32>,
     /// The first frame's time.
     first_ts: Option<Stamp>,
     rows: usize,
@@ -386,7 +411,46 @@ fn since(now: i64, then: i64) -> u64 {
     now.wrapping_sub(then) as u64
 }
 
+impl Default for Analyzer {
+    fn default() -> Analyzer {
+        Analyzer {
+            conns: LruCache::unbounded(),
+            ended: LruCache::new(NonZeroUsize::new(MAX_ENDED).expect("not zero")),
+            just_ended: Vec::new(),
+            first_ts: None,
+            rows: 0,
+            echoes: Echoes::default(),
+            arp_table: ArpTable::default(),
+            streams: 0,
+            decoder: Decoder::default(),
+        }
+    }
+}
+
 impl Analyzer {
+    /// The streams (connections) that ended since the last call: closed
+    /// (a reset, or FINs both ways) a while ago, idle for long, or
+    /// replaced by a new connection on the same ports.
+    pub fn take_ended(&mut self) -> Vec<u32> {
+        std::mem::take(&mut self.just_ended)
+    }
+
+    /// Lets go of connections closed more than [`CLOSED_GRACE`] ago or
+    /// idle for [`IDLE_LIMIT`], least recently seen first (a few checks
+    /// per frame, whatever the number of connections).
+    fn forget_ended(&mut self, now: i64) {
+        while let Some((_, conn)) = self.conns.peek_lru() {
+            let age = now.saturating_sub(conn.last_seen);
+            let closed = conn.reset || conn.fins == 0b11;
+            if !(age > IDLE_LIMIT || (closed && age > CLOSED_GRACE)) {
+                break;
+            }
+            let (key, conn) = self.conns.pop_lru().expect("peeked");
+            self.just_ended.push(conn.stream);
+            self.ended.push(key, conn);
+        }
+    }
+
     /// The row of the next frame: `ts` its capture time (`None` for a
     /// record without one), `length` its length on the wire.
     pub fn push(&mut self, ts: Option<Stamp>, length: u32, decoded: Decoded) -> Row {
@@ -396,6 +460,9 @@ impl Analyzer {
         let first = *self.first_ts.get_or_insert(ts.unwrap_or_default());
         let time = ts.map(|ts| ts.since(first));
         let now = ts.unwrap_or_default().nanos();
+        if ts.is_some() {
+            self.forget_ended(now);
+        }
         let abs = super::pcap::duration_of(now);
         let (src, dst, protocol, info) = match decoded {
             Decoded::Tcp(seg) => {
@@ -452,22 +519,38 @@ impl Analyzer {
         let mut tags = Tags::default();
         // A new SYN, with another ISN, on the ports of a connection already
         // seen: a new connection (a new stream) on reused ports.
-        let reuse = self.conns.get(&key).and_then(|conn| conn.flows[fwd_i].base).is_some_and(|base| {
+        let known =
+            self.conns.peek(&key).or_else(|| self.ended.peek(&key)).map(|conn| conn.flows[fwd_i].base);
+        let reuse = known.flatten().is_some_and(|base| {
             seg.has(SYN)
                 && seg.cut.is_none_or(|c| !matches!(c, super::packet::Cut::AfterPorts(_)))
                 && seg.seq != base
         });
         if reuse {
             tags.reused_ports = true;
-            if syn_only {
-                self.conns.remove(&key);
+            if syn_only && let Some(old) = self.conns.pop(&key) {
+                self.just_ended.push(old.stream);
             }
         }
-        let streams = &mut self.streams;
-        let conn = self.conns.entry(key).or_insert_with(|| {
-            *streams += 1;
-            Conn { stream: *streams - 1, ..Conn::default() }
-        });
+        if !self.conns.contains(&key) {
+            let conn = match self.ended.pop(&key) {
+                // A late segment of a connection already let go: it goes on.
+                Some(ended) => ended,
+                None => {
+                    self.streams += 1;
+                    Conn { stream: self.streams - 1, ..Conn::default() }
+                }
+            };
+            self.conns.push(key, conn);
+        }
+        let conn = self.conns.get_mut(&key).expect("just made");
+        conn.last_seen = now;
+        if seg.has(RST) {
+            conn.reset = true;
+        }
+        if seg.has(FIN) {
+            conn.fins |= if from_first { 1 } else { 2 };
+        }
         let stream = conn.stream;
         let header_read = !matches!(seg.cut, Some(super::packet::Cut::AfterPorts(_)));
         // Analysed only when the frame's lengths cover the header.

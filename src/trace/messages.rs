@@ -26,6 +26,10 @@ pub enum Msg<'a> {
     /// One of the client's calls, between the packets.
     Event(AppEvent),
     PhasesTitle,
+    /// After the phases of the first connections: how many more there were.
+    MorePhases {
+        connections: u64,
+    },
     Phase(&'a Phase),
     TcpInfoTitle,
     TcpInfo(&'a TcpInfo),
@@ -99,6 +103,10 @@ impl Sentences for Msg<'_> {
                 AppEvent::CloseCalled => "client: close() called: the kernel sends FIN".into(),
             },
             Msg::PhasesTitle => "── phases ──".into(),
+            Msg::MorePhases { connections } => format!(
+                "── and {connections} more {}: the phases of one with --stream N (its tcp.stream), of all with --json ──",
+                plural(*connections, "connection", "connections")
+            ),
             Msg::Phase(phase) => phase_en(phase),
             Msg::TcpInfoTitle => "── TCP_INFO of the client socket, before close() ──".into(),
             Msg::TcpInfo(info) => format!(
@@ -157,6 +165,10 @@ impl Sentences for Msg<'_> {
                 AppEvent::CloseCalled => "cliente: close() chamado: o kernel envia FIN".into(),
             },
             Msg::PhasesTitle => "── fases ──".into(),
+            Msg::MorePhases { connections } => format!(
+                "── e mais {connections} {}: as fases de uma com --stream N (o seu tcp.stream), de todas com --json ──",
+                plural(*connections, "conexão", "conexões")
+            ),
             Msg::Phase(phase) => phase_pt(phase),
             Msg::TcpInfoTitle => "── TCP_INFO do socket do cliente, antes de close() ──".into(),
             Msg::TcpInfo(info) => format!(

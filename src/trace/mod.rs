@@ -25,6 +25,7 @@ pub mod table;
 
 use std::collections::HashMap;
 use std::io;
+use std::net::SocketAddr;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -34,7 +35,7 @@ use std::time::Duration;
 
 use capture::{Capture, Frame};
 use exchange::{CloseWatch, Exchange, Options};
-use flow::{Analyzer, ConnKey, Info, PhaseBuilder, Row};
+use flow::{Analyzer, ConnKey, Info, Phase, PhaseBuilder, Row};
 use packet::linktype;
 use pcap::Record;
 use stamp::Stamp;
@@ -174,7 +175,7 @@ pub fn run_read(job: &ReadJob, console: &Console) -> Result<()> {
     let mut reader = pcap::Reader::open(&job.path).map_err(read_error)?;
     let mut analyzer = Analyzer::default();
     let mut table = Table::new(console, &[]);
-    let mut connections = Connections::default();
+    let mut connections = Connections::new(job.json);
     let mut unknown_links = Vec::new();
     while let Some(record) = reader.next_record() {
         let row = match record {
@@ -186,6 +187,9 @@ pub fn run_read(job: &ReadJob, console: &Console) -> Result<()> {
             }
             Record::Custom { pen, copy, len } => analyzer.push_custom(pen, copy, len),
         };
+        for stream in analyzer.take_ended() {
+            connections.end(stream, console);
+        }
         if !job.selects(&row) {
             continue;
         }
@@ -202,7 +206,8 @@ pub fn run_read(job: &ReadJob, console: &Console) -> Result<()> {
     if !job.json {
         table.finish();
     }
-    connections.print(console, job.json);
+    connections.print(console);
+    console.flush_out();
     let path = job.path.display().to_string();
     for link in unknown_links {
         console.warn(&Msg::UnknownLink { path: &path, link });
@@ -213,46 +218,89 @@ pub fn run_read(job: &ReadJob, console: &Console) -> Result<()> {
     Ok(())
 }
 
-/// The TCP connections of a capture, in order of appearance, each with
-/// what its phases need (not its frames).
-#[derive(Default)]
+/// The TCP connections of a capture: what the phases of each open one
+/// need (not its frames), and the phases of the ended ones. With `--json`
+/// a connection's object goes out as soon as it has ended; the table
+/// prints the phases after the frames, for the first [`MAX_PHASES`]
+/// connections (a capture of a million connections has a million of them).
 struct Connections {
-    order: Vec<u32>,
-    phases: HashMap<u32, (ConnKey, PhaseBuilder)>,
+    json: bool,
+    open: HashMap<u32, (ConnKey, PhaseBuilder)>,
+    ended: Vec<(u32, ConnKey, SocketAddr, SocketAddr, Vec<Phase>)>,
+    /// Connections seen, and those whose phases were not kept.
+    seen: u64,
+    untold: u64,
+    /// Streams already ended: a late frame of one (a FIN sent again) is
+    /// not a connection of its own.
+    gone: lru::LruCache<u32, ()>,
 }
 
+/// Connections whose phases the table prints, at most.
+const MAX_PHASES: usize = 100;
+
 impl Connections {
+    fn new(json: bool) -> Connections {
+        let gone = lru::LruCache::new(std::num::NonZeroUsize::new(1 << 16).expect("not zero"));
+        Connections { json, open: HashMap::new(), ended: Vec::new(), seen: 0, untold: 0, gone }
+    }
+
     fn see(&mut self, row: &Row) {
         let Some(tcp) = row.tcp() else { return };
-        let (_, builder) = self.phases.entry(tcp.stream).or_insert_with(|| {
-            self.order.push(tcp.stream);
+        if self.gone.contains(&tcp.stream) {
+            return;
+        }
+        let seen = &mut self.seen;
+        let (_, builder) = self.open.entry(tcp.stream).or_insert_with(|| {
+            *seen += 1;
             (tcp.conn, PhaseBuilder::default())
         });
         builder.see(row);
     }
 
-    fn print(mut self, console: &Console, json: bool) {
-        let many = self.order.len() > 1;
-        for stream in self.order {
-            let Some((conn, builder)) = self.phases.remove(&stream) else { continue };
-            let (client, server) = builder.endpoints().unwrap_or((conn.0, conn.1));
-            let phases = builder.finish();
-            if json {
-                let connection = json::Connection {
-                    stream,
-                    client: client.to_string(),
-                    server: server.to_string(),
-                    phases: &phases,
-                };
-                json::connection(console, connection);
-                continue;
-            }
+    /// Stream `stream` is over: its phases are told (JSON) or kept.
+    fn end(&mut self, stream: u32, console: &Console) {
+        let Some((conn, builder)) = self.open.remove(&stream) else { return };
+        self.gone.push(stream, ());
+        let (client, server) = builder.endpoints().unwrap_or((conn.0, conn.1));
+        let phases = builder.finish();
+        if self.json {
+            let connection = json::Connection {
+                stream,
+                client: client.to_string(),
+                server: server.to_string(),
+                phases: &phases,
+            };
+            json::connection(console, connection);
+        } else if self.ended.len() < MAX_PHASES {
+            self.ended.push((stream, conn, client, server, phases));
+        } else {
+            self.untold += 1;
+        }
+    }
+
+    /// The end of the capture: the connections still open end too, and
+    /// the table's phases are printed, in the order the connections began.
+    fn print(mut self, console: &Console) {
+        let mut open: Vec<u32> = self.open.keys().copied().collect();
+        open.sort_unstable();
+        for stream in open {
+            self.end(stream, console);
+        }
+        if self.json {
+            return;
+        }
+        self.ended.sort_by_key(|(stream, ..)| *stream);
+        let many = self.seen > 1;
+        for (_, conn, _, _, phases) in &self.ended {
             if many {
-                console.say(&Msg::ConnectionTitle { conn });
+                console.say(&Msg::ConnectionTitle { conn: *conn });
             } else {
                 console.say(&Msg::PhasesTitle);
             }
-            table::print_phases(console, &phases);
+            table::print_phases(console, phases);
+        }
+        if self.untold > 0 {
+            console.say(&Msg::MorePhases { connections: self.untold });
         }
     }
 }

@@ -207,3 +207,26 @@ fn the_phase_notes_follow_what_happened() {
     assert_eq!(data["client_bytes"], 100, "{connection}");
     assert_eq!(data["resent"], 1, "{connection}");
 }
+
+/// A capture of many connections: the table tells the phases of the
+/// first 100 and says how many more there were; JSON has every one, once.
+#[test]
+fn many_connections_phases_are_bounded_in_the_table_and_whole_in_json() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/classes/many-connections.pcap");
+    let out = eco_output(&["trace", "--lang", "en", "--read", file.to_str().unwrap()]);
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.matches("── connection ").count(), 100, "{stdout}");
+    assert!(stdout.contains("── and 20 more connections: the phases of one with --stream N"), "{stdout}");
+    let out = eco_output(&["trace", "--json", "--read", file.to_str().unwrap()]);
+    let mut streams: Vec<u64> = text(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|o| o.get("connection").map(|c| c["stream"].as_u64().unwrap()))
+        .collect();
+    streams.sort_unstable();
+    assert_eq!(streams, (0..120).collect::<Vec<u64>>());
+    let out = eco_output(&["trace", "--lang", "en", "--stream", "110", "--read", file.to_str().unwrap()]);
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.lines().filter(|l| l.contains(" → ")).count(), 6, "{stdout}");
+    assert!(stdout.contains("── phases ──"), "{stdout}");
+}
