@@ -277,9 +277,10 @@ pub struct TraceArgs {
     #[arg(long, value_name = "N", requires = "read")]
     pub stream: Option<u32>,
 
-    /// With --read: JSON Lines instead of the table, one object per frame,
-    /// then one per TCP connection with its phases.
-    #[arg(long, requires = "read")]
+    /// JSON Lines instead of the table: one object per frame (and, for an
+    /// exchange, per call of the client), then one per TCP connection with
+    /// its phases.
+    #[arg(long, conflicts_with = "attach")]
     pub json: bool,
 
     /// Watch connections to a server already running on --port (any server,

@@ -216,6 +216,7 @@ fn run_trace(args: TraceArgs, console: &Console) -> Result<u8> {
             ack_fin_apart: args.ack_fin_apart,
         },
         pcap: args.pcap,
+        json: args.json,
     };
     let capture = match trace::access() {
         trace::Access::Done(code) => return Ok(code),

@@ -1,14 +1,18 @@
-//! `eco trace --json`: JSON Lines, one object per frame as it is analysed,
+//! `eco trace --json`: JSON Lines, one object per frame as it is analysed
+//! (and, for eco's own exchange, per call of the client, in time order),
 //! then one object per TCP connection with its phases. For scripts and
 //! `jq`; the fields are documented on the structs.
 
 use serde::Serialize;
 
-use super::flow::{Phase, Row, Tags};
-use super::packet::FlagList;
+use super::exchange::Exchange;
+use super::flow::{Analyzer, Phase, PhaseBuilder, Row, Tags};
+use super::messages::Msg;
+use super::packet::{FlagList, linktype};
 use super::stamp::Stamp;
 use crate::console::Console;
 use crate::i18n::Raw;
+use crate::i18n::Text;
 
 /// One frame.
 #[derive(Serialize)]
@@ -135,4 +139,96 @@ fn analysis(tags: &Tags) -> Vec<&'static str> {
     .filter(|(set, _)| *set)
     .map(|(_, name)| name)
     .collect()
+}
+
+/// A call of eco's client during its exchange (the table's `»` rows).
+#[derive(Serialize)]
+struct Event {
+    /// Seconds since the first frame (negative: before it).
+    time: f64,
+    /// What the client did, in the output's language.
+    text: String,
+}
+
+#[derive(Serialize)]
+struct EventLine {
+    event: Event,
+}
+
+/// The kernel's counters for the client's socket, before close().
+#[derive(Serialize)]
+struct TcpInfoLine {
+    tcp_info: TcpInfoFields,
+}
+
+#[derive(Serialize)]
+struct TcpInfoFields {
+    rtt_ms: f64,
+    rttvar_ms: f64,
+    rto_ms: f64,
+    snd_cwnd: u32,
+    total_retrans: u32,
+    segs_out: u32,
+    segs_in: u32,
+    bytes_acked: u64,
+    bytes_received: u64,
+}
+
+/// `eco trace --json` for eco's own exchange: its frames and the client's
+/// calls in time order, then the connection with its phases, then the
+/// client socket's TCP_INFO.
+pub fn exchange(exchange: &Exchange, console: &Console) {
+    let mut analyzer = Analyzer::default();
+    let mut phases = PhaseBuilder::for_exchange();
+    let mut events = exchange.events.iter().peekable();
+    let first = exchange.frames.first().map(|f| f.ts);
+    let since_first = |ts: std::time::Duration| match first {
+        Some(first) if ts >= first => (ts - first).as_secs_f64(),
+        Some(first) => -(first - ts).as_secs_f64(),
+        None => 0.0,
+    };
+    let event = |ts, e: &super::exchange::AppEvent| EventLine {
+        event: Event { time: since_first(ts), text: Msg::Event(e.clone()).text(console.lang()) },
+    };
+    for captured in &exchange.frames {
+        while let Some((ts, e)) = events.next_if(|(ts, _)| *ts <= captured.ts) {
+            line(console, &event(*ts, e));
+        }
+        let row = analyzer.push_frame(
+            Some(Stamp::from_nanos(captured.ts.as_nanos() as i64)),
+            linktype::ETHERNET,
+            &captured.data,
+            captured.orig_len,
+        );
+        phases.see(&row);
+        frame(console, &row);
+    }
+    for (ts, e) in events {
+        line(console, &event(*ts, e));
+    }
+    if !exchange.frames.is_empty() {
+        let (client, server) =
+            phases.endpoints().map(|(c, s)| (c.to_string(), s.to_string())).unwrap_or_default();
+        let phases = phases.finish();
+        connection(console, Connection { stream: 0, client, server, phases: &phases });
+    }
+    if let Some(info) = &exchange.tcp_info {
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+        line(
+            console,
+            &TcpInfoLine {
+                tcp_info: TcpInfoFields {
+                    rtt_ms: ms(info.rtt),
+                    rttvar_ms: ms(info.rttvar),
+                    rto_ms: ms(info.rto),
+                    snd_cwnd: info.snd_cwnd,
+                    total_retrans: info.total_retrans,
+                    segs_out: info.segs_out,
+                    segs_in: info.segs_in,
+                    bytes_acked: info.bytes_acked,
+                    bytes_received: info.bytes_received,
+                },
+            },
+        );
+    }
 }

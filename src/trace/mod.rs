@@ -94,12 +94,18 @@ pub fn access() -> Access {
 pub struct TraceJob {
     pub options: Options,
     pub pcap: Option<PathBuf>,
+    /// JSON Lines instead of the table.
+    pub json: bool,
 }
 
 /// `eco trace`: one exchange, captured (when `capture`), then explained.
 pub fn run_live(job: &TraceJob, capture: Result<(), String>, console: &Console) -> Result<()> {
     let exchange = exchange::run(&job.options, capture.is_ok(), console.lang())?;
-    print_exchange(&exchange, job.options.mode.name(), console);
+    if job.json {
+        json::exchange(&exchange, console);
+    } else {
+        print_exchange(&exchange, job.options.mode.name(), console);
+    }
     if let Some(path) = &job.pcap {
         write_pcap(path, &exchange.frames, console)?;
     }

@@ -447,3 +447,35 @@ fn attach_stops_when_its_reader_has_gone() {
     let _ = watcher.kill();
     assert_eq!(status.and_then(|s| s.code()), Some(0), "still capturing after its reader left");
 }
+
+/// `eco trace --json` for eco's own exchange: JSON Lines a script can read
+/// (jq-style): the frames with the client's calls between them in time
+/// order, the connection with its phases (the data phase an echo), then
+/// TCP_INFO.
+#[test]
+fn a_live_trace_in_json_lines() {
+    if !root() {
+        return;
+    }
+    let out = eco_output(&["trace", "--json", "--lang", "en"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let objects: Vec<serde_json::Value> =
+        text(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("every line is JSON")).collect();
+    let frames: Vec<&serde_json::Value> = objects.iter().filter(|o| o.get("number").is_some()).collect();
+    assert_eq!(frames.len(), 10, "{objects:?}");
+    assert_eq!(frames[0]["tcp"]["flags"], serde_json::json!(["SYN"]));
+    let message_len = "Olá Servidor, meu nome é Cliente e sou o único aqui.".len();
+    assert!(frames[3]["info"].as_str().unwrap().contains(&format!(" Len={message_len} ")), "{}", frames[3]);
+    let first_event = objects.iter().position(|o| o.get("event").is_some()).unwrap();
+    assert_eq!(first_event, 0, "connect() is called before the SYN: {objects:?}");
+    assert!(objects[0]["event"]["text"].as_str().unwrap().starts_with("client: connect() called"));
+    let connection = objects.iter().find(|o| o.get("connection").is_some()).unwrap();
+    let phases = connection["connection"]["phases"].as_array().unwrap();
+    assert_eq!(
+        phases.iter().map(|p| p["phase"].as_str().unwrap()).collect::<Vec<_>>(),
+        ["handshake", "data", "close"]
+    );
+    assert_eq!(phases[1]["echo"], true);
+    assert_eq!(phases[1]["client_bytes"], 55);
+    assert!(objects.last().unwrap().get("tcp_info").is_some());
+}
