@@ -302,23 +302,26 @@ impl Write for Lossy {
     }
 }
 
+/// For tests: a sink that blocks each write until told (one message on
+/// `.0` a write), like a pipe nobody reads; what it writes goes to `.1`.
+#[cfg(test)]
+pub(crate) struct Stuck(pub Receiver<()>, pub Captured);
+
+#[cfg(test)]
+impl Write for Stuck {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let _ = self.0.recv();
+        self.1.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::i18n::Raw;
-
-    /// A sink that blocks until told, like a pipe nobody reads.
-    struct Stuck(Receiver<()>, Captured);
-
-    impl Write for Stuck {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            let _ = self.0.recv();
-            self.1.write(buf)
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
 
     #[test]
     fn a_stuck_reader_never_blocks_the_writer_and_drops_are_counted() {

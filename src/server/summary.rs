@@ -236,22 +236,9 @@ mod tests {
         assert!(lines[3].starts_with("eco: accepting connections works again, after 15 failed attempts"));
     }
 
-    /// A sink that blocks until told, like a pipe nobody reads.
-    struct Stuck(std::sync::mpsc::Receiver<()>, crate::console::Captured);
-
-    impl std::io::Write for Stuck {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            let _ = self.0.recv();
-            self.1.write(buf)
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
     #[test]
     fn dropped_lines_are_told_with_their_full_count_once_the_reader_is_back() {
-        use crate::console::{Captured, Level, Lossy};
+        use crate::console::{Captured, Level, Lossy, Stuck};
         let (unblock, wait) = std::sync::mpsc::channel();
         let written = Captured::default();
         let lossy = Lossy::spawn(Stuck(wait, written.clone()), "test-stuck");

@@ -496,6 +496,12 @@ impl Analyzer {
         self.push(ts, orig_len, decoded)
     }
 
+    /// A frame captured on `lo` by eco itself (Ethernet, the kernel's time).
+    pub fn push_captured(&mut self, frame: &super::capture::Frame) -> Row {
+        let ts = Stamp::from_nanos(i64::try_from(frame.ts.as_nanos()).unwrap_or(i64::MAX));
+        self.push_frame(Some(ts), super::packet::linktype::ETHERNET, &frame.data, frame.orig_len)
+    }
+
     /// The row of a pcapng custom block, which takes a frame number too.
     pub fn push_custom(&mut self, pen: u32, copy: bool, length: u32) -> Row {
         self.rows += 1;

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::exchange::Exchange;
 use super::flow::{Analyzer, Phase, PhaseBuilder, Row, Tags};
 use super::messages::Msg;
-use super::packet::{FlagList, linktype};
+use super::packet::FlagList;
 use super::stamp::Stamp;
 use crate::console::Console;
 use crate::i18n::Raw;
@@ -188,18 +188,13 @@ pub fn exchange(exchange: &Exchange, console: &Console) {
         None => 0.0,
     };
     let event = |ts, e: &super::exchange::AppEvent| EventLine {
-        event: Event { time: since_first(ts), text: Msg::Event(e.clone()).text(console.lang()) },
+        event: Event { time: since_first(ts), text: Msg::Event(*e).text(console.lang()) },
     };
     for captured in &exchange.frames {
         while let Some((ts, e)) = events.next_if(|(ts, _)| *ts <= captured.ts) {
             line(console, &event(*ts, e));
         }
-        let row = analyzer.push_frame(
-            Some(Stamp::from_nanos(captured.ts.as_nanos() as i64)),
-            linktype::ETHERNET,
-            &captured.data,
-            captured.orig_len,
-        );
+        let row = analyzer.push_captured(captured);
         phases.see(&row);
         frame(console, &row);
     }

@@ -38,7 +38,6 @@ use exchange::{CloseWatch, Exchange, Options};
 use flow::{Analyzer, ConnKey, Info, Phase, PhaseBuilder, Row};
 use packet::linktype;
 use pcap::Record;
-use stamp::Stamp;
 use table::Table;
 
 use crate::console::Console;
@@ -120,12 +119,7 @@ pub fn print_exchange(exchange: &Exchange, mode: &str, console: &Console) {
     let mut table = Table::new(console, &exchange.events);
     let mut phases = PhaseBuilder::for_exchange();
     for frame in &exchange.frames {
-        let row = analyzer.push_frame(
-            Some(Stamp::from_nanos(frame.ts.as_nanos() as i64)),
-            linktype::ETHERNET,
-            &frame.data,
-            frame.orig_len,
-        );
+        let row = analyzer.push_captured(frame);
         phases.see(&row);
         table.row(&row);
     }
@@ -370,12 +364,7 @@ fn print_connection(key: ConnKey, frames: &[Frame], console: &Console) {
     let mut table = Table::new(console, &[]);
     let mut phases = PhaseBuilder::default();
     for frame in frames {
-        let row = analyzer.push_frame(
-            Some(Stamp::from_nanos(frame.ts.as_nanos() as i64)),
-            linktype::ETHERNET,
-            &frame.data,
-            frame.orig_len,
-        );
+        let row = analyzer.push_captured(frame);
         phases.see(&row);
         table.row(&row);
     }

@@ -12,6 +12,9 @@
 //! Without `ECO_CAPTURES` the test says so and passes, unless
 //! `ECO_REQUIRE_TOOLS` is set (as in CI).
 
+#[path = "../common/tshark.rs"]
+mod tshark;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -64,25 +67,9 @@ impl Findings {
 }
 
 /// tshark's frames of `file`, or `None` if tshark reads none of it.
-fn tshark(file: &Path, config: &Path) -> Option<Vec<Frame>> {
-    let out = Command::new("tshark")
-        .env("XDG_CONFIG_HOME", config)
-        .args(["-C", "tcponly", "-n", "-r"])
-        .arg(file)
-        .args(["-T", "fields", "-E", "separator=/t", "-E", "quote=n"])
-        .args([
-            "-e",
-            "frame.number",
-            "-e",
-            "frame.time_relative",
-            "-e",
-            "_ws.col.Protocol",
-            "-e",
-            "_ws.col.Info",
-        ])
-        .output()
-        .expect("run tshark");
-    let frames: Vec<Frame> = String::from_utf8_lossy(&out.stdout)
+fn tshark(file: &Path, profile: &tshark::Profile) -> Option<Vec<Frame>> {
+    let (lines, success) = profile.lines(Path::new("tshark"), file);
+    let frames: Vec<Frame> = lines
         .lines()
         .filter_map(|line| {
             let mut fields = line.splitn(4, '\t');
@@ -93,7 +80,7 @@ fn tshark(file: &Path, config: &Path) -> Option<Vec<Frame>> {
             Some(Frame { number, time, protocol, info })
         })
         .collect();
-    (!frames.is_empty() || out.status.success()).then_some(frames)
+    (!frames.is_empty() || success).then_some(frames)
 }
 
 /// tshark's `frame.time_relative` as a number: the number its text reads
@@ -151,8 +138,8 @@ fn class_of(ours: &str, theirs: &str) -> String {
     "options".into()
 }
 
-fn compare(name: &str, file: &Path, config: &Path, found: &Mutex<Findings>) {
-    let theirs = tshark(file, config);
+fn compare(name: &str, file: &Path, profile: &tshark::Profile, found: &Mutex<Findings>) {
+    let theirs = tshark(file, profile);
     let (ours, code, stderr) = eco(file);
     let mut found = found.lock().unwrap();
     found.files += 1;
@@ -233,11 +220,7 @@ fn trace_read_gives_tsharks_info_on_public_captures() {
         return;
     }
     // The profile, in a configuration directory of this run's own.
-    let config = tempfile::tempdir().unwrap();
-    let profile = config.path().join("wireshark/profiles/tcponly");
-    std::fs::create_dir_all(&profile).unwrap();
-    std::fs::copy(dir.join("tcponly_disabled_protos.txt"), profile.join("disabled_protos"))
-        .expect("the captures' tcponly_disabled_protos.txt");
+    let profile = tshark::Profile::new(&dir.join("tcponly_disabled_protos.txt"));
     let files = captures(&dir);
     assert!(!files.is_empty(), "no captures under {}", dir.display());
     let found = Mutex::new(Findings::default());
@@ -248,7 +231,7 @@ fn trace_read_gives_tsharks_info_on_public_captures() {
             scope.spawn(|| {
                 while let Some(file) = files.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let name = file.strip_prefix(&dir).unwrap_or(file).display().to_string();
-                    compare(&name, file, config.path(), &found);
+                    compare(&name, file, &profile, &found);
                 }
             });
         }

@@ -9,9 +9,11 @@
 //! so that they stay tshark's.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::support::*;
+
+#[path = "../common/tshark.rs"]
+mod tshark;
 
 fn classes() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/classes");
@@ -85,30 +87,11 @@ fn the_golden_lines_are_tsharks() {
         eprintln!("skipped: ECO_CAPTURES (for the tcponly profile) is not set");
         return;
     };
-    let config = tempfile::tempdir().unwrap();
-    let profile = config.path().join("wireshark/profiles/tcponly");
-    std::fs::create_dir_all(&profile).unwrap();
-    std::fs::copy(captures.join("tcponly_disabled_protos.txt"), profile.join("disabled_protos")).unwrap();
+    let profile = tshark::Profile::new(&captures.join("tcponly_disabled_protos.txt"));
     for file in classes() {
-        let out = Command::new(&tshark)
-            .env("XDG_CONFIG_HOME", config.path())
-            .args(["-C", "tcponly", "-n", "-r"])
-            .arg(&file)
-            .args(["-T", "fields", "-E", "separator=/t", "-E", "quote=n"])
-            .args([
-                "-e",
-                "frame.number",
-                "-e",
-                "frame.time_relative",
-                "-e",
-                "_ws.col.Protocol",
-                "-e",
-                "_ws.col.Info",
-            ])
-            .output()
-            .unwrap();
+        let (lines, _) = profile.lines(&tshark, &file);
         let expected = std::fs::read_to_string(format!("{}.tsv", file.display())).unwrap();
-        assert_eq!(text(&out.stdout), expected, "{}", file.display());
+        assert_eq!(lines, expected, "{}", file.display());
     }
 }
 
