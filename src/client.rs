@@ -15,7 +15,7 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use socket2::SockRef;
@@ -249,9 +249,21 @@ fn udp_exchange(
             break;
         }
         let start = Instant::now();
-        socket.send(message.as_bytes()).map_err(talk)?;
+        // A signal (Ctrl-C) may cut a call short (EINTR, which timed
+        // socket calls are not restarted after): try again; the signal's
+        // own thread then wakes the receive, and the loop ends below.
+        while let Err(e) = socket.send(message.as_bytes()) {
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(talk(e));
+            }
+        }
         sent += 1;
-        let received = socket.recv(&mut echo);
+        let received = loop {
+            match socket.recv(&mut echo) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted && !interrupt.happened() => {}
+                other => break other,
+            }
+        };
         if interrupt.happened() {
             break;
         }
@@ -390,12 +402,43 @@ struct Progress {
     /// The rest of the echo did not come within `--timeout`.
     timed_out: AtomicBool,
     /// Bytes sent and not echoed yet, oldest first, to check the echo
-    /// against. As many as the sockets' buffers hold at most: the server
-    /// stops reading while we do not read its echo.
+    /// against: at most [`MAX_PENDING`] (an echo server's own buffers hold
+    /// less; a peer that reads without echoing makes the writer wait).
     pending: Mutex<VecDeque<u8>>,
+    /// Signalled when echoed bytes leave `pending`.
+    drained: Condvar,
 }
 
+/// Bytes sent ahead of their echo, at most: the sockets' buffers hold a
+/// few MiB; this bounds the client's memory whatever the peer does.
+const MAX_PENDING: usize = 32 << 20;
+
 impl Progress {
+    /// Waits until `n` more bytes fit in `pending`; false if no echo came
+    /// for `timeout` meanwhile (0: no limit) or the reader has finished.
+    fn make_room(&self, n: usize, timeout: Duration) -> bool {
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut since = Instant::now();
+        let mut before = pending.len();
+        while pending.len() + n > MAX_PENDING {
+            if self.finished.load(Ordering::SeqCst) {
+                return false;
+            }
+            if pending.len() < before {
+                (before, since) = (pending.len(), Instant::now());
+            }
+            if !timeout.is_zero() && since.elapsed() >= timeout {
+                return false;
+            }
+            pending = self
+                .drained
+                .wait_timeout(pending, Duration::from_millis(50))
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        true
+    }
+
     /// Checks `echo`, which starts at byte `offset` of the echo, against
     /// what was sent, and takes it off the pending bytes.
     fn check(&self, addr: SocketAddr, offset: u64, echo: &[u8]) -> Result<()> {
@@ -416,6 +459,7 @@ impl Progress {
             return Err(Error::EchoExtra { addr, offset: offset.saturating_add(sent.len()) });
         }
         pending.drain(..echo.len());
+        self.drained.notify_all();
         Ok(())
     }
 }
@@ -433,7 +477,13 @@ fn send_input(mut socket: TcpStream, progress: &Progress, timeout: Duration) {
             Err(_) => break,
         };
         // Noted before it is sent: its echo may be back before write_all
-        // returns.
+        // returns. Past MAX_PENDING the writer waits for the echo to catch
+        // up, at most --timeout without a byte of it.
+        if !progress.make_room(n, timeout) {
+            progress.timed_out.store(true, Ordering::SeqCst);
+            let _ = socket.shutdown(Shutdown::Both);
+            return;
+        }
         progress.pending.lock().unwrap_or_else(PoisonError::into_inner).extend(&buf[..n]);
         if socket.write_all(&buf[..n]).is_err() {
             // The server closed or reset: the reader sees it and says so.

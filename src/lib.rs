@@ -96,7 +96,7 @@ pub fn run(cli: Cli, lang: Lang) -> Result<u8> {
         Command::Server(_) => unreachable!("handled above"),
         Command::Client(args) => run_client(args, &console).map(|()| 0),
         Command::Trace(args) => run_trace(args, &console),
-        Command::Bench(args) => run_bench(args, &console).map(|()| 0),
+        Command::Bench(args) => run_bench(args, &console),
         Command::Demo(args) => match trace::access() {
             trace::Access::Done(code) => Ok(code),
             access => demo::run(&args.message, matches!(access, trace::Access::Here), &console).map(|()| 0),
@@ -104,7 +104,7 @@ pub fn run(cli: Cli, lang: Lang) -> Result<u8> {
     }
 }
 
-fn run_bench(args: BenchArgs, console: &Console) -> Result<()> {
+fn run_bench(args: BenchArgs, console: &Console) -> Result<u8> {
     let load = if let Some(rate) = args.rate {
         bench::Load::Rate(rate)
     } else if let Some(bytes) = args.bulk {
@@ -187,7 +187,10 @@ fn run_bench(args: BenchArgs, console: &Console) -> Result<()> {
     }
     match reports.iter().map(|r| r.errors).find(|e| e.total() > 0) {
         Some(errors) => Err(Error::BenchFailed { errors }),
-        None => Ok(()),
+        // Stopped before anything was measured: not a success (as ping
+        // exits 1 with no reply).
+        None if reports.iter().all(|r| r.interrupted && r.duration_s == 0.0) => Ok(1),
+        None => Ok(0),
     }
 }
 

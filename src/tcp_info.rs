@@ -27,6 +27,10 @@ pub struct TcpInfo {
     pub bytes_received: u64,
     /// Congestion window, in segments.
     pub snd_cwnd: u32,
+    /// Segments sent and not yet acknowledged, and bytes not sent yet:
+    /// both 0 when nothing is in flight (then the peer owes us nothing).
+    pub unacked: u32,
+    pub notsent_bytes: u32,
 }
 
 pub fn tcp_info(socket: impl AsFd) -> io::Result<TcpInfo> {
@@ -58,5 +62,7 @@ pub fn tcp_info(socket: impl AsFd) -> io::Result<TcpInfo> {
         bytes_acked: info.tcpi_bytes_acked,
         bytes_received: info.tcpi_bytes_received,
         snd_cwnd: info.tcpi_snd_cwnd,
+        unacked: info.tcpi_unacked,
+        notsent_bytes: info.tcpi_notsent_bytes,
     })
 }

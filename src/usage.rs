@@ -184,11 +184,16 @@ pub fn report(error: &clap::Error) -> u8 {
             let why = std::error::Error::source(error).map(ToString::to_string).unwrap_or_default();
             format!("valor inválido '{value}' para {arg}: {why}")
         }
-        ErrorKind::InvalidValue => format!(
-            "valor inválido '{value}' para {arg}: os valores possíveis são {}",
-            context(ContextKind::ValidValue)
-        ),
-        _ => format!("argumento inesperado '{arg}'"),
+        // clap reports a missing value as an invalid, empty one.
+        ErrorKind::InvalidValue if value.is_empty() => format!("falta o valor de {arg}"),
+        ErrorKind::InvalidValue => match context(ContextKind::ValidValue) {
+            valid if valid.is_empty() => format!("valor inválido '{value}' para {arg}"),
+            valid => format!("valor inválido '{value}' para {arg}: os valores possíveis são {valid}"),
+        },
+        _ => match context(ContextKind::SuggestedArg) {
+            suggested if suggested.is_empty() => format!("argumento inesperado '{arg}'"),
+            suggested => format!("argumento inesperado '{arg}': talvez '{suggested}'?"),
+        },
     };
     eprintln!("eco: {line}\nPara mais informações, tente '--help'.");
     code

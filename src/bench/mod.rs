@@ -231,7 +231,12 @@ pub fn run(config: &Config, server: Option<(u32, Option<Mode>)>) -> Result<Repor
             size,
             write_size: matches!(config.load, Load::Stream(_)).then_some(config.size),
             window,
-            warmup,
+            // Interrupted during the warm-up: as long as it lasted.
+            warmup: if stopped() {
+                warmup.min(measured_until.saturating_duration_since(start))
+            } else {
+                warmup
+            },
             target_rate: match config.load {
                 Load::Rate(rate) => Some(rate),
                 _ => None,

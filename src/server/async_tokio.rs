@@ -199,7 +199,7 @@ async fn echo(socket: std::net::TcpStream, shared: &Shared, cut: &CancellationTo
     // every read would register a timer and a waiter each time.
     let cancelled = cut.cancelled();
     tokio::pin!(cancelled);
-    let mut idle = Idle::new(config.limits.idle_timeout, socket.get_ref());
+    let mut idle = Idle::new(config.limits.idle_timeout);
     // Set once the client streams (a read fills the buffer): from then on
     // bytes go socket → pipe → socket inside the kernel (splice), never
     // copied to eco and back. Small echoes keep the plain read and write,
@@ -266,6 +266,11 @@ async fn echo(socket: std::net::TcpStream, shared: &Shared, cut: &CancellationTo
             };
             match wrote {
                 Ok(wrote) => {
+                    if wrote < left && idle.limit.is_some() {
+                        // The send buffer is full: note what the client has
+                        // acknowledged, for the idle check to compare with.
+                        peer_took_bytes(socket.get_ref(), &mut idle.acked);
+                    }
                     left -= wrote;
                     bytes_out += wrote as u64;
                     idle.touch();
@@ -313,18 +318,14 @@ struct Idle {
     last: Instant,
     timer: Pin<Box<Sleep>>,
     /// The peer's acknowledged bytes when last checked.
-    acked: u64,
+    acked: Option<u64>,
 }
 
 impl Idle {
-    fn new(limit: Option<Duration>, socket: &TcpStream) -> Idle {
+    fn new(limit: Option<Duration>) -> Idle {
         let last = Instant::now();
         let timer = Box::pin(tokio::time::sleep_until(last + limit.unwrap_or(Duration::from_secs(86_400))));
-        let mut acked = 0;
-        if limit.is_some() {
-            peer_took_bytes(socket, &mut acked);
-        }
-        Idle { limit, last, timer, acked }
+        Idle { limit, last, timer, acked: None }
     }
 
     fn touch(&mut self) {

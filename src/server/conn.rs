@@ -136,9 +136,10 @@ pub(super) struct Shared {
     open: Mutex<HashMap<u64, Arc<TcpStream>>>,
     next_id: AtomicU64,
     cut: AtomicBool,
-    /// `--max-conns` was reached and told; a tick that finds the server
-    /// under the limit again clears it (one note per episode).
-    at_max: AtomicBool,
+    /// `--max-conns` was reached and told, and when: a tick that finds the
+    /// server under the limit a minute later clears it (one note a minute
+    /// at most, however often one client comes and goes at `--max-conns 1`).
+    at_max: Mutex<Option<Instant>>,
 }
 
 /// An admitted connection: counted as open (overall and per IP) until dropped.
@@ -165,7 +166,7 @@ impl Shared {
             open: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(0),
             cut: AtomicBool::new(false),
-            at_max: AtomicBool::new(false),
+            at_max: Mutex::new(None),
         }
     }
 
@@ -220,9 +221,12 @@ impl Shared {
 
     /// Tells (once per episode) that `--max-conns` holds new clients back.
     /// `--max-conns` connections are open: told once, until a tick finds
-    /// fewer open (see [`Shared::tick`]).
+    /// fewer open a minute later (see [`Shared::tick`]).
     pub(super) fn max_conns_reached(&self, max: usize) {
-        if !self.at_max.swap(true, Ordering::SeqCst) {
+        let mut told = self.at_max.lock().unwrap_or_else(PoisonError::into_inner);
+        if told.is_none() {
+            *told = Some(Instant::now());
+            drop(told);
             self.console.note(&Msg::MaxConnsReached { max });
             tracing::info!(max, "max-conns reached; new clients wait in the backlog");
         }
@@ -235,7 +239,10 @@ impl Shared {
         if let Some(max) = self.config.limits.max_conns
             && self.active.count() < max
         {
-            self.at_max.store(false, Ordering::SeqCst);
+            let mut told = self.at_max.lock().unwrap_or_else(PoisonError::into_inner);
+            if told.is_some_and(|at| at.elapsed() >= Duration::from_secs(60)) {
+                *told = None;
+            }
         }
     }
 

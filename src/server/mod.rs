@@ -273,15 +273,23 @@ fn ack_fin_apart(stream: impl AsFd, config: &Config) -> io::Result<()> {
     if config.ack_fin_apart { SockRef::from(&stream).set_tcp_quickack(true) } else { Ok(()) }
 }
 
-/// Whether the peer acknowledged bytes since `acked` was noted (and notes
-/// the new count). A client that reads slowly is taking bytes, not idle,
-/// even when none of our writes got through for a while: the kernel wakes
-/// a writer only once a good part of the send buffer is free, which a
-/// reader at 50 kB/s takes longer than most idle timeouts to free.
-pub(crate) fn peer_took_bytes(socket: impl AsFd, acked: &mut u64) -> bool {
+/// Whether the peer is taking bytes: it acknowledged some since `acked`
+/// was noted (which this notes anew; `None`: never noted, then bytes in
+/// flight count as taken once, so that the next check compares).
+///
+/// A client that reads slowly is not idle, even when none of our writes
+/// got through for a while: the kernel wakes a writer only once a good part
+/// of the send buffer is free, which a reader at 50 kB/s takes longer than
+/// most idle timeouts to free. Asked only when the idle timeout fires, so
+/// it costs nothing to a connection that is never idle.
+pub(crate) fn peer_took_bytes(socket: impl AsFd, acked: &mut Option<u64>) -> bool {
     let Ok(info) = crate::tcp_info::tcp_info(socket) else { return false };
-    let took = info.bytes_acked > *acked;
-    *acked = info.bytes_acked;
+    if info.unacked == 0 && info.notsent_bytes == 0 {
+        // Nothing in flight: there is nothing the peer could be taking.
+        return false;
+    }
+    let took = acked.is_none_or(|before| info.bytes_acked > before);
+    *acked = Some(info.bytes_acked);
     took
 }
 

@@ -75,7 +75,7 @@ pub(super) fn handle(stream: TcpStream, mut guard: ConnGuard, buf: &mut [u8]) {
     let stream = Arc::new(stream);
     guard.register(&stream);
     let ended = match timeouts {
-        Ok(()) => echo(&stream, buf, max_bytes, idle.is_some()),
+        Ok(()) => echo(&stream, buf, max_bytes),
         Err(error) => Ended { bytes_in: 0, bytes_out: 0, reason: EndReason::from_error(error) },
     };
     if matches!(ended.reason, EndReason::Fin) {
@@ -99,14 +99,11 @@ pub(super) fn handle(stream: TcpStream, mut guard: ConnGuard, buf: &mut [u8]) {
 ///
 /// This is the whole application level of an echo server. No framing, no
 /// protocol: bytes in, the same bytes out.
-fn echo(mut stream: &TcpStream, buf: &mut [u8], max_bytes: Option<u64>, idle_limit: bool) -> Ended {
+fn echo(mut stream: &TcpStream, buf: &mut [u8], max_bytes: Option<u64>) -> Ended {
     let (mut bytes_in, mut bytes_out) = (0u64, 0u64);
-    // With an idle timeout: what the peer had acknowledged when a write
-    // last timed out (see `peer_took_bytes`).
-    let mut acked = 0;
-    if idle_limit {
-        peer_took_bytes(stream, &mut acked);
-    }
+    // What the peer had acknowledged when a write last timed out (see
+    // `peer_took_bytes`).
+    let mut acked = None;
     let reason = loop {
         let room = room(max_bytes, bytes_in, buf.len());
         if room == 0 {
@@ -134,7 +131,14 @@ fn echo(mut stream: &TcpStream, buf: &mut [u8], max_bytes: Option<u64>, idle_lim
         let mut sent = 0;
         while sent < n {
             match stream.write(&buf[sent..n]) {
-                Ok(k) => sent += k,
+                Ok(k) => {
+                    if sent + k < n {
+                        // The send buffer is full: note what the client
+                        // has acknowledged, for the next timeout to compare.
+                        peer_took_bytes(stream, &mut acked);
+                    }
+                    sent += k;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock && peer_took_bytes(stream, &mut acked) => {}
                 Err(e) => {

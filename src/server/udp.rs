@@ -40,31 +40,37 @@ const SERVICE_PORTS: [u16; 10] = [
     32414, // Plex discovery
 ];
 
-/// How many times a datagram already answered to a source (address and
-/// port) is answered again when it comes back, each return within
-/// [`LOOP_WINDOW`] of the previous one: four (so five answers in all for a
-/// single payload).
+/// How many times in a row a datagram already answered to a source
+/// (address and port) is answered again when it comes back, each return
+/// within [`LOOP_WINDOW`] of the previous one: four from a source port
+/// below 32768, 64 from an ephemeral port (32768 and up).
 ///
 /// Another echo server (or chargen, or a second eco) at the source answers
 /// every answer at once: datagrams spoofed "from" it start a loop in which
-/// each side sees its own answers come back. Port rules cannot catch this
-/// (any port can run an echo), and one spoofed payload is not the only way
-/// in: several, sent at once, circulate together, each coming back in
-/// turn. So eco remembers the last [`RECENT`] payloads it answered to each
-/// source, and counts the datagrams that are one of them (returns): past
-/// [`MAX_RETURNS`] in a row, returns get no answer, nothing of the loop is
-/// in flight any more, and it is over. A client such as
-/// `eco client --udp --count 5` (the same payload five times) is answered
-/// in full; one that changes its payload, or waits a second, is never
-/// affected.
+/// each side sees its own answers come back, one payload or many at a
+/// time. eco remembers every payload it answered in the last moments (a
+/// table bounded by `--udp-rate`, see [`GuardState`]), so any of them
+/// coming back from where it went is a return, however many circulate;
+/// past the limit, returns get no answer, nothing of the loop is in flight
+/// any more, and it is over.
+///
+/// A client repeating one payload looks the same, so the limit depends on
+/// where it comes from: services, and so reflectors, listen on fixed ports
+/// (below 32768, where systems do not pick ports for clients: RFC 6056),
+/// while clients send from ephemeral ports. A loop through a service is
+/// over after five answers each way; `eco client --udp --count 60` (one
+/// payload, from an ephemeral port) gets every answer; a loop through an
+/// ephemeral port still ends after 65.
 pub const MAX_RETURNS: u32 = 4;
+
+/// See [`MAX_RETURNS`]: the limit for ephemeral source ports.
+pub const MAX_RETURNS_EPHEMERAL: u32 = 64;
+
+/// The lowest ephemeral port ([`MAX_RETURNS`]).
+const EPHEMERAL: u16 = 32_768;
 
 /// See [`MAX_RETURNS`].
 pub const LOOP_WINDOW: Duration = Duration::from_secs(1);
-
-/// Payloads remembered per source for [`MAX_RETURNS`]: more than a loop
-/// started by one burst of spoofed datagrams usually holds.
-const RECENT: usize = 8;
 
 /// Network prefixes that share one rate: a /24 of IPv4, a /64 of IPv6
 /// (one subnet: whoever holds one address of it can use them all).
@@ -104,6 +110,8 @@ pub enum Unanswered {
     ServicePort,
     /// Unspecified, broadcast or multicast source address.
     BadSource,
+    /// Refused by `--allow` / `--deny`.
+    NotAllowed,
     /// Datagrams already answered came back too many times: a loop.
     Loop,
     /// This source address is over its rate.
@@ -123,6 +131,7 @@ impl Unanswered {
             Unanswered::PrivilegedPort => "privileged_port",
             Unanswered::ServicePort => "service_port",
             Unanswered::BadSource => "bad_source",
+            Unanswered::NotAllowed => "not_allowed",
             Unanswered::Loop => "loop",
             Unanswered::SourceRate => "source_rate",
             Unanswered::NetworkRate => "network_rate",
@@ -160,9 +169,6 @@ impl Bucket {
 /// What was last answered to one source (address and port).
 #[derive(Debug, Clone, Copy)]
 struct Answered {
-    /// Hashes of the last payloads answered, the oldest overwritten first.
-    recent: [u64; RECENT],
-    next: usize,
     /// When the last answer went out, and how many returns in a row.
     at: Instant,
     returns: u32,
@@ -185,6 +191,9 @@ pub struct GuardState {
     sources: LruCache<IpAddr, Bucket>,
     networks: LruCache<IpAddr, Network>,
     answers: LruCache<SocketAddr, Answered>,
+    /// Every payload answered lately, with where it went: two seconds of
+    /// answers at `--udp-rate` (the oldest forgotten first).
+    recent: LruCache<(SocketAddr, u64), ()>,
     new_sources: Bucket,
     global: Bucket,
     /// Networks that sent in the current second and in the one before
@@ -198,6 +207,7 @@ pub struct GuardState {
 impl GuardState {
     pub fn new(guard: Guard, local_port: u16, now: Instant) -> GuardState {
         let capacity = NonZeroUsize::new(MAX_SOURCES).expect("not zero");
+        let recent = NonZeroUsize::new((2 * guard.global_rate as usize).max(4096)).expect("not zero");
         GuardState {
             new_sources: Bucket::full(new_source_rate(&guard), now),
             global: Bucket::full(guard.global_rate, now),
@@ -206,6 +216,7 @@ impl GuardState {
             sources: LruCache::new(capacity),
             networks: LruCache::new(capacity),
             answers: LruCache::new(capacity),
+            recent: LruCache::new(recent),
             start: now,
             second: 0,
             active: 0,
@@ -232,15 +243,17 @@ impl GuardState {
             return Err(Unanswered::BadSource);
         }
         let digest = digest(payload);
+        let came_back = self.recent.contains(&(src, digest));
         let returns = match self.answers.peek(&src) {
-            Some(last) if last.recent.contains(&digest) => {
+            Some(last) if came_back => {
                 let in_a_row = now.saturating_duration_since(last.at) < LOOP_WINDOW;
                 if in_a_row { last.returns + 1 } else { 1 }
             }
             Some(last) if now.saturating_duration_since(last.at) < LOOP_WINDOW => last.returns,
             _ => 0,
         };
-        if returns > MAX_RETURNS {
+        let limit = if port < EPHEMERAL { MAX_RETURNS } else { MAX_RETURNS_EPHEMERAL };
+        if returns > limit {
             return Err(Unanswered::Loop);
         }
         let rate = self.guard.per_source_rate;
@@ -267,13 +280,8 @@ impl GuardState {
         if !self.global.take(self.guard.global_rate, now) {
             return Err(Unanswered::GlobalRate);
         }
-        let mut answered =
-            self.answers.pop(&src).unwrap_or(Answered { recent: [0; RECENT], next: 0, at: now, returns });
-        answered.recent[answered.next] = digest;
-        answered.next = (answered.next + 1) % RECENT;
-        answered.at = now;
-        answered.returns = returns;
-        self.answers.push(src, answered);
+        self.answers.push(src, Answered { at: now, returns });
+        self.recent.push((src, digest), ());
         Ok(())
     }
 
@@ -330,6 +338,11 @@ pub(super) fn serve(socket: &UdpSocket, shared: &Shared, stop: &CancellationToke
             break;
         }
         match received {
+            // --allow / --deny first: they hold for datagrams as for connections.
+            Ok((_, src)) if !shared.config.limits.admits(src.ip()) => {
+                shared.summary.unanswered(Unanswered::NotAllowed);
+                tracing::debug!(peer = %src, reason = Unanswered::NotAllowed.name(), "udp datagram dropped");
+            }
             Ok((n, src)) => match state.check(src, &buf[..n], Instant::now()) {
                 // sendto(): the same bytes, in one datagram, to the source.
                 Ok(()) => {
@@ -422,7 +435,8 @@ mod tests {
     fn the_same_datagram_coming_back_is_answered_five_times_in_a_row() {
         let start = Instant::now();
         let mut state = GuardState::new(Guard::default(), 7, start);
-        let other_echo = addr("127.0.0.1:40007");
+        // Another echo service: a port below the ephemeral range.
+        let other_echo = addr("127.0.0.1:20007");
         let at = |i: u64| start + Duration::from_micros(i * 30);
         let answered: Vec<bool> = (0..8).map(|i| state.check(other_echo, b"loop", at(i)).is_ok()).collect();
         assert_eq!(answered, [true, true, true, true, true, false, false, false]);
@@ -435,20 +449,35 @@ mod tests {
         assert_eq!(state.check(other_echo, b"ping", at(5)), Err(Unanswered::Loop));
         assert_eq!(state.check(other_echo, b"ping", at(5) + LOOP_WINDOW), Ok(()));
         // The same payload from another port of the same address is another source.
-        assert_eq!(state.check(addr("127.0.0.1:40008"), b"ping", at(6)), Ok(()));
+        assert_eq!(state.check(addr("127.0.0.1:20008"), b"ping", at(6)), Ok(()));
     }
 
     #[test]
     fn several_payloads_looping_at_once_are_stopped_too() {
         let start = Instant::now();
         let mut state = GuardState::new(Guard::default(), 7, start);
-        let other_echo = addr("127.0.0.1:40007");
-        let at = |i: u64| start + Duration::from_millis(i * 25);
-        // "ping" and "pong" spoofed at once, each coming back in turn.
-        let answered: Vec<bool> = (0..10)
-            .map(|i| state.check(other_echo, if i % 2 == 0 { b"ping" } else { b"pong" }, at(i)).is_ok())
-            .collect();
-        assert_eq!(answered, [true, true, true, true, true, true, false, false, false, false]);
+        let other_echo = addr("127.0.0.1:20007");
+        let at = |i: u64| start + Duration::from_millis(i * 10);
+        // Twenty payloads spoofed at once, each coming back in turn (eco
+        // once remembered eight per source, and nine looped for good).
+        let payloads: Vec<Vec<u8>> = (0..20u8).map(|i| vec![b'q', i]).collect();
+        // (Within a second: a real loop has nothing in flight once cut.)
+        let answered =
+            (0..90).filter(|&i| state.check(other_echo, &payloads[i % 20], at(i as u64)).is_ok()).count();
+        assert_eq!(answered, 20 + 4);
+    }
+
+    #[test]
+    fn a_client_on_an_ephemeral_port_may_repeat_a_payload_longer() {
+        let start = Instant::now();
+        let mut state = GuardState::new(Guard::default(), 7, start);
+        let client = addr("127.0.0.1:45000");
+        let at = |i: u64| start + Duration::from_millis(i * 10);
+        // `eco client --udp --count 60`: one payload, sixty times.
+        assert!((0..60).all(|i| state.check(client, b"status?", at(i)).is_ok()));
+        // A loop through an ephemeral port still ends.
+        let answered = (60..150).filter(|&i| state.check(client, b"status?", at(i)).is_ok()).count();
+        assert_eq!(answered, 65 - 60);
     }
 
     #[test]

@@ -101,3 +101,42 @@ fn a_port_below_1024_without_privilege_says_what_to_do() {
          or above, e.g. --port 5050\n"
     );
 }
+
+/// Usage errors speak the user's language (`--lang pt`, `--lang=pt`,
+/// ECO_LANG, LANG): one line with the value and the fix, exit 2.
+#[test]
+fn usage_errors_in_portuguese() {
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["client", "--lang", "pt", "--port", "70000"],
+            "eco: valor inválido '70000' para --port <PORT>: '70000' não serve: use um número inteiro de 1 a 65535",
+        ),
+        (&["server", "--lang=pt", "--port"], "eco: falta o valor de --port <PORT>"),
+        (&["client", "--lang", "pt", "--hots", "x"], "eco: argumento inesperado '--hots': talvez '--host'?"),
+        (
+            &["bench", "--lang", "pt", "--rate", "0"],
+            "eco: valor inválido '0' para --rate <MSGS_PER_S>: '0' não é uma taxa",
+        ),
+    ];
+    for (args, says) in cases {
+        let out = eco().args(args).env_remove("ECO_LANG").env("LANG", "C").output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(text(&out.stderr).starts_with(says), "{args:?}: {}", text(&out.stderr));
+    }
+    let out = eco()
+        .args(["client", "--port", "0"])
+        .env("LANG", "pt_BR.UTF-8")
+        .env_remove("ECO_LANG")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).starts_with("eco: valor inválido '0' para --port"), "{}", text(&out.stderr));
+    let out = eco().args(["client", "--port", "0"]).env("LANG", "C").env_remove("ECO_LANG").output().unwrap();
+    assert!(
+        text(&out.stderr).contains("'0' will not do: use a whole number from 1 to 65535"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = eco().args(["--lang", "pt", "--help"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+}

@@ -347,6 +347,23 @@ fn udp_from_service_ports_gets_no_answer() {
     assert!(eventually(told), "{}", server.stderr());
 }
 
+/// --allow and --deny hold for datagrams too (they once held only for
+/// connections).
+#[test]
+fn udp_datagrams_follow_allow_and_deny() {
+    let server = Server::start(&["--udp", "--deny", "127.0.0.0/8", "--lang", "en"]);
+    let out = eco_output(&["client", "--udp", "--lang", "en", "--port", &server.port(), "--timeout", "0.5"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        eventually(|| server.stderr().contains("not allowed by --allow / --deny")),
+        "{}",
+        server.stderr()
+    );
+    let server = Server::start(&["--udp", "--host", "::", "--allow", "::/0", "--lang", "en"]);
+    let out = eco_output(&["client", "--udp", "--lang", "en", "--port", &server.port()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
 #[test]
 fn udp_flood_from_one_source_is_limited_while_another_is_answered() {
     let server = Server::start(&["--udp", "--udp-rate-per-ip", "50"]);

@@ -12,6 +12,14 @@ use std::time::{Duration, Instant};
 
 use crate::support::*;
 
+/// A UDP socket on a port below the ephemeral range, as a service (an
+/// echo server, a reflector) has.
+fn service_port_socket() -> UdpSocket {
+    (20_000..32_000)
+        .find_map(|port| UdpSocket::bind(("127.0.0.1", port)).ok())
+        .expect("a free port below 32768")
+}
+
 /// A free TCP port on 127.0.0.1 (for servers whose stderr we must not read).
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -233,8 +241,9 @@ fn bench_against_a_server_that_cuts_reports_truncation() {
 #[test]
 fn a_udp_echo_loop_dies_within_ten_datagrams() {
     let server = Server::start(&["--udp", "--lang", "en"]);
-    for size in [5usize, 65_507] {
-        let other_echo = UdpSocket::bind("127.0.0.1:0").unwrap();
+    // Each loop from an echo of its own (two ports, both bound at once).
+    let echoes = [service_port_socket(), service_port_socket()];
+    for (size, other_echo) in [5usize, 65_507].into_iter().zip(&echoes) {
         other_echo.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
         let payload = bytes(size, size as u64);
         // The "spoofed" first datagram: from the other echo's own port.
@@ -251,21 +260,22 @@ fn a_udp_echo_loop_dies_within_ten_datagrams() {
         assert_eq!(answers, 5, "{size}-byte loop");
     }
     // Several payloads spoofed at once circulate together, each coming
-    // back in turn: they die too, after four returns (seven answers here).
-    let other_echo = UdpSocket::bind("127.0.0.1:0").unwrap();
+    // back in turn: they die too, after four returns, however many there
+    // are (eco once remembered eight per source, and nine looped forever).
+    let other_echo = service_port_socket();
     other_echo.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
-    for payload in [&b"ping"[..], b"pong", b"pang"] {
-        other_echo.send_to(payload, server.addr).unwrap();
+    for n in 0..12u8 {
+        other_echo.send_to(&[b'p', n], server.addr).unwrap();
     }
     let mut buf = [0u8; 100];
     let mut answers = 0;
     while let Ok((n, from)) = other_echo.recv_from(&mut buf) {
         answers += 1;
         assert!(answers <= 100, "the loop goes on");
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(10));
         other_echo.send_to(&buf[..n], from).unwrap();
     }
-    assert_eq!(answers, 3 + 4, "a loop of three payloads");
+    assert_eq!(answers, 12 + 4, "a loop of twelve payloads");
     let out = eco_output(&[
         "client",
         "--udp",
@@ -280,6 +290,20 @@ fn a_udp_echo_loop_dies_within_ten_datagrams() {
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("5 sent, 5 echoed, 0% lost"), "{}", text(&out.stdout));
+    // From an ephemeral port (a client's), one payload may come back longer.
+    let out = eco_output(&[
+        "client",
+        "--udp",
+        "--lang",
+        "en",
+        "--port",
+        &server.port(),
+        "--count",
+        "40",
+        "-m",
+        "ping",
+    ]);
+    assert!(text(&out.stdout).contains("40 sent, 40 echoed, 0% lost"), "{}", text(&out.stdout));
     assert!(
         eventually(|| server.stderr().contains("coming back after being answered (an echo loop)")),
         "{}",
@@ -663,6 +687,7 @@ fn a_bench_stopped_during_its_warm_up_says_nothing_was_measured() {
     let out = wait_output(child);
     let stdout = text(&out.stdout);
     assert!(stdout.contains("interrupted during the warm-up: nothing was measured"), "{stdout}");
+    assert_eq!(out.status.code(), Some(1), "nothing measured is no success");
     assert!(!stdout.contains("completed nothing"), "{stdout}");
 }
 
@@ -701,4 +726,57 @@ fn threads_mode_out_of_threads_refuses_and_says_why() {
     thread::sleep(Duration::from_millis(500));
     let out = eco_output(&["client", "--lang", "en", "--port", &server.port(), "-m", "back"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+/// `--stdin` against a peer that reads and never echoes (a discard server,
+/// an HTTP server): eco holds at most 32 MiB of input ahead of its echo,
+/// then waits, and fails after --timeout without echo; it once held every
+/// byte sent (1 GiB of input, 1 GiB of memory).
+#[test]
+fn the_stdin_client_holds_bounded_input_against_a_peer_that_never_echoes() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        if let Ok((mut stream, _)) = listener.accept() {
+            let mut buf = vec![0u8; 1 << 20];
+            while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
+        }
+    });
+    let mut child = eco()
+        .args(["client", "--stdin", "--lang", "en", "--timeout", "1", "--port", &port.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut stdin = child.stdin.take().unwrap();
+    let feeder = thread::spawn(move || {
+        let chunk = vec![b'd'; 1 << 20];
+        for _ in 0..200 {
+            if stdin.write_all(&chunk).is_err() {
+                break;
+            }
+        }
+    });
+    // Its peak memory, while it runs: VmHWM of /proc/PID/status.
+    let mut peak_kib = 0u64;
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(20) {
+        let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else { break };
+        if let Some(kib) =
+            status.lines().find_map(|l| l.strip_prefix("VmHWM:")?.trim().strip_suffix(" kB")?.parse().ok())
+        {
+            peak_kib = kib;
+        }
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let _ = feeder.join();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("did not come back within 1 s"), "{}", text(&out.stderr));
+    assert!(peak_kib < 100 << 10, "peak {peak_kib} KiB");
 }
