@@ -256,9 +256,20 @@ def main():
     for text, met, detail in goals(res, spread):
         lines.append(f"| {text} | {met} | {detail} |")
     lines.append("")
+    # The sections of other benches (trace_read.py, udp_flood.py) follow a
+    # marker line; they are kept as they are.
+    kept = ""
+    if os.path.exists(opts.output):
+        with open(opts.output) as f:
+            before = f.read()
+        if MARKER in before:
+            kept = before[before.index(MARKER):]
     with open(opts.output, "w") as f:
-        f.write("\n".join(lines))
+        f.write("\n".join(lines) + ("\n" + kept if kept else ""))
     print(f"wrote {opts.output}")
+
+
+MARKER = "<!-- other benches: kept as they are by run.py -->"
 
 
 if __name__ == "__main__":
