@@ -38,6 +38,11 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
+    /// Full-width lines even on a terminal (tables as tshark writes them).
+    /// Without it, output on a terminal is fitted to its width.
+    #[arg(long, global = true)]
+    pub wide: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -269,8 +274,15 @@ pub struct TraceArgs {
 
     /// Show the table for a pcap or pcapng FILE taken elsewhere (`-`:
     /// standard input), instead of running an exchange.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["attach", "pcap", "message", "ack_fin_apart"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["attach", "pcap", "message", "ack_fin_apart", "run"])]
     pub read: Option<PathBuf>,
+
+    /// Run COMMAND (one command line, quoted as for a shell) and trace it:
+    /// its packets on loopback and its socket calls. Repeat for each
+    /// program, server first: each starts once the one before listens.
+    /// Without root it runs in a network namespace of its own.
+    #[arg(long, value_name = "COMMAND", conflicts_with_all = ["attach", "message", "ack_fin_apart", "mode", "json"])]
+    pub run: Vec<String>,
 
     /// With --read: only this TCP connection (its index, from 0, as
     /// Wireshark's `tcp.stream`).
@@ -292,6 +304,9 @@ pub struct TraceArgs {
     #[arg(long, short, value_name = "N", requires = "attach",
           value_parser = at_least_one)]
     pub count: Option<u64>,
+
+    #[command(flatten)]
+    pub view: ViewArgs,
 }
 
 #[derive(Debug, Args)]
@@ -438,6 +453,40 @@ pub struct DemoArgs {
     /// The message the client sends.
     #[arg(long, short, default_value = crate::client::EXERCISE_MESSAGE)]
     pub message: String,
+
+    #[command(flatten)]
+    pub view: ViewArgs,
+}
+
+/// The pictures of a trace and where they go.
+#[derive(Debug, Args)]
+pub struct ViewArgs {
+    /// Write the ladder diagram as SVG to FILE (one file per connection:
+    /// FILE, then FILE-2.svg, ...).
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
+
+    /// Write one self-contained HTML page to FILE: diagram, table, phases,
+    /// calls, payload bytes, time/sequence graph. Opens offline.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+
+    /// Write the diagram as a Mermaid sequenceDiagram to FILE (`-`: stdout).
+    #[arg(long, value_name = "FILE")]
+    pub mermaid: Option<PathBuf>,
+
+    /// Show each segment's payload bytes, with their UTF-8 characters.
+    #[arg(long)]
+    pub bytes: bool,
+
+    /// Show the ladder diagram in the terminal (shown by default, except
+    /// with --read and --attach).
+    #[arg(long, overrides_with = "no_diagram")]
+    pub diagram: bool,
+
+    /// Do not show the ladder diagram in the terminal.
+    #[arg(long)]
+    pub no_diagram: bool,
 }
 
 /// Seconds as a decimal number (`0.5`, `2`), at most one day.

@@ -37,6 +37,9 @@ pub struct Console {
     /// Flush after every line (a pipe sees each at once), or only when the
     /// buffer is full and at [`Console::flush_out`] (a million-line table).
     flush_each: bool,
+    /// Lines longer than this are wrapped (a terminal this wide); `None`:
+    /// written as they are (a pipe, a file, `--wide`).
+    width: Option<usize>,
 }
 
 /// How much a [`Console`] prints.
@@ -83,6 +86,7 @@ impl Console {
             lossy: Vec::new(),
             out_gone: AtomicBool::new(false),
             flush_each: true,
+            width: None,
         }
     }
 
@@ -120,6 +124,7 @@ impl Console {
             lossy: vec![out, err],
             out_gone: AtomicBool::new(false),
             flush_each: true,
+            width: None,
         }
     }
 
@@ -134,6 +139,7 @@ impl Console {
             lossy: Vec::new(),
             out_gone: AtomicBool::new(false),
             flush_each: true,
+            width: None,
         };
         (console, out, err)
     }
@@ -142,10 +148,34 @@ impl Console {
         self.lang
     }
 
+    /// Wraps lines to `width` columns (see [`terminal_width`]).
+    pub fn fit(mut self, width: Option<usize>) -> Console {
+        self.width = width;
+        self
+    }
+
+    /// The width lines are fitted to, if any: tables lay themselves out
+    /// for it.
+    pub fn width(&self) -> Option<usize> {
+        self.width
+    }
+
     /// A transcript line on stdout.
     pub fn say(&self, msg: &(impl Text + ?Sized)) {
         if self.level == Level::Normal
-            && let Err(e) = Self::line(&self.out, "", &msg.text(self.lang), self.flush_each)
+            && let Err(e) =
+                Self::line(&self.out, "", &fit_text(msg.text(self.lang), self.width), self.flush_each)
+            && e.kind() == io::ErrorKind::BrokenPipe
+        {
+            self.out_gone.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// A line laid out for the width already (the ladder, whose colour
+    /// escapes take no columns): written as it is.
+    pub fn say_laid_out(&self, line: &str) {
+        if self.level == Level::Normal
+            && let Err(e) = Self::line(&self.out, "", line, self.flush_each)
             && e.kind() == io::ErrorKind::BrokenPipe
         {
             self.out_gone.store(true, Ordering::Relaxed);
@@ -162,14 +192,24 @@ impl Console {
     /// A diagnostic line on stderr.
     pub fn note(&self, msg: &(impl Text + ?Sized)) {
         if self.level == Level::Normal {
-            let _ = Self::line(&self.err, "eco: ", &msg.text(self.lang), true);
+            let _ = Self::line(
+                &self.err,
+                "eco: ",
+                &fit_text(msg.text(self.lang), self.width.map(|w| w.saturating_sub(5))),
+                true,
+            );
         }
     }
 
     /// A diagnostic that `-q` still shows: something went wrong.
     pub fn warn(&self, msg: &(impl Text + ?Sized)) {
         if self.level != Level::Silent {
-            let _ = Self::line(&self.err, "eco: ", &msg.text(self.lang), true);
+            let _ = Self::line(
+                &self.err,
+                "eco: ",
+                &fit_text(msg.text(self.lang), self.width.map(|w| w.saturating_sub(5))),
+                true,
+            );
         }
     }
 
@@ -201,6 +241,74 @@ impl Console {
         sink.write_all(format!("{prefix}{text}\n").as_bytes())?;
         if flush { sink.flush() } else { Ok(()) }
     }
+}
+
+/// The width of the terminal on stdout, if stdout is one (`ioctl
+/// TIOCGWINSZ`); `COLUMNS` when that says nothing.
+pub fn terminal_width() -> Option<usize> {
+    let stdout = io::stdout();
+    if !std::io::IsTerminal::is_terminal(&stdout) {
+        return None;
+    }
+    match rustix::termios::tcgetwinsize(&stdout) {
+        Ok(size) if size.ws_col > 0 => Some(usize::from(size.ws_col)),
+        _ => std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).filter(|&c| c > 0),
+    }
+}
+
+/// `text` with every line longer than `width` wrapped at spaces; the
+/// continuation lines start two columns in from the line's own indent.
+pub fn fit_text(text: String, width: Option<usize>) -> String {
+    let Some(width) = width.filter(|&w| w >= 20) else { return text };
+    if text.lines().all(|l| l.chars().count() <= width) {
+        return text;
+    }
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let lead = line.chars().take_while(|c| *c == ' ').count();
+        let body = &line[lead..];
+        // Under the text when there is room, else from the margin.
+        let indent = if lead + 2 + 20 <= width { lead + 2 } else { 0 };
+        let mut parts = wrap(body, width - lead).into_iter();
+        if let Some(first) = parts.next() {
+            out.push(format!("{}{first}", " ".repeat(lead)));
+        }
+        let rest: Vec<String> = parts.collect();
+        for part in wrap(&rest.join(" "), width - indent) {
+            if !part.is_empty() {
+                out.push(format!("{}{part}", " ".repeat(indent)));
+            }
+        }
+    }
+    out.join("\n")
+}
+
+/// Splits `text` into lines of at most `width` characters, at spaces
+/// where it can (a word longer than a line is cut).
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let (line_len, word_len) = (line.chars().count(), word.chars().count());
+        if !line.is_empty() && line_len + 1 + word_len > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+        while line.chars().count() > width {
+            let cut: String = line.chars().take(width).collect();
+            let rest: String = line.chars().skip(width).collect();
+            lines.push(cut);
+            line = rest;
+        }
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
 }
 
 /// A writer that never blocks: each `write` is queued (at most

@@ -14,7 +14,7 @@ use crate::i18n::{Lang, Raw, Sentences};
 use crate::server;
 use crate::trace::{self, exchange};
 
-pub fn run(message: &str, capture: bool, console: &Console) -> Result<()> {
+pub fn run(message: &str, capture: bool, view: &trace::view::View, console: &Console) -> Result<()> {
     let lang = console.lang();
     let options = exchange::Options {
         // Port 0: the kernel picks a free port, so the demo never collides
@@ -39,7 +39,7 @@ pub fn run(message: &str, capture: bool, console: &Console) -> Result<()> {
     if exchange.frames.is_empty() {
         console.say(&Msg::NoCapture);
     } else {
-        trace::print_exchange(&exchange, options.mode.name(), console);
+        trace::print_exchange(&exchange, options.mode.name(), view, console)?;
     }
 
     console.say(&Msg::WhatHappened);

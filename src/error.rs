@@ -48,6 +48,12 @@ pub enum Error {
     Capture { source: io::Error },
     /// Capture needs a privilege this process lacks, and no namespace helped.
     CaptureDenied { reason: String },
+    /// `--attach` needs to capture on the real `lo`, and may not.
+    AttachDenied { reason: String },
+    /// `--run` needs a namespace of its own (or root), and got neither.
+    RunDenied { reason: String },
+    /// A `--run` command line that cannot be split (unbalanced quotes) or is empty.
+    BadCommand { command: String },
     /// `--read FILE` could not be read as pcap or pcapng.
     PcapRead { path: PathBuf, source: io::Error },
     /// `--pcap FILE` could not be written.
@@ -89,7 +95,8 @@ impl Error {
             Error::BadHost { .. }
             | Error::TraceNotLoopback { .. }
             | Error::BenchSize { .. }
-            | Error::DatagramTooLong { .. } => 2,
+            | Error::DatagramTooLong { .. }
+            | Error::BadCommand { .. } => 2,
             _ => 1,
         }
     }
@@ -207,6 +214,21 @@ impl Sentences for Error {
             Error::CaptureDenied { reason } => format!(
                 "packets were not captured ({reason}): run `sudo eco trace`, or once \
                  `sudo setcap cap_net_raw+ep \"$(command -v eco)\"`"
+            ),
+            Error::AttachDenied { reason } => format!(
+                "cannot watch lo ({reason}): --attach sees other programs' traffic, which needs root or \
+                 CAP_NET_RAW: `sudo eco trace --attach ...`, or once `sudo setcap cap_net_raw+ep \"$(command -v eco)\"`. \
+                 Without root, run the programs under eco instead: \
+                 eco trace --run 'python3 servidor.py' --run 'python3 cliente.py'"
+            ),
+            Error::RunDenied { reason } => format!(
+                "cannot run the commands in a network namespace of their own ({reason}): run \
+                 `sudo eco trace --run ...`, or allow user namespaces (sysctl \
+                 kernel.unprivileged_userns_clone=1, or user.max_user_namespaces > 0)"
+            ),
+            Error::BadCommand { command } => format!(
+                "--run {command:?} is not a command line (an empty one, or a quote left open): quote each \
+                 command as for a shell, e.g. --run 'python3 servidor.py'"
             ),
             Error::PcapRead { path, source } => {
                 format!("cannot read {} as pcap or pcapng: {}", path.display(), source.text(en))
@@ -329,6 +351,21 @@ impl Sentences for Error {
             Error::CaptureDenied { reason } => format!(
                 "os pacotes não foram capturados ({reason}): rode `sudo eco trace`, ou uma vez \
                  `sudo setcap cap_net_raw+ep \"$(command -v eco)\"`"
+            ),
+            Error::AttachDenied { reason } => format!(
+                "não foi possível observar lo ({reason}): --attach vê o tráfego de outros programas, o que exige \
+                 root ou CAP_NET_RAW: `sudo eco trace --attach ...`, ou uma vez `sudo setcap cap_net_raw+ep \
+                 \"$(command -v eco)\"`. Sem root, rode os programas sob o eco: \
+                 eco trace --run 'python3 servidor.py' --run 'python3 cliente.py'"
+            ),
+            Error::RunDenied { reason } => format!(
+                "não foi possível rodar os comandos num namespace de rede próprio ({reason}): rode \
+                 `sudo eco trace --run ...`, ou permita namespaces de usuário (sysctl \
+                 kernel.unprivileged_userns_clone=1, ou user.max_user_namespaces > 0)"
+            ),
+            Error::BadCommand { command } => format!(
+                "--run {command:?} não é uma linha de comando (vazia, ou com aspas abertas): use aspas como \
+                 num shell, por exemplo --run 'python3 servidor.py'"
             ),
             Error::PcapRead { path, source } => {
                 format!("não foi possível ler {} como pcap ou pcapng: {}", path.display(), source.text(pt))

@@ -92,6 +92,8 @@ pub fn run(cli: Cli, lang: Lang) -> Result<u8> {
     // Reading a capture prints a file's worth of lines: stdout in blocks.
     let reads_file = matches!(&cli.command, Command::Trace(args) if args.read.is_some());
     let console = if reads_file { Console::stdio_buffered(lang, level) } else { Console::stdio(lang, level) };
+    // On a terminal, lines fit its width (`--wide`: as they are).
+    let console = console.fit(if cli.wide { None } else { console::terminal_width() });
     match cli.command {
         Command::Server(_) => unreachable!("handled above"),
         Command::Client(args) => run_client(args, &console).map(|()| 0),
@@ -99,7 +101,10 @@ pub fn run(cli: Cli, lang: Lang) -> Result<u8> {
         Command::Bench(args) => run_bench(args, &console),
         Command::Demo(args) => match trace::access() {
             trace::Access::Done(code) => Ok(code),
-            access => demo::run(&args.message, matches!(access, trace::Access::Here), &console).map(|()| 0),
+            access => {
+                let view = view_of(&args.view, true);
+                demo::run(&args.message, matches!(access, trace::Access::Here), &view, &console).map(|()| 0)
+            }
         },
     }
 }
@@ -194,13 +199,41 @@ fn run_bench(args: BenchArgs, console: &Console) -> Result<u8> {
     }
 }
 
+/// What to show and export, from the flags; `diagram`: whether the
+/// terminal diagram is shown unless asked otherwise.
+fn view_of(args: &cli::ViewArgs, diagram: bool) -> trace::view::View {
+    trace::view::View {
+        diagram: (diagram || args.diagram) && !args.no_diagram,
+        bytes: args.bytes,
+        color: trace::view::color_wanted(),
+        svg: args.svg.clone(),
+        html: args.html.clone(),
+        mermaid: args.mermaid.clone(),
+    }
+}
+
 fn run_trace(args: TraceArgs, console: &Console) -> Result<u8> {
+    if !args.run.is_empty() {
+        // Checked before a namespace is made: a typo is a usage error.
+        trace::run::programs(&args.run)?;
+        let job = trace::run::RunJob {
+            commands: args.run.clone(),
+            pcap: args.pcap.clone(),
+            view: view_of(&args.view, true),
+        };
+        return match trace::access() {
+            trace::Access::Done(code) => Ok(code),
+            trace::Access::Here => trace::run::run(&job, console),
+            trace::Access::Denied(reason) => Err(Error::RunDenied { reason }),
+        };
+    }
     if let Some(path) = &args.read {
         let job = trace::ReadJob {
             path: path.clone(),
             json: args.json,
             stream: args.stream,
             port: Some(args.port).filter(|&p| p != 0),
+            view: view_of(&args.view, false),
         };
         return trace::run_read(&job, console).map(|()| 0);
     }
@@ -220,6 +253,7 @@ fn run_trace(args: TraceArgs, console: &Console) -> Result<u8> {
         },
         pcap: args.pcap,
         json: args.json,
+        view: view_of(&args.view, true),
     };
     let capture = match trace::access() {
         trace::Access::Done(code) => return Ok(code),

@@ -65,6 +65,13 @@ const FILTER_5050: [(u16, u8, u8, u32); 22] = [
     (0x6, 0, 0, 0x00040000),   // keep (up to 256 KiB)
     (0x6, 0, 0, 0x00000000),   // drop
 ];
+/// `tcpdump -i lo -dd inbound`: every packet, once.
+const FILTER_INBOUND: [(u16, u8, u8, u32); 4] = [
+    (0x28, 0, 0, 0xfffff004), // ldh pkttype (ancillary data)
+    (0x15, 1, 0, 0x00000004), // == PACKET_OUTGOING → drop
+    (0x6, 0, 0, 0x00040000),  // keep (up to 256 KiB)
+    (0x6, 0, 0, 0x00000000),  // drop
+];
 /// Placeholder for the port in [`FILTER_5050`] (5050, as tcpdump printed it).
 const PORT: u32 = 0x13ba;
 
@@ -76,14 +83,27 @@ impl Capture {
     /// Starts capturing TCP on `lo` to or from `port`. Once this returns the
     /// tap is live: packets sent from now on will be seen.
     pub fn open_loopback(port: u16, timeout: Duration) -> io::Result<Capture> {
-        // socket(): protocol 0 means "no packets yet": nothing is queued
-        // before the filter is attached and `bind` names the protocol.
-        let socket = Socket::new(Domain::PACKET, Type::RAW.cloexec(), None)?;
         let program: Vec<SockFilter> = FILTER_5050
             .iter()
             .map(|&(code, jt, jf, k)| SockFilter::new(code, jt, jf, if k == PORT { port.into() } else { k }))
             .collect();
-        socket.attach_filter(&program)?;
+        Capture::open(&program, timeout)
+    }
+
+    /// Starts capturing every packet on `lo` (`eco trace --run`: the
+    /// programs' ports are not known in advance; in a namespace of our
+    /// own, nobody else's packets are there).
+    pub fn open_loopback_all(timeout: Duration) -> io::Result<Capture> {
+        let program: Vec<SockFilter> =
+            FILTER_INBOUND.iter().map(|&(code, jt, jf, k)| SockFilter::new(code, jt, jf, k)).collect();
+        Capture::open(&program, timeout)
+    }
+
+    fn open(program: &[SockFilter], timeout: Duration) -> io::Result<Capture> {
+        // socket(): protocol 0 means "no packets yet": nothing is queued
+        // before the filter is attached and `bind` names the protocol.
+        let socket = Socket::new(Domain::PACKET, Type::RAW.cloexec(), None)?;
+        socket.attach_filter(program)?;
         // The kernel's receive time of each packet, in ns, with each recvmsg.
         // SAFETY: `on` is a live c_int and the length is its size.
         let on: libc::c_int = 1;

@@ -57,6 +57,31 @@ pub enum Msg<'a> {
     },
 }
 
+/// The two ends of a connection, when no program names them.
+#[derive(Clone, Copy)]
+pub enum Role {
+    Client,
+    Server,
+}
+
+impl Sentences for Role {
+    fn en(&self) -> String {
+        match self {
+            Role::Client => "client",
+            Role::Server => "server",
+        }
+        .into()
+    }
+
+    fn pt(&self) -> String {
+        match self {
+            Role::Client => "cliente",
+            Role::Server => "servidor",
+        }
+        .into()
+    }
+}
+
 /// The table's columns, as Wireshark names them.
 #[derive(Clone, Copy)]
 pub enum Column {
@@ -67,6 +92,8 @@ pub enum Column {
     Protocol,
     Length,
     Info,
+    /// The narrow table's one column for Source and Destination.
+    Direction,
 }
 
 impl Column {
@@ -93,6 +120,7 @@ impl Sentences for Msg<'_> {
                 Column::Protocol => "Protocol",
                 Column::Length => "Length",
                 Column::Info => "Info",
+                Column::Direction => "Direction",
             }
             .into(),
             Msg::Event(event) => match event {
@@ -155,6 +183,7 @@ impl Sentences for Msg<'_> {
                 Column::Protocol => "Protocolo",
                 Column::Length => "Tamanho",
                 Column::Info => "Info",
+                Column::Direction => "Sentido",
             }
             .into(),
             Msg::Event(event) => match event {

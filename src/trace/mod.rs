@@ -10,18 +10,25 @@
 //! - [`exchange`]: one server + client exchange, recorded at both levels.
 //! - [`namespace`]: capture without root, in a namespace of our own.
 
+pub mod calls;
 pub mod capture;
 pub mod defrag;
 pub mod exchange;
 pub mod flow;
+pub mod html;
 pub mod json;
+pub mod ladder;
 pub mod messages;
 pub mod namespace;
 pub mod other;
 pub mod packet;
 pub mod pcap;
+pub mod run;
 pub mod stamp;
+pub mod svg;
+pub mod syscalls;
 pub mod table;
+pub mod view;
 
 use std::collections::HashMap;
 use std::io;
@@ -95,6 +102,7 @@ pub struct TraceJob {
     pub pcap: Option<PathBuf>,
     /// JSON Lines instead of the table.
     pub json: bool,
+    pub view: view::View,
 }
 
 /// `eco trace`: one exchange, captured (when `capture`), then explained.
@@ -103,7 +111,7 @@ pub fn run_live(job: &TraceJob, capture: Result<(), String>, console: &Console) 
     if job.json {
         json::exchange(&exchange, console);
     } else {
-        print_exchange(&exchange, job.options.mode.name(), console);
+        print_exchange(&exchange, job.options.mode.name(), &job.view, console)?;
     }
     if let Some(path) = &job.pcap {
         write_pcap(path, &exchange.frames, console)?;
@@ -112,31 +120,54 @@ pub fn run_live(job: &TraceJob, capture: Result<(), String>, console: &Console) 
     capture.map_err(|reason| Error::CaptureDenied { reason })
 }
 
-/// The table, events, phases and TCP_INFO of one exchange.
-pub fn print_exchange(exchange: &Exchange, mode: &str, console: &Console) {
+/// The table, events, phases, diagram and TCP_INFO of one exchange.
+pub fn print_exchange(exchange: &Exchange, mode: &str, view: &view::View, console: &Console) -> Result<()> {
+    let lang = console.lang();
     console.say(&Msg::Title { addr: exchange.addr, mode });
     let mut analyzer = Analyzer::default();
-    let mut table = Table::new(console, &exchange.events);
+    let rows: Vec<Row> = exchange.frames.iter().map(|f| analyzer.push_captured(f)).collect();
     let mut phases = PhaseBuilder::for_exchange();
-    for frame in &exchange.frames {
-        let row = analyzer.push_captured(frame);
-        phases.see(&row);
-        table.row(&row);
+    for row in &rows {
+        phases.see(row);
     }
-    table.finish();
+    // The client is whoever sent to the server's address.
+    let client = rows.iter().filter_map(Row::tcp).find(|t| t.seg.dst == exchange.addr).map(|t| t.seg.src);
+    let client = client.unwrap_or(exchange.addr);
+    let payloads = rows
+        .iter()
+        .filter_map(|r| {
+            let len = r.tcp()?.seg.payload_len();
+            (len > 0)
+                .then(|| Some((r.no, view::payload(&exchange.frames.get(r.no - 1)?.data, len)?)))
+                .flatten()
+        })
+        .collect();
+    let conn = view::Connection {
+        rows: rows.iter().collect(),
+        events: exchange
+            .events
+            .iter()
+            .map(|(ts, e)| (*ts, Some(client), lang.text(&Msg::Event(*e))))
+            .collect(),
+        phases: if exchange.frames.is_empty() { Vec::new() } else { phases.finish() },
+        client: ladder::Side { addr: client, name: lang.text(&messages::Role::Client) },
+        server: ladder::Side { addr: exchange.addr, name: lang.text(&messages::Role::Server) },
+        payloads,
+    };
+    view::table(&conn, console);
     for line in exchange.client_err.text().lines() {
         console.say(&Raw(line));
     }
-    if !exchange.frames.is_empty() {
-        console.say(&Msg::PhasesTitle);
-        table::print_phases(console, &phases.finish());
-    }
+    view::phases(&conn, console);
+    view::pictures(&conn, view, console);
     if let Some(info) = &exchange.tcp_info {
         table::print_tcp_info(console, info);
     }
+    let title = lang.text(&Msg::Title { addr: exchange.addr, mode });
+    view::export(std::slice::from_ref(&conn), &[], view, title.trim_matches(['─', ' ']), console)
 }
 
-fn write_pcap(path: &Path, frames: &[Frame], console: &Console) -> Result<()> {
+pub(crate) fn write_pcap(path: &Path, frames: &[Frame], console: &Console) -> Result<()> {
     pcap::write(path, frames).map_err(|source| Error::WriteFile { path: path.to_owned(), source })?;
     console.note(&Msg::PcapWritten { path: &path.display().to_string(), frames: frames.len() });
     Ok(())
@@ -152,6 +183,8 @@ pub struct ReadJob {
     pub stream: Option<u32>,
     /// Only frames to or from this port (TCP or UDP).
     pub port: Option<u16>,
+    /// Diagrams, bytes and exports of the first connections.
+    pub view: view::View,
 }
 
 impl ReadJob {
@@ -174,18 +207,20 @@ pub fn run_read(job: &ReadJob, console: &Console) -> Result<()> {
     let read_error = |source| Error::PcapRead { path: job.path.clone(), source };
     let mut reader = pcap::Reader::open(&job.path).map_err(read_error)?;
     let mut analyzer = Analyzer::default();
-    let mut table = Table::new(console, &[]);
+    let mut table = Table::new(console, Vec::new());
     let mut connections = Connections::new(job.json);
+    let mut pictured = Pictured::new(&job.view);
     let mut unknown_links = Vec::new();
     while let Some(record) = reader.next_record() {
-        let row = match record {
+        let record_data = record;
+        let row = match &record_data {
             Record::Packet(packet) => {
                 if !linktype::known(packet.link) && !unknown_links.contains(&packet.link) {
                     unknown_links.push(packet.link);
                 }
                 analyzer.push_frame(packet.ts, packet.link, &packet.data, packet.orig_len)
             }
-            Record::Custom { pen, copy, len } => analyzer.push_custom(pen, copy, len),
+            Record::Custom { pen, copy, len } => analyzer.push_custom(*pen, *copy, *len),
         };
         for stream in analyzer.take_ended() {
             connections.end(stream, console);
@@ -194,6 +229,9 @@ pub fn run_read(job: &ReadJob, console: &Console) -> Result<()> {
             continue;
         }
         connections.see(&row);
+        if let Record::Packet(packet) = &record_data {
+            pictured.see(&row, packet.link, &packet.data);
+        }
         if job.json {
             json::frame(console, &row);
         } else {
@@ -207,6 +245,8 @@ pub fn run_read(job: &ReadJob, console: &Console) -> Result<()> {
         table.finish();
     }
     connections.print(console);
+    let title = job.path.display().to_string();
+    pictured.show(&job.view, &title, console)?;
     console.flush_out();
     let path = job.path.display().to_string();
     for link in unknown_links {
@@ -216,6 +256,77 @@ pub fn run_read(job: &ReadJob, console: &Console) -> Result<()> {
         console.warn(&Msg::FileWarning { path: &path, warning });
     }
     Ok(())
+}
+
+/// The first connections of a capture, kept whole for their pictures
+/// (`--diagram`, `--bytes`, `--svg`, `--html`, `--mermaid`): at most
+/// [`PICTURED`] connections of at most [`PICTURED_ROWS`] frames each.
+struct Pictured {
+    wanted: bool,
+    streams: Vec<(u32, Vec<Row>, Payloads)>,
+}
+
+/// Frame numbers and the bytes their segments carried.
+type Payloads = Vec<(usize, Vec<u8>)>;
+
+const PICTURED: usize = 20;
+const PICTURED_ROWS: usize = 2000;
+
+impl Pictured {
+    fn new(view: &view::View) -> Pictured {
+        Pictured { wanted: view.diagram || view.bytes || view.exports(), streams: Vec::new() }
+    }
+
+    fn see(&mut self, row: &Row, link: u32, data: &[u8]) {
+        let Some(tcp) = row.tcp().filter(|_| self.wanted) else { return };
+        let index = match self.streams.iter().position(|(s, ..)| *s == tcp.stream) {
+            Some(index) => index,
+            None if self.streams.len() < PICTURED => {
+                self.streams.push((tcp.stream, Vec::new(), Vec::new()));
+                self.streams.len() - 1
+            }
+            None => return,
+        };
+        let (_, rows, payloads) = &mut self.streams[index];
+        if rows.len() >= PICTURED_ROWS {
+            return;
+        }
+        let len = tcp.seg.payload_len();
+        if len > 0
+            && link == linktype::ETHERNET
+            && let Some(bytes) = view::payload(data, len)
+        {
+            payloads.push((row.no, bytes));
+        }
+        rows.push(row.clone());
+    }
+
+    fn show(&self, view: &view::View, title: &str, console: &Console) -> Result<()> {
+        let lang = console.lang();
+        let mut conns = Vec::new();
+        for (_, rows, payloads) in &self.streams {
+            let mut phases = PhaseBuilder::default();
+            for row in rows {
+                phases.see(row);
+            }
+            let Some((client, server)) = phases.endpoints() else { continue };
+            conns.push(view::Connection {
+                rows: rows.iter().collect(),
+                events: Vec::new(),
+                phases: phases.finish(),
+                client: ladder::Side { addr: client, name: lang.text(&messages::Role::Client) },
+                server: ladder::Side { addr: server, name: lang.text(&messages::Role::Server) },
+                payloads: payloads.clone(),
+            });
+        }
+        for conn in &conns {
+            if view.diagram || view.bytes {
+                console.say(&view::Words::Connection { client: &conn.client, server: &conn.server });
+            }
+            view::pictures(conn, view, console);
+        }
+        view::export(&conns, &[], view, title, console)
+    }
 }
 
 /// The TCP connections of a capture: what the phases of each open one
@@ -310,7 +421,7 @@ impl Connections {
 pub fn run_attach(port: u16, count: Option<u64>, console: &Console) -> Result<()> {
     let mut capture = Capture::open_loopback(port, Duration::from_millis(100)).map_err(|source| {
         if source.kind() == io::ErrorKind::PermissionDenied {
-            Error::CaptureDenied { reason: source.to_string() }
+            Error::AttachDenied { reason: source.to_string() }
         } else {
             Error::Capture { source }
         }
@@ -361,7 +472,7 @@ pub fn run_attach(port: u16, count: Option<u64>, console: &Console) -> Result<()
 fn print_connection(key: ConnKey, frames: &[Frame], console: &Console) {
     console.say(&Msg::ConnectionTitle { conn: key });
     let mut analyzer = Analyzer::default();
-    let mut table = Table::new(console, &[]);
+    let mut table = Table::new(console, Vec::new());
     let mut phases = PhaseBuilder::default();
     for frame in frames {
         let row = analyzer.push_captured(frame);

@@ -1,128 +1,229 @@
 //! Printing a trace: the Wireshark-style table, one row as each frame is
-//! analysed (so a capture of any size streams through), with the client's
-//! calls between its rows; the phases; the TCP_INFO summary.
+//! analysed (so a capture of any size streams through), with the calls of
+//! the programs between its rows; the phases; the TCP_INFO summary.
+//!
+//! Two layouts. Wide (`--wide`, and whenever stdout is not a terminal):
+//! Wireshark's columns, Info as tshark writes it, one line per frame, for
+//! scripts and for comparing with tshark. Fitted (a terminal): as wide as
+//! the terminal, one "client → server" column instead of two identical
+//! `127.0.0.1` ones, Info without the TCP timestamps option (and without
+//! the ports when the ends have names), wrapped under itself.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::exchange::AppEvent;
-use super::flow::{Phase, Row};
+use super::flow::{Info, Phase, Row};
 use super::messages::{Column, Msg};
-use super::stamp::Stamp;
-use crate::console::Console;
+use crate::console::{Console, wrap};
 use crate::i18n::Raw;
 use crate::tcp_info::TcpInfo;
 
 /// The table, printed row by row.
 pub struct Table<'a> {
     console: &'a Console,
-    /// Widths of the first six columns: they start at the titles' and a
+    /// Fit the table to this many columns (`None`: the wide layout).
+    fit: Option<usize>,
+    /// Names of endpoints (`client`, `servidor.py`) for the fitted layout.
+    names: Vec<(SocketAddr, String)>,
+    /// Widths of the columns before Info: they start at the titles' and a
     /// typical row's, and grow when a wider cell comes (Info takes the rest).
-    widths: [usize; 6],
+    widths: Vec<usize>,
     header: bool,
-    /// The client's calls not printed yet, and the first frame's time.
-    events: std::iter::Peekable<std::slice::Iter<'a, (Duration, AppEvent)>>,
+    /// The calls not printed yet, and the first frame's time.
+    events: std::iter::Peekable<std::vec::IntoIter<(Duration, String)>>,
     first: Option<Duration>,
 }
 
+/// The narrowest Info column the fitted layout wraps to.
+const MIN_INFO: usize = 24;
+
 impl<'a> Table<'a> {
-    pub fn new(console: &'a Console, events: &'a [(Duration, AppEvent)]) -> Table<'a> {
+    /// A table with `events` (a call's time and how it reads) between its
+    /// rows, in the layout `console` asks for.
+    pub fn new(console: &'a Console, mut events: Vec<(Duration, String)>) -> Table<'a> {
+        events.sort_by_key(|(ts, _)| *ts);
+        let fit = console.width();
+        let widths = if fit.is_some() { vec![3, 9, 9, 6] } else { vec![3, 9, 9, 9, 8, 6] };
         Table {
             console,
-            widths: [3, 9, 9, 9, 8, 6],
+            fit,
+            names: Vec::new(),
+            widths,
             header: false,
-            events: events.iter().peekable(),
+            events: events.into_iter().peekable(),
             first: None,
         }
     }
 
-    fn titles(&self) -> Vec<String> {
-        Column::ALL.iter().map(|&c| self.console.lang().text(&Msg::Column(c))).collect()
+    /// Names the endpoints, for the Direction column.
+    pub fn with_names(mut self, names: Vec<(SocketAddr, String)>) -> Table<'a> {
+        self.names = names;
+        self
     }
 
-    fn line(&self, cells: [&str; 6], info: &str) -> String {
-        let w = &self.widths;
-        format!(
-            "{:>w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {:<w4$}  {:>w5$}  {info}",
-            cells[0],
-            cells[1],
-            cells[2],
-            cells[3],
-            cells[4],
-            cells[5],
-            w0 = w[0],
-            w1 = w[1],
-            w2 = w[2],
-            w3 = w[3],
-            w4 = w[4],
-            w5 = w[5],
-        )
-        .trim_end()
-        .to_string()
+    fn columns(&self) -> &'static [Column] {
+        if self.fit.is_some() {
+            &[Column::No, Column::Time, Column::Direction, Column::Length, Column::Info]
+        } else {
+            &Column::ALL
+        }
+    }
+
+    /// The cells before Info, then Info.
+    fn cells(&self, row: &Row) -> (Vec<String>, String) {
+        let time = row.time.map(seconds).unwrap_or_default();
+        let info = row.info.to_string();
+        if self.fit.is_none() {
+            let cells = vec![
+                row.no.to_string(),
+                time,
+                row.src.clone(),
+                row.dst.clone(),
+                row.protocol.clone(),
+                row.length.to_string(),
+            ];
+            return (cells, info);
+        }
+        let tcp = row.tcp();
+        let name = |addr: SocketAddr| self.names.iter().find(|(a, _)| *a == addr).map(|(_, n)| n.as_str());
+        let named = tcp.and_then(|t| Some((name(t.seg.src)?, name(t.seg.dst)?)));
+        let direction = match named {
+            Some((from, to)) => format!("{from} → {to}"),
+            None => format!("{} → {}", row.src, row.dst),
+        };
+        let info = match (&row.info, tcp) {
+            (Info::Tcp(_), Some(t)) => {
+                let mut info = without_timestamps(&info);
+                if named.is_some() {
+                    info = info.replacen(&format!("{} → {} ", t.seg.src.port(), t.seg.dst.port()), "", 1);
+                }
+                info
+            }
+            _ => format!("{} {info}", row.protocol),
+        };
+        (vec![row.no.to_string(), time, direction, row.length.to_string()], info)
+    }
+
+    /// The line(s) of one row: the cells, then Info (wrapped when fitted).
+    fn lines(&self, cells: &[&str], info: &str) -> Vec<String> {
+        let mut head = String::new();
+        for (i, (cell, width)) in cells.iter().zip(&self.widths).enumerate() {
+            // Numbers right-aligned (No., Length), the rest left-aligned.
+            if i == 0 || i == cells.len() - 1 {
+                head.push_str(&format!("{cell:>width$}  "));
+            } else {
+                head.push_str(&format!("{cell:<width$}  "));
+            }
+        }
+        let indent = head.chars().count();
+        match self.fit {
+            // Too little room beside the cells: Info goes under them.
+            Some(width) if indent + MIN_INFO > width => {
+                let mut lines = vec![head.trim_end().to_string()];
+                lines.extend(wrap(info, width.saturating_sub(6)).into_iter().map(|l| format!("      {l}")));
+                lines
+            }
+            Some(width) => {
+                let room = width.saturating_sub(indent).max(MIN_INFO);
+                let parts = wrap(info, room);
+                let mut lines = Vec::new();
+                for (i, part) in parts.iter().enumerate() {
+                    let prefix = if i == 0 { head.clone() } else { " ".repeat(indent) };
+                    lines.push(format!("{prefix}{part}").trim_end().to_string());
+                }
+                lines
+            }
+            None => vec![format!("{head}{info}").trim_end().to_string()],
+        }
     }
 
     /// Prints `row`, after the calls that came before it.
     pub fn row(&mut self, row: &Row) {
-        let time = row.time.map(seconds).unwrap_or_default();
-        let cells = [
-            row.no.to_string(),
-            time,
-            row.src.clone(),
-            row.dst.clone(),
-            row.protocol.clone(),
-            row.length.to_string(),
-        ];
+        let (cells, info) = self.cells(row);
         if !self.header {
             self.header = true;
             self.first = Some(row.ts);
-            for (width, cell) in self.widths.iter_mut().zip(&cells) {
+            let titles: Vec<String> =
+                self.columns().iter().map(|&c| self.console.lang().text(&Msg::Column(c))).collect();
+            for (width, cell) in self.widths.iter_mut().zip(cells.iter().chain(&titles)) {
                 *width = (*width).max(cell.chars().count());
             }
-            let titles = self.titles();
             for (width, title) in self.widths.iter_mut().zip(&titles) {
                 *width = (*width).max(title.chars().count());
             }
-            let line = self.line(std::array::from_fn(|i| titles[i].as_str()), &titles[6]);
-            self.console.say(&Raw(&line));
+            let (info_title, before) = titles.split_last().expect("columns");
+            let before: Vec<&str> = before.iter().map(String::as_str).collect();
+            for line in self.lines(&before, info_title) {
+                self.console.say(&Raw(&line));
+            }
         }
         for (width, cell) in self.widths.iter_mut().zip(&cells) {
             *width = (*width).max(cell.chars().count());
         }
         while let Some((ts, event)) = self.events.next_if(|(ts, _)| *ts <= row.ts) {
-            self.event(*ts, event);
+            self.event(ts, &event);
         }
-        let line = self.line(std::array::from_fn(|i| cells[i].as_str()), &row.info.to_string());
-        self.console.say(&Raw(&line));
+        let cells: Vec<&str> = cells.iter().map(String::as_str).collect();
+        for line in self.lines(&cells, &info) {
+            self.console.say(&Raw(&line));
+        }
     }
 
     /// Prints the calls made after the last frame (all of them, without
     /// times, when nothing was captured).
     pub fn finish(mut self) {
         if !self.header {
-            self.widths = [1, 0, 0, 0, 0, 0];
+            self.widths[0] = 1;
+            self.widths[1] = 0;
         }
         while let Some((ts, event)) = self.events.next() {
-            self.event(*ts, event);
+            self.event(ts, &event);
         }
     }
 
     /// `»  0.000031  client: connect() returned ...`, in the No. and Time
     /// columns; the time counts from the first frame (negative before it).
-    fn event(&self, ts: Duration, event: &AppEvent) {
+    fn event(&self, ts: Duration, text: &str) {
         let time = match self.first {
-            Some(first) if ts >= first => seconds(Stamp::from_nanos((ts - first).as_nanos() as i64)),
-            Some(first) => seconds(Stamp::from_nanos(-((first - ts).as_nanos() as i64))),
+            Some(first) if ts >= first => offset(ts - first, ""),
+            Some(first) => offset(first - ts, "-"),
             None => String::new(),
         };
-        let text = self.console.lang().text(&Msg::Event(*event));
-        let line = format!("{:>w0$}  {time:<w1$}  {text}", "»", w0 = self.widths[0], w1 = self.widths[1]);
-        self.console.say(&Raw(line.trim_end()));
+        let head = format!("{:>w0$}  {time:<w1$}  ", "»", w0 = self.widths[0], w1 = self.widths[1]);
+        let indent = head.chars().count();
+        let parts = match self.fit {
+            Some(width) => wrap(text, width.saturating_sub(indent).max(MIN_INFO)),
+            None => vec![text.to_string()],
+        };
+        for (i, part) in parts.iter().enumerate() {
+            let prefix = if i == 0 { head.clone() } else { " ".repeat(indent) };
+            self.console.say(&Raw(format!("{prefix}{part}").trim_end()));
+        }
+    }
+}
+
+/// Info without ` TSval=… TSecr=…` (the TCP timestamps option: two
+/// ten-digit numbers on nearly every segment of a Linux connection).
+fn without_timestamps(info: &str) -> String {
+    let Some(start) = info.find(" TSval=") else { return info.to_string() };
+    let rest = &info[start + 1..];
+    let end = rest.find(" TSecr=").map(|i| i + 1).and_then(|i| rest[i..].find(' ').map(|j| i + j));
+    match end {
+        Some(end) => format!("{}{}", &info[..start], &rest[end..]),
+        None => info[..start].to_string(),
     }
 }
 
 /// Seconds with six decimals, as Wireshark's Time column.
-pub fn seconds(time: Stamp) -> String {
+pub fn seconds(time: super::stamp::Stamp) -> String {
     let sign = if time.secs < 0 || time.nsecs < 0 { "-" } else { "" };
     format!("{sign}{}.{:06}", time.secs.unsigned_abs(), time.nsecs.unsigned_abs() / 1000)
+}
+
+/// A call's time from the first frame, as the Time column writes it:
+/// `-0.000035` for a call 35 µs before it.
+fn offset(distance: Duration, sign: &str) -> String {
+    format!("{sign}{}.{:06}", distance.as_secs(), distance.subsec_micros())
 }
 
 pub fn print_phases(console: &Console, phases: &[Phase]) {
@@ -134,4 +235,24 @@ pub fn print_phases(console: &Console, phases: &[Phase]) {
 pub fn print_tcp_info(console: &Console, info: &TcpInfo) {
     console.say(&Msg::TcpInfoTitle);
     console.say(&Msg::TcpInfo(info));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_before_the_first_frame_is_a_little_negative() {
+        assert_eq!(offset(Duration::from_micros(35), "-"), "-0.000035");
+        assert_eq!(offset(Duration::from_micros(2_000_035), ""), "2.000035");
+    }
+
+    #[test]
+    fn the_fitted_info_leaves_out_the_timestamps_option() {
+        let info = "45734 → 39039 [ACK] Seq=1 Ack=1 Win=65536 Len=0 TSval=2003582253 TSecr=4186674462";
+        assert_eq!(without_timestamps(info), "45734 → 39039 [ACK] Seq=1 Ack=1 Win=65536 Len=0");
+        let syn = "1 → 2 [SYN] Seq=0 Win=65495 Len=0 MSS=65495 SACK_PERM TSval=1 TSecr=0 WS=1024";
+        assert_eq!(without_timestamps(syn), "1 → 2 [SYN] Seq=0 Win=65495 Len=0 MSS=65495 SACK_PERM WS=1024");
+        assert_eq!(without_timestamps("no option here"), "no option here");
+    }
 }

@@ -25,9 +25,14 @@ fn assert_demo(lang: &str, want: Expect) {
     if root {
         // The packets of the exchange, in the exercise's layout: 11 frames.
         assert!(got[6].starts_with(want.titles[2]), "{stdout}");
-        let frames =
-            got.iter().filter(|l| l.trim_start().split(' ').next().is_some_and(|n| n.parse::<u32>().is_ok()));
+        let numbered = |l: &&&str| l.trim_start().split(' ').next().is_some_and(|n| n.parse::<u32>().is_ok());
+        let frames = got.iter().filter(numbered).filter(|l| l.contains(" TCP "));
         assert_eq!(frames.count(), 11, "{stdout}");
+        // ... and the same 11 as arrows of the diagram, each way in turn.
+        let arrows: Vec<&&str> = got.iter().filter(numbered).filter(|l| l.contains('│')).collect();
+        assert_eq!(arrows.len(), 11, "{stdout}");
+        assert!(arrows[0].contains("─ SYN  Seq=0") && arrows[0].ends_with("▶│"), "{stdout}");
+        assert!(arrows[1].contains("◀─") && arrows[1].contains("SYN, ACK  Seq=0 Ack=1"), "{stdout}");
         for phase in want.phases {
             assert!(got.iter().any(|l| l.starts_with(phase)), "{phase}: {stdout}");
         }

@@ -208,6 +208,10 @@ fn linux_default_close_is_three_segments_and_the_table_says_why() {
     let lines: Vec<&str> = stdout.lines().collect();
     let at = |needle: &str| lines.iter().position(|l| l.contains(needle)).expect(needle);
     assert!(at("connect() called") < at("[SYN]"));
+    // ... a few microseconds before it (the Time column counts from frame 1).
+    let called: Vec<&str> = lines[at("connect() called")].split_whitespace().collect();
+    let seconds: f64 = called[1].parse().unwrap();
+    assert!((-0.5..0.0).contains(&seconds), "{}", lines[at("connect() called")]);
     assert!(at("connect() returned") > at("[SYN, ACK]"));
     assert!(at("close() called") < at("[FIN, ACK]"));
     assert!(stdout.contains("── TCP_INFO of the client socket, before close() ──"));

@@ -1,0 +1,339 @@
+//! `eco trace --run`: a student's own programs (Python, C), traced as
+//! root and as an unprivileged user; their frames against tshark's, their
+//! calls against the frames they cause or answer; exit statuses.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+
+/// The two exercise scripts, copied where user `nobody` can read them.
+fn scripts(dir: &Path) -> (String, String) {
+    for name in ["exercicio_servidor.py", "exercicio_cliente.py"] {
+        std::fs::copy(python_script(name), dir.join(name)).unwrap();
+    }
+    let path = |name: &str| dir.join(name).display().to_string();
+    (path("exercicio_servidor.py"), path("exercicio_cliente.py"))
+}
+
+fn open_dir() -> tempfile::TempDir {
+    let dir = tempfile::Builder::new().prefix("eco-run-").tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    dir
+}
+
+/// A table row of the wide layout: number and Info.
+#[derive(Debug)]
+struct Frame {
+    line: usize,
+    no: usize,
+    info: String,
+}
+
+fn frames(stdout: &str) -> Vec<Frame> {
+    stdout
+        .lines()
+        .enumerate()
+        .filter_map(|(line, text)| {
+            let cells: Vec<&str> = text.split_whitespace().collect();
+            let no = cells.first()?.parse().ok()?;
+            // No. Time Source Destination Protocol Length Info...
+            let info_at = text.find(" TCP ").map(|i| i + 5)?;
+            let info = text[info_at..].trim_start().split_once("  ").map_or("", |(_, info)| info).to_string();
+            Some(Frame { line, no, info })
+        })
+        .collect()
+}
+
+/// The line where `needle` is, exactly once.
+fn line_of(stdout: &str, needle: &str) -> usize {
+    let found: Vec<usize> =
+        stdout.lines().enumerate().filter(|(_, l)| l.contains(needle)).map(|(i, _)| i).collect();
+    assert_eq!(found.len(), 1, "{needle:?} once in:\n{stdout}");
+    found[0]
+}
+
+/// Checks what every exercise run shows: the programs' own lines, each
+/// call with its result, next to the frame it caused or answered.
+fn check_exercise(stdout: &str, port: u16) {
+    assert!(stdout.contains("exercicio_servidor.py | Aguardando conexão de um cliente ..."), "{stdout}");
+    assert!(
+        stdout.contains(
+            "exercicio_cliente.py | Mensagem ecoada: Olá Servidor, meu nome é Cliente e sou o único aqui."
+        ),
+        "{stdout}"
+    );
+    let rows = frames(stdout);
+    let row = |no: usize| rows.iter().find(|f| f.no == no).unwrap_or_else(|| panic!("frame {no}:\n{stdout}"));
+    assert!(row(1).info.contains("[SYN]"), "{stdout}");
+    let listen = line_of(stdout, "exercicio_servidor.py: listen(");
+    let bind = line_of(stdout, &format!("exercicio_servidor.py: bind(127.0.0.1:{port}) → 0"));
+    let connect =
+        line_of(stdout, &format!("exercicio_cliente.py: connect(127.0.0.1:{port}) → 0, SYN: frame 1"));
+    assert!(bind < listen && listen < connect && connect < row(1).line, "{stdout}");
+    // accept() returns once the handshake is done.
+    let accept = line_of(stdout, "exercicio_servidor.py: accept() → descriptor");
+    assert!(accept > row(3).line, "{stdout}");
+    // The message: 55 bytes in one segment, sent before it, received after.
+    let data =
+        rows.iter().find(|f| f.info.contains("Len=55") && f.info.contains("Seq=1 Ack=1")).expect("data");
+    let send = line_of(stdout, &format!("exercicio_cliente.py: send(55) → 55 bytes (frame {})", data.no));
+    let recv =
+        line_of(stdout, &format!("exercicio_servidor.py: recv(1024) returned 55 bytes (frame {})", data.no));
+    assert!(send < data.line && data.line < recv, "{stdout}");
+    // The echo back.
+    let echo = rows.iter().find(|f| f.info.contains("Len=55") && f.info.contains("Ack=56")).expect("echo");
+    let sent_back =
+        line_of(stdout, &format!("exercicio_servidor.py: send(55) → 55 bytes (frame {})", echo.no));
+    let got =
+        line_of(stdout, &format!("exercicio_cliente.py: recv(1024) returned 55 bytes (frame {})", echo.no));
+    assert!(sent_back < echo.line && echo.line < got, "{stdout}");
+    // The client's close sends the first FIN; the server's recv returns 0 after it.
+    let fin = rows.iter().find(|f| f.info.contains("[FIN, ACK] Seq=56 Ack=56")).expect("client FIN");
+    let close = line_of(stdout, &format!("exercicio_cliente.py: close() → 0, FIN: frame {}", fin.no));
+    let eof = line_of(
+        stdout,
+        &format!("exercicio_servidor.py: recv(1024) returned 0: the peer's FIN (frame {})", fin.no),
+    );
+    assert!(close < fin.line && fin.line < eof, "{stdout}");
+    assert!(stdout.contains("exercicio_servidor.py: exited with status 0"), "{stdout}");
+    assert!(stdout.contains("exercicio_cliente.py: exited with status 0"), "{stdout}");
+}
+
+/// Runs `cmd` to its end, at most a minute.
+fn finish(mut cmd: Command) -> Output {
+    let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    wait_output(child)
+}
+
+/// tshark's Info of each frame of `pcap`.
+fn tshark_infos(tshark: &Path, pcap: &Path) -> Vec<String> {
+    let out = Command::new(tshark)
+        .args(["-n", "-r"])
+        .arg(pcap)
+        .args(["-T", "fields", "-e", "_ws.col.Info"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout).lines().map(str::to_string).collect()
+}
+
+#[test]
+fn a_students_python_pair_as_root_matches_a_tshark_capture_of_the_same_run() {
+    let Some(ns) = Namespace::new("run", "") else { return };
+    let Some(tshark) = tool("tshark") else { return };
+    let dir = open_dir();
+    let (server, client) = scripts(dir.path());
+    // tshark captures lo in the same namespace, as a user would beside eco.
+    let theirs = dir.path().join("tshark.pcapng");
+    let mut capture = ns
+        .command(&tshark)
+        .args(["-i", "lo", "-w"])
+        .arg(&theirs)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = capture.stderr.take().unwrap();
+    let mut said = Vec::new();
+    let start = Instant::now();
+    while !String::from_utf8_lossy(&said).contains("Capturing on")
+        && start.elapsed() < Duration::from_secs(30)
+    {
+        let mut byte = [0u8; 1];
+        if std::io::Read::read(&mut err, &mut byte).unwrap_or(0) == 0 {
+            break;
+        }
+        said.push(byte[0]);
+    }
+    let ours = dir.path().join("eco.pcap");
+    let mut cmd = ns.eco();
+    cmd.args(["trace", "--lang", "en", "--wide", "--pcap"]).arg(&ours).args([
+        "--run",
+        &format!("python3 {server}"),
+        "--run",
+        &format!("python3 {client}"),
+    ]);
+    let out = finish(cmd);
+    // Let tshark write the last frames, then stop it as Ctrl-C would.
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = Command::new("kill").args(["-INT", &capture.id().to_string()]).status();
+    let _ = capture.wait();
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    check_exercise(&stdout, 5050);
+    let rows = frames(&stdout);
+    let infos = tshark_infos(&tshark, &theirs);
+    assert_eq!(rows.len(), infos.len(), "frames: eco\n{stdout}\ntshark\n{infos:#?}");
+    for (row, info) in rows.iter().zip(&infos) {
+        assert_eq!(&row.info, info, "frame {}", row.no);
+    }
+    // And the capture eco wrote is the same frames.
+    assert_eq!(tshark_infos(&tshark, &ours), infos);
+}
+
+#[test]
+fn a_students_python_pair_without_root_in_a_namespace_of_its_own() {
+    if !root() || tool("setpriv").is_none() {
+        return;
+    }
+    let Some(tshark) = tool("tshark") else { return };
+    let dir = open_dir();
+    let (server, client) = scripts(dir.path());
+    let pcap = dir.path().join("run.pcap");
+    let pcap_arg = pcap.display().to_string();
+    // The port of the exercise: in eco's own namespace, it is free.
+    let (cmd, _guard) = eco_as_nobody(&[
+        "trace",
+        "--lang",
+        "en",
+        "--wide",
+        "--pcap",
+        &pcap_arg,
+        "--run",
+        &format!("python3 {server} 5050"),
+        "--run",
+        &format!("python3 {client} 5050"),
+    ]);
+    let out = finish(cmd);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    check_exercise(&stdout, 5050);
+    let rows = frames(&stdout);
+    let infos = tshark_infos(&tshark, &pcap);
+    assert_eq!(rows.iter().map(|r| r.info.clone()).collect::<Vec<_>>(), infos);
+}
+
+#[test]
+fn a_c_client_shows_its_write_and_read() {
+    if !root() {
+        return;
+    }
+    let Some(gcc) = tool("gcc") else { return };
+    let dir = open_dir();
+    let (server, _) = scripts(dir.path());
+    let binary = dir.path().join("cliente");
+    let source = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/c/cliente.c");
+    let built = Command::new(gcc).arg("-O1").arg("-o").arg(&binary).arg(source).status().unwrap();
+    assert!(built.success());
+    let (cmd, _guard) = eco_as_nobody(&[
+        "trace",
+        "--lang",
+        "en",
+        "--wide",
+        "--run",
+        &format!("python3 {server} 7070"),
+        "--run",
+        &format!("{} 7070", binary.display()),
+    ]);
+    let out = finish(cmd);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    assert!(stdout.contains("cliente | echo: Ola, C"), "{stdout}");
+    let rows = frames(&stdout);
+    let data =
+        rows.iter().find(|f| f.info.contains("Len=6") && f.info.contains("Seq=1 Ack=1")).expect("data");
+    let write = line_of(&stdout, &format!("cliente: write(6) → 6 bytes (frame {})", data.no));
+    assert!(write < data.line, "{stdout}");
+    let read = line_of(&stdout, "cliente: read(1023) returned 6 bytes");
+    assert!(read > data.line, "{stdout}");
+    assert!(stdout.contains("cliente: connect(127.0.0.1:7070) → 0, SYN: frame 1"), "{stdout}");
+}
+
+#[test]
+fn a_failing_command_gives_eco_its_exit_status() {
+    if !root() {
+        return;
+    }
+    let (cmd, _guard) =
+        eco_as_nobody(&["trace", "--lang", "en", "--run", "python3 -c 'import sys; sys.exit(3)'"]);
+    let out = finish(cmd);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("-c: exited with status 3")
+            || text(&out.stdout).contains("exited with status 3")
+    );
+    // A command that is not there: 127, as a shell says.
+    let (cmd, _guard) = eco_as_nobody(&["trace", "--lang", "en", "--run", "no-such-program-eco-test"]);
+    let out = finish(cmd);
+    assert_eq!(out.status.code(), Some(127));
+    assert!(text(&out.stderr).contains("cannot run no-such-program-eco-test"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn a_refused_connection_is_traced_and_its_error_passed_on() {
+    if !root() {
+        return;
+    }
+    let dir = open_dir();
+    let (_, client) = scripts(dir.path());
+    let (cmd, _guard) =
+        eco_as_nobody(&["trace", "--lang", "en", "--wide", "--run", &format!("python3 {client} 6060")]);
+    let out = finish(cmd);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("exercicio_cliente.py: connect(127.0.0.1:6060) → ECONNREFUSED"), "{stdout}");
+    assert!(stdout.contains("[RST, ACK]"), "{stdout}");
+    assert!(stdout.contains("Refused: the SYN was answered with a reset"), "{stdout}");
+    assert!(
+        text(&out.stderr).contains("exercicio_cliente.py | ConnectionRefusedError"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_server_left_running_is_stopped_once_the_client_is_done() {
+    if !root() {
+        return;
+    }
+    let dir = open_dir();
+    let server = dir.path().join("forever.py");
+    std::fs::write(
+        &server,
+        "import socket\ns = socket.create_server(('127.0.0.1', 5050))\nwhile True:\n    c, _ = s.accept()\n    \
+         c.sendall(c.recv(100))\n    c.close()\n",
+    )
+    .unwrap();
+    let (_, client) = scripts(dir.path());
+    let started = Instant::now();
+    let (cmd, _guard) = eco_as_nobody(&[
+        "trace",
+        "--lang",
+        "en",
+        "--run",
+        &format!("python3 {}", server.display()),
+        "--run",
+        &format!("python3 {client}"),
+    ]);
+    let out = finish(cmd);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    assert!(stdout.contains("forever.py: still running after the last command ended: stopped"), "{stdout}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+#[test]
+fn a_command_line_that_is_not_one_is_a_usage_error() {
+    let out = eco_output(&["trace", "--lang", "en", "--run", "python3 'open"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--run \"python3 'open\" is not a command line"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn attach_without_root_says_what_works_without_root() {
+    if !root() || tool("setpriv").is_none() {
+        return;
+    }
+    let (cmd, _guard) = eco_as_nobody(&["trace", "--lang", "en", "--attach", "--port", "5050"]);
+    let out = finish(cmd);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("eco trace --run 'python3 servidor.py' --run 'python3 cliente.py'"), "{stderr}");
+    assert!(stderr.contains("setcap cap_net_raw+ep"), "{stderr}");
+}
