@@ -18,7 +18,11 @@
 //!   decoded (`packet.rs`: every link type; `defrag.rs`: IP reassembly;
 //!   `other.rs`: UDP, ICMP, ARP), analysed like Wireshark 4.0 (`flow.rs`:
 //!   relative numbers, tags, phases), printed (`table.rs`, `json.rs`; words
-//!   in `messages.rs`).
+//!   in `messages.rs`). `--run` (`run.rs`) starts anybody's programs and
+//!   traces their socket calls with ptrace (`syscalls.rs`), placed beside
+//!   the frames they cause (`calls.rs`). The pictures: `view.rs` (what is
+//!   shown and exported), `ladder.rs` (the diagram as data; terminal and
+//!   Mermaid), `svg.rs` (diagram, time/sequence graph), `html.rs` (the page).
 //! - [`bench`]: `eco bench`: a verifying load generator: the load
 //!   (`worker.rs`), the message format (`message.rs`), HDR statistics
 //!   (`stats.rs`), the report (`report.rs`: layout; `messages.rs`: words).
@@ -30,8 +34,8 @@
 //!   [`i18n::Text`] / [`i18n::Sentences`] traits, plurals. Each module owns
 //!   its sentences, one exhaustive `match` per language beside its enum;
 //!   `i18n` imports nothing from them.
-//! - [`console`]: where sentences go (stdout, stderr, a buffer), and the
-//!   never-blocking writer a server uses.
+//! - [`console`]: where sentences go (stdout, stderr, a buffer), fitted to
+//!   the terminal's width, and the never-blocking writer a server uses.
 //! - [`logging`]: the structured log (tracing), text or JSON.
 //! - [`error`]: the errors that end a command, their sentences and exit codes.
 //! - [`net`]: `--host`/`--port` to socket addresses.

@@ -208,11 +208,11 @@ fn help_a_traced_run_and_bench_fit_80_columns() {
         assert_fits(&output, 80);
     }
     let dir = tempfile::tempdir().unwrap();
-    for name in ["exercicio_servidor.py", "exercicio_cliente.py"] {
-        std::fs::copy(python_script(name), dir.path().join(name)).unwrap();
+    for name in ["servidor.py", "cliente.py"] {
+        std::fs::copy(example(name), dir.path().join(name)).unwrap();
     }
-    let server = format!("python3 {}/exercicio_servidor.py 5151", dir.path().display());
-    let client = format!("python3 {}/exercicio_cliente.py 5151", dir.path().display());
+    let server = format!("python3 {}/servidor.py 5151", dir.path().display());
+    let client = format!("python3 {}/cliente.py 5151", dir.path().display());
     let (output, status) = in_terminal(80, &["trace", "--lang", "pt", "--run", &server, "--run", &client]);
     assert_eq!(status, Some(0), "{output}");
     let (bench, status) =

@@ -10,11 +10,11 @@ use crate::support::*;
 
 /// The two exercise scripts, copied where user `nobody` can read them.
 fn scripts(dir: &Path) -> (String, String) {
-    for name in ["exercicio_servidor.py", "exercicio_cliente.py"] {
-        std::fs::copy(python_script(name), dir.join(name)).unwrap();
+    for name in ["servidor.py", "cliente.py"] {
+        std::fs::copy(example(name), dir.join(name)).unwrap();
     }
     let path = |name: &str| dir.join(name).display().to_string();
-    (path("exercicio_servidor.py"), path("exercicio_cliente.py"))
+    (path("servidor.py"), path("cliente.py"))
 }
 
 fn open_dir() -> tempfile::TempDir {
@@ -57,48 +57,40 @@ fn line_of(stdout: &str, needle: &str) -> usize {
 /// Checks what every exercise run shows: the programs' own lines, each
 /// call with its result, next to the frame it caused or answered.
 fn check_exercise(stdout: &str, port: u16) {
-    assert!(stdout.contains("exercicio_servidor.py | Aguardando conexão de um cliente ..."), "{stdout}");
+    assert!(stdout.contains("servidor.py | Aguardando conexão de um cliente ..."), "{stdout}");
     assert!(
-        stdout.contains(
-            "exercicio_cliente.py | Mensagem ecoada: Olá Servidor, meu nome é Cliente e sou o único aqui."
-        ),
+        stdout.contains("cliente.py | Mensagem ecoada: Olá Servidor, meu nome é Cliente e sou o único aqui."),
         "{stdout}"
     );
     let rows = frames(stdout);
     let row = |no: usize| rows.iter().find(|f| f.no == no).unwrap_or_else(|| panic!("frame {no}:\n{stdout}"));
     assert!(row(1).info.contains("[SYN]"), "{stdout}");
-    let listen = line_of(stdout, "exercicio_servidor.py: listen(");
-    let bind = line_of(stdout, &format!("exercicio_servidor.py: bind(127.0.0.1:{port}) → 0"));
-    let connect =
-        line_of(stdout, &format!("exercicio_cliente.py: connect(127.0.0.1:{port}) → 0, SYN: frame 1"));
+    let listen = line_of(stdout, "servidor.py: listen(");
+    let bind = line_of(stdout, &format!("servidor.py: bind(127.0.0.1:{port}) → 0"));
+    let connect = line_of(stdout, &format!("cliente.py: connect(127.0.0.1:{port}) → 0, SYN: frame 1"));
     assert!(bind < listen && listen < connect && connect < row(1).line, "{stdout}");
     // accept() returns once the handshake is done.
-    let accept = line_of(stdout, "exercicio_servidor.py: accept() → descriptor");
+    let accept = line_of(stdout, "servidor.py: accept() → descriptor");
     assert!(accept > row(3).line, "{stdout}");
     // The message: 55 bytes in one segment, sent before it, received after.
     let data =
         rows.iter().find(|f| f.info.contains("Len=55") && f.info.contains("Seq=1 Ack=1")).expect("data");
-    let send = line_of(stdout, &format!("exercicio_cliente.py: send(55) → 55 bytes (frame {})", data.no));
-    let recv =
-        line_of(stdout, &format!("exercicio_servidor.py: recv(1024) returned 55 bytes (frame {})", data.no));
+    let send = line_of(stdout, &format!("cliente.py: send(55) → 55 bytes (frame {})", data.no));
+    let recv = line_of(stdout, &format!("servidor.py: recv(1024) returned 55 bytes (frame {})", data.no));
     assert!(send < data.line && data.line < recv, "{stdout}");
     // The echo back.
     let echo = rows.iter().find(|f| f.info.contains("Len=55") && f.info.contains("Ack=56")).expect("echo");
-    let sent_back =
-        line_of(stdout, &format!("exercicio_servidor.py: send(55) → 55 bytes (frame {})", echo.no));
-    let got =
-        line_of(stdout, &format!("exercicio_cliente.py: recv(1024) returned 55 bytes (frame {})", echo.no));
+    let sent_back = line_of(stdout, &format!("servidor.py: send(55) → 55 bytes (frame {})", echo.no));
+    let got = line_of(stdout, &format!("cliente.py: recv(1024) returned 55 bytes (frame {})", echo.no));
     assert!(sent_back < echo.line && echo.line < got, "{stdout}");
     // The client's close sends the first FIN; the server's recv returns 0 after it.
     let fin = rows.iter().find(|f| f.info.contains("[FIN, ACK] Seq=56 Ack=56")).expect("client FIN");
-    let close = line_of(stdout, &format!("exercicio_cliente.py: close() → 0, FIN: frame {}", fin.no));
-    let eof = line_of(
-        stdout,
-        &format!("exercicio_servidor.py: recv(1024) returned 0: the peer's FIN (frame {})", fin.no),
-    );
+    let close = line_of(stdout, &format!("cliente.py: close() → 0, FIN: frame {}", fin.no));
+    let eof =
+        line_of(stdout, &format!("servidor.py: recv(1024) returned 0: the peer's FIN (frame {})", fin.no));
     assert!(close < fin.line && fin.line < eof, "{stdout}");
-    assert!(stdout.contains("exercicio_servidor.py: exited with status 0"), "{stdout}");
-    assert!(stdout.contains("exercicio_cliente.py: exited with status 0"), "{stdout}");
+    assert!(stdout.contains("servidor.py: exited with status 0"), "{stdout}");
+    assert!(stdout.contains("cliente.py: exited with status 0"), "{stdout}");
 }
 
 /// Runs `cmd` to its end, at most a minute.
@@ -273,14 +265,10 @@ fn a_refused_connection_is_traced_and_its_error_passed_on() {
     let out = finish(cmd);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains("exercicio_cliente.py: connect(127.0.0.1:6060) → ECONNREFUSED"), "{stdout}");
+    assert!(stdout.contains("cliente.py: connect(127.0.0.1:6060) → ECONNREFUSED"), "{stdout}");
     assert!(stdout.contains("[RST, ACK]"), "{stdout}");
     assert!(stdout.contains("Refused: the SYN was answered with a reset"), "{stdout}");
-    assert!(
-        text(&out.stderr).contains("exercicio_cliente.py | ConnectionRefusedError"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(text(&out.stderr).contains("cliente.py | ConnectionRefusedError"), "{}", text(&out.stderr));
 }
 
 #[test]

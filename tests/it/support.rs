@@ -354,6 +354,11 @@ fn package_of(tool: &str) -> &str {
     }
 }
 
+/// A program of `examples/` (the exercise's servidor.py and cliente.py).
+pub fn example(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples").join(name)
+}
+
 pub fn python_script(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python").join(name)
 }
