@@ -274,7 +274,8 @@ pub struct TraceArgs {
 
     /// Show the table for a pcap or pcapng FILE taken elsewhere (`-`:
     /// standard input), instead of running an exchange.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["attach", "pcap", "message", "ack_fin_apart", "run"])]
+    #[arg(long, value_name = "FILE",
+          conflicts_with_all = ["attach", "pcap", "message", "ack_fin_apart", "run", "mode", "host"])]
     pub read: Option<PathBuf>,
 
     /// Run COMMAND (one command line, quoted as for a shell) and trace it:

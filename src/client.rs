@@ -166,6 +166,10 @@ pub fn run_count(
         sent += 1;
         let result = round_trip(&mut stream, message.as_bytes(), config.timeout, &mut echo);
         if interrupt.happened() {
+            // Cut short by Ctrl-C, not lost: its echo had no time to come.
+            if result.is_err() {
+                sent -= 1;
+            }
             break;
         }
         result?;

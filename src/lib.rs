@@ -239,7 +239,7 @@ fn run_trace(args: TraceArgs, console: &Console) -> Result<u8> {
             port: Some(args.port).filter(|&p| p != 0),
             view: view_of(&args.view, false),
         };
-        return trace::run_read(&job, console).map(|()| 0);
+        return trace::run_read(&job, console);
     }
     let addr = net::resolve(&args.host, args.port)?[0];
     if !addr.ip().is_loopback() {

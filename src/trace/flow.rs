@@ -119,6 +119,29 @@ pub struct TcpRow {
     pub ace: bool,
 }
 
+/// A Quick-Start rate code as Wireshark writes it: 40 kbit/s × 2^code.
+fn quick_start_rate(code: u8) -> &'static str {
+    const RATES: [&str; 16] = [
+        "0 bit/s",
+        "80 Kbit/s",
+        "160 Kbit/s",
+        "320 Kbit/s",
+        "640 Kbit/s",
+        "1.28 Mbit/s",
+        "2.56 Mbit/s",
+        "5.12 Mbit/s",
+        "10.24 Mbit/s",
+        "20.48 Mbit/s",
+        "40.96 Mbit/s",
+        "81.92 Mbit/s",
+        "163.84 Mbit/s",
+        "327.68 Mbit/s",
+        "655.36 Mbit/s",
+        "1.31072 Gbit/s",
+    ];
+    RATES[usize::from(code & 0x0f)]
+}
+
 /// The analysis tags Wireshark puts in front of the Info text.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tags {
@@ -192,7 +215,9 @@ impl fmt::Display for TcpRow {
             Short::Malformed => f.write_str("[Malformed Packet]"),
         };
         // The tags are printed once the header is read up to the options.
-        let tagged = !matches!(seg.cut, Some(Cut::AfterPorts(_) | Cut::AfterWindow(_) | Cut::Bogus));
+        // Wireshark writes them after reading the whole header: a header
+        // cut anywhere (in its options too) ends the Info before them.
+        let tagged = seg.cut.is_none();
         if tagged {
             for label in self.tags.labels() {
                 f.write_str(&label)?;
@@ -233,11 +258,14 @@ impl fmt::Display for TcpRow {
                     }
                 }
                 TcpOpt::FastOpen { cookie } => f.write_str(if *cookie { " TFO=C" } else { " TFO=R" })?,
-                TcpOpt::Experimental => f.write_str(" Expxx=1")?,
+                TcpOpt::Experimental(exid) => write!(f, " ExID={exid:X}")?,
+                TcpOpt::Echo(value) => write!(f, " ECHO={value}")?,
+                TcpOpt::QuickStart(rate) => write!(f, " QSresp={}", quick_start_rate(*rate))?,
                 TcpOpt::UserTimeout(timeout) => write!(f, " USER_TO={timeout}")?,
                 TcpOpt::Md5 => f.write_str(" MD5")?,
                 // tshark writes it without a space before.
                 TcpOpt::Ao => f.write_str("TCP AO")?,
+                TcpOpt::AccEcn { counters, .. } if counters.is_empty() => f.write_str(" AccECN")?,
                 TcpOpt::AccEcn { order1, counters } => {
                     let names = if *order1 { ["EE1B", "ECEB", "EE0B"] } else { ["EE0B", "ECEB", "EE1B"] };
                     for (name, value) in names.iter().zip(counters) {
@@ -492,7 +520,10 @@ impl Analyzer {
 
     /// Decodes a frame (`link`: its pcap link type) and makes its row.
     pub fn push_frame(&mut self, ts: Option<Stamp>, link: u32, data: &[u8], orig_len: u32) -> Row {
-        let decoded = self.decoder.decode(link, data, orig_len);
+        // A writer that stored an original length below the captured one
+        // (0, say) lost nothing: Wireshark reads the bytes as they are.
+        let reported = orig_len.max(u32::try_from(data.len()).unwrap_or(u32::MAX));
+        let decoded = self.decoder.decode(link, data, reported);
         self.push(ts, orig_len, decoded)
     }
 
@@ -550,6 +581,11 @@ impl Analyzer {
             self.conns.push(key, conn);
         }
         let conn = self.conns.get_mut(&key).expect("just made");
+        // A SYN-ACK (or a SYN with other flags) with a new ISN stays in its
+        // connection, but this side's relative numbers start from it.
+        if reuse && !syn_only {
+            conn.flows[fwd_i].base = None;
+        }
         conn.last_seen = now;
         if seg.has(RST) {
             conn.reset = true;

@@ -50,6 +50,12 @@ pub enum Msg<'a> {
         path: &'a str,
         warning: &'a Warning,
     },
+    /// `--read --stream N` / `--port P`: no frame was selected.
+    NothingSelected {
+        stream: Option<u32>,
+        port: Option<u16>,
+        connections: u64,
+    },
     /// `--read`: frames of a link type eco does not decode.
     UnknownLink {
         path: &'a str,
@@ -155,6 +161,18 @@ impl Sentences for Msg<'_> {
             Msg::Attached { port } => format!(
                 "watching TCP port {port} on lo; each connection is shown when it closes (Ctrl-C to stop)"
             ),
+            Msg::NothingSelected { stream, port, connections } => {
+                let what = match (stream, port) {
+                    (Some(s), Some(p)) => format!("TCP connection {s} on port {p}"),
+                    (Some(s), None) => format!("TCP connection {s}"),
+                    (None, Some(p)) => format!("port {p}"),
+                    (None, None) => "the selection".into(),
+                };
+                format!(
+                    "no frame of {what} in the capture (its TCP connections are numbered 0 to {}, as tcp.stream)",
+                    connections.saturating_sub(1)
+                )
+            }
             Msg::UnknownLink { path, link } => format!(
                 "{path} has frames of link type {link}, which eco does not decode (it reads Ethernet, Linux \
                  cooked, raw IP, BSD loopback, PPP and Cisco HDLC): they are listed without their contents"
@@ -218,6 +236,18 @@ impl Sentences for Msg<'_> {
             Msg::Attached { port } => format!(
                 "observando a porta TCP {port} em lo; cada conexão aparece quando fecha (Ctrl-C para parar)"
             ),
+            Msg::NothingSelected { stream, port, connections } => {
+                let what = match (stream, port) {
+                    (Some(s), Some(p)) => format!("da conexão TCP {s} na porta {p}"),
+                    (Some(s), None) => format!("da conexão TCP {s}"),
+                    (None, Some(p)) => format!("da porta {p}"),
+                    (None, None) => "da seleção".into(),
+                };
+                format!(
+                    "nenhum quadro {what} na captura (as conexões TCP dela vão de 0 a {}, como tcp.stream)",
+                    connections.saturating_sub(1)
+                )
+            }
             Msg::UnknownLink { path, link } => format!(
                 "{path} tem quadros do tipo de enlace {link}, que o eco não decodifica (ele lê Ethernet, Linux \
                  cooked, IP puro, loopback BSD, PPP e Cisco HDLC): eles aparecem sem o conteúdo"

@@ -32,7 +32,6 @@ pub mod view;
 
 use std::collections::HashMap;
 use std::io;
-use std::net::SocketAddr;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -42,7 +41,7 @@ use std::time::Duration;
 
 use capture::{Capture, Frame};
 use exchange::{CloseWatch, Exchange, Options};
-use flow::{Analyzer, ConnKey, Info, Phase, PhaseBuilder, Row};
+use flow::{Analyzer, ConnKey, Info, PhaseBuilder, Row};
 use packet::linktype;
 use pcap::Record;
 use table::Table;
@@ -203,7 +202,7 @@ impl ReadJob {
 /// `eco trace --read FILE`: the table (or JSON Lines) for any pcap or
 /// pcapng file, frame by frame as it is read, then the phases of each TCP
 /// connection. Memory grows with the connections, not with the frames.
-pub fn run_read(job: &ReadJob, console: &Console) -> Result<()> {
+pub fn run_read(job: &ReadJob, console: &Console) -> Result<u8> {
     let read_error = |source| Error::PcapRead { path: job.path.clone(), source };
     let mut reader = pcap::Reader::open(&job.path).map_err(read_error)?;
     let mut analyzer = Analyzer::default();
@@ -225,6 +224,9 @@ pub fn run_read(job: &ReadJob, console: &Console) -> Result<()> {
         for stream in analyzer.take_ended() {
             connections.end(stream, console);
         }
+        if let Some(tcp) = row.tcp() {
+            connections.seen_all = connections.seen_all.max(u64::from(tcp.stream) + 1);
+        }
         if !job.selects(&row) {
             continue;
         }
@@ -238,12 +240,13 @@ pub fn run_read(job: &ReadJob, console: &Console) -> Result<()> {
             table.row(&row);
         }
         if console.stdout_gone() {
-            return Ok(());
+            return Ok(0);
         }
     }
     if !job.json {
         table.finish();
     }
+    let (shown, seen_all) = (connections.shown, connections.seen_all);
     connections.print(console);
     let title = job.path.display().to_string();
     pictured.show(&job.view, &title, console)?;
@@ -252,10 +255,22 @@ pub fn run_read(job: &ReadJob, console: &Console) -> Result<()> {
     for link in unknown_links {
         console.warn(&Msg::UnknownLink { path: &path, link });
     }
-    if let Some(warning) = reader.warning() {
-        console.warn(&Msg::FileWarning { path: &path, warning });
+    if shown == 0 && (job.stream.is_some() || job.port.is_some()) {
+        console.note(&Msg::NothingSelected { stream: job.stream, port: job.port, connections: seen_all });
     }
-    Ok(())
+    match reader.warning() {
+        // Cut short (a capture stopped mid-write): the frames are all there
+        // but the last; a damaged file is bad input.
+        Some(warning @ pcap::Warning::CutShort) => {
+            console.warn(&Msg::FileWarning { path: &path, warning });
+            Ok(0)
+        }
+        Some(warning) => {
+            console.warn(&Msg::FileWarning { path: &path, warning });
+            Ok(1)
+        }
+        None => Ok(0),
+    }
 }
 
 /// The first connections of a capture, kept whole for their pictures
@@ -337,10 +352,15 @@ impl Pictured {
 struct Connections {
     json: bool,
     open: HashMap<u32, (ConnKey, PhaseBuilder)>,
-    ended: Vec<(u32, ConnKey, SocketAddr, SocketAddr, Vec<Phase>)>,
-    /// Connections seen, and those whose phases were not kept.
+    /// Ended connections whose phases the table prints: their builders,
+    /// which a late frame (a connection idle for long, then back) still feeds.
+    ended: Vec<(u32, ConnKey, PhaseBuilder)>,
+    /// Connections seen (selected, and all), and those whose phases were not kept.
     seen: u64,
+    seen_all: u64,
     untold: u64,
+    /// Frames selected and shown.
+    shown: u64,
     /// Streams already ended: a late frame of one (a FIN sent again) is
     /// not a connection of its own.
     gone: lru::LruCache<u32, ()>,
@@ -352,12 +372,26 @@ const MAX_PHASES: usize = 100;
 impl Connections {
     fn new(json: bool) -> Connections {
         let gone = lru::LruCache::new(std::num::NonZeroUsize::new(1 << 16).expect("not zero"));
-        Connections { json, open: HashMap::new(), ended: Vec::new(), seen: 0, untold: 0, gone }
+        Connections {
+            json,
+            open: HashMap::new(),
+            ended: Vec::new(),
+            seen: 0,
+            seen_all: 0,
+            untold: 0,
+            shown: 0,
+            gone,
+        }
     }
 
     fn see(&mut self, row: &Row) {
+        self.shown += 1;
         let Some(tcp) = row.tcp() else { return };
         if self.gone.contains(&tcp.stream) {
+            // Back after it was let go: its phases go on.
+            if let Some((.., builder)) = self.ended.iter_mut().find(|(s, ..)| *s == tcp.stream) {
+                builder.see(row);
+            }
             return;
         }
         let seen = &mut self.seen;
@@ -372,9 +406,9 @@ impl Connections {
     fn end(&mut self, stream: u32, console: &Console) {
         let Some((conn, builder)) = self.open.remove(&stream) else { return };
         self.gone.push(stream, ());
-        let (client, server) = builder.endpoints().unwrap_or((conn.0, conn.1));
-        let phases = builder.finish();
         if self.json {
+            let (client, server) = builder.endpoints().unwrap_or((conn.0, conn.1));
+            let phases = builder.finish();
             let connection = json::Connection {
                 stream,
                 client: client.to_string(),
@@ -383,7 +417,7 @@ impl Connections {
             };
             json::connection(console, connection);
         } else if self.ended.len() < MAX_PHASES {
-            self.ended.push((stream, conn, client, server, phases));
+            self.ended.push((stream, conn, builder));
         } else {
             self.untold += 1;
         }
@@ -402,13 +436,13 @@ impl Connections {
         }
         self.ended.sort_by_key(|(stream, ..)| *stream);
         let many = self.seen > 1;
-        for (_, conn, _, _, phases) in &self.ended {
+        for (_, conn, builder) in self.ended {
             if many {
-                console.say(&Msg::ConnectionTitle { conn: *conn });
+                console.say(&Msg::ConnectionTitle { conn });
             } else {
                 console.say(&Msg::PhasesTitle);
             }
-            table::print_phases(console, phases);
+            table::print_phases(console, &builder.finish());
         }
         if self.untold > 0 {
             console.say(&Msg::MorePhases { connections: self.untold });

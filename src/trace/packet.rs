@@ -89,15 +89,21 @@ pub enum TcpOpt {
     FastOpen {
         cookie: bool,
     },
-    /// An experimental option (kinds 253, 254) that is not Fast Open.
-    Experimental,
+    /// An experimental option (kinds 253, 254) that is not Fast Open: its
+    /// 16-bit experiment identifier (RFC 6994).
+    Experimental(u16),
+    /// Echo or Echo reply (RFC 1072, obsolete).
+    Echo(u32),
+    /// Quick-Start (RFC 4782): the rate, as its 4-bit code.
+    QuickStart(u8),
     /// User timeout (RFC 5482), in its unit.
     UserTimeout(u16),
     /// TCP MD5 signature (RFC 2385).
     Md5,
     /// TCP authentication option (RFC 5925).
     Ao,
-    /// Accurate ECN: the byte counters it carries (order 0 or 1).
+    /// Accurate ECN: the byte counters it carries (order 0 or 1); none
+    /// in its two-byte form.
     AccEcn {
         order1: bool,
         counters: Vec<u32>,
@@ -684,8 +690,13 @@ fn tcp(src: IpAddr, dst: IpAddr, bytes: &[u8], reported: u32) -> Decoded {
     let end = (segment.hlen as usize).min(bytes.len());
     let (options, cut) = options(&bytes[20..end], segment.hlen as usize - 20);
     segment.options = options;
-    if cut || end < segment.hlen as usize {
-        segment.cut = Some(Cut::InOptions(short(segment.hlen as usize)));
+    match cut {
+        Some(Short::Malformed) => segment.cut = Some(Cut::InOptions(Short::Malformed)),
+        Some(Short::Capture) => segment.cut = Some(Cut::InOptions(short(segment.hlen as usize))),
+        None if end < segment.hlen as usize => {
+            segment.cut = Some(Cut::InOptions(short(segment.hlen as usize)))
+        }
+        None => {}
     }
     Decoded::Tcp(segment)
 }
@@ -693,8 +704,8 @@ fn tcp(src: IpAddr, dst: IpAddr, bytes: &[u8], reported: u32) -> Decoded {
 /// The options in header order, walked as Wireshark walks them: an
 /// option it does not know is skipped by its length, and the walk goes on.
 /// `bytes`: the options as captured; `declared`: their length as the
-/// header gives it. Also says whether the capture cut an option short.
-pub fn options(mut bytes: &[u8], declared: usize) -> (Vec<TcpOpt>, bool) {
+/// header gives it. Also says where the walk was cut short, and why.
+pub fn options(mut bytes: &[u8], declared: usize) -> (Vec<TcpOpt>, Option<Short>) {
     let mut options = Vec::new();
     let mut room = declared;
     while let Some((&kind, rest)) = bytes.split_first().filter(|_| room > 0) {
@@ -712,52 +723,55 @@ pub fn options(mut bytes: &[u8], declared: usize) -> (Vec<TcpOpt>, bool) {
         if room < 2 {
             break; // no room for a length: past the header
         }
-        let Some(&len) = rest.first() else { return (options, true) };
+        let Some(&len) = rest.first() else { return (options, Some(Short::Capture)) };
         let len = usize::from(len);
         if len < 2 || len > room {
             // A length that cannot be, or past the header: Wireshark
             // stops here too.
             break;
         }
+        if kind == 5 && len < 10 {
+            // A SACK option without room for one block: Wireshark calls
+            // the segment malformed and reads no further.
+            return (options, Some(Short::Malformed));
+        }
         if len > bytes.len() {
             // Inside the header but cut by the capture: Wireshark has
-            // begun this option's text before it runs out of bytes.
+            // begun this option's text before it runs out of bytes (of a
+            // SACK, the whole blocks it has).
             match kind {
                 19 => options.push(TcpOpt::Md5),
                 29 => options.push(TcpOpt::Ao),
+                5 => options.push(TcpOpt::Sack(blocks(&bytes[2..]))),
                 _ => {}
             }
-            return (options, true);
+            return (options, Some(Short::Capture));
         }
         let body = &bytes[2..len];
         let be16 = |at: usize| body.get(at..at + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
         let be32 = |at: usize| body.get(at..at + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
-        let option = match kind {
-            2 => be16(0).map(TcpOpt::Mss),
-            3 => body.first().map(|shift| TcpOpt::WindowScale(*shift)),
-            4 => Some(TcpOpt::SackPerm),
-            5 => Some(TcpOpt::Sack(
-                body.chunks_exact(8)
-                    .map(|b| {
-                        (
-                            u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
-                            u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
-                        )
-                    })
-                    .collect(),
-            )),
-            8 => be32(0).zip(be32(4)).map(|(val, ecr)| TcpOpt::Timestamp { val, ecr }),
-            19 => Some(TcpOpt::Md5),
-            28 => be16(0).map(|v| TcpOpt::UserTimeout(v & 0x7fff)),
-            29 => Some(TcpOpt::Ao),
-            34 => Some(TcpOpt::FastOpen { cookie: !body.is_empty() }),
-            // Experimental: Fast Open before its number (magic 0xf989).
-            253 | 254 => match be16(0) {
+        // Wireshark shows an option only at the length its definition
+        // gives (an MSS of six bytes is not shown, and the walk goes on).
+        let option = match (kind, len) {
+            (2, 4) => be16(0).map(TcpOpt::Mss),
+            (3, 3) => body.first().map(|shift| TcpOpt::WindowScale(*shift)),
+            (4, _) => Some(TcpOpt::SackPerm),
+            (5, _) => Some(TcpOpt::Sack(blocks(body))),
+            (6 | 7, 6) => be32(0).map(TcpOpt::Echo),
+            (8, 10) => be32(0).zip(be32(4)).map(|(val, ecr)| TcpOpt::Timestamp { val, ecr }),
+            (19, _) => Some(TcpOpt::Md5),
+            (27, 8) => body.first().map(|b| TcpOpt::QuickStart(b & 0x0f)),
+            (28, 4) => be16(0).map(|v| TcpOpt::UserTimeout(v & 0x7fff)),
+            (29, _) => Some(TcpOpt::Ao),
+            (34, _) => Some(TcpOpt::FastOpen { cookie: !body.is_empty() }),
+            // Experimental: Fast Open before its number (magic 0xf989),
+            // or an experiment's identifier.
+            (253 | 254, 4..) => match be16(0) {
                 Some(0xf989) => Some(TcpOpt::FastOpen { cookie: body.len() > 2 }),
-                _ => Some(TcpOpt::Experimental),
+                exid => exid.map(TcpOpt::Experimental),
             },
             // Accurate ECN, orders 0 (172) and 1 (174): 24-bit counters.
-            172 | 174 => Some(TcpOpt::AccEcn {
+            (172 | 174, 2 | 5 | 8 | 11) => Some(TcpOpt::AccEcn {
                 order1: kind == 174,
                 counters: body.chunks_exact(3).map(|c| u32::from_be_bytes([0, c[0], c[1], c[2]])).collect(),
             }),
@@ -767,7 +781,14 @@ pub fn options(mut bytes: &[u8], declared: usize) -> (Vec<TcpOpt>, bool) {
         bytes = &bytes[len..];
         room -= len;
     }
-    (options, false)
+    (options, None)
+}
+
+/// The whole (left, right) blocks of a SACK option's body.
+fn blocks(body: &[u8]) -> Vec<(u32, u32)> {
+    body.chunks_exact(8)
+        .map(|b| (u32::from_be_bytes([b[0], b[1], b[2], b[3]]), u32::from_be_bytes([b[4], b[5], b[6], b[7]])))
+        .collect()
 }
 
 fn icmp(src: IpAddr, dst: IpAddr, bytes: &[u8], v6: bool, ttl: u8) -> Decoded {
@@ -1033,12 +1054,12 @@ mod tests {
     fn options_cut_by_the_capture_or_past_the_header() {
         // MSS, then an MD5 option whose 18 bytes the capture cut.
         let bytes = [2, 4, 5, 0xb4, 19, 18, 1, 2];
-        assert_eq!(options(&bytes, 24), (vec![TcpOpt::Mss(1460), TcpOpt::Md5], true));
+        assert_eq!(options(&bytes, 24), (vec![TcpOpt::Mss(1460), TcpOpt::Md5], Some(Short::Capture)));
         // The same option running past the header's end: not a cut.
-        assert_eq!(options(&bytes, 8), (vec![TcpOpt::Mss(1460)], false));
+        assert_eq!(options(&bytes, 8), (vec![TcpOpt::Mss(1460)], None));
         // An option Wireshark does not show does not stop the walk.
         let bytes = [30, 4, 0, 0, 3, 3, 7, 0];
-        assert_eq!(options(&bytes, 8), (vec![TcpOpt::Other, TcpOpt::WindowScale(7)], false));
+        assert_eq!(options(&bytes, 8), (vec![TcpOpt::Other, TcpOpt::WindowScale(7)], None));
     }
 
     #[test]

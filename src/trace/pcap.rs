@@ -95,20 +95,37 @@ const MAX_BLOCK: usize = 16 << 20;
 impl Reader {
     /// Opens `path` (`-`: standard input).
     pub fn open(path: &Path) -> io::Result<Reader> {
+        if path.is_dir() {
+            return Err(io::Error::new(io::ErrorKind::IsADirectory, "it is a directory, not a capture file"));
+        }
         let input: Box<dyn Read + Send> =
             if path == Path::new("-") { Box::new(io::stdin()) } else { Box::new(File::open(path)?) };
         Reader::from_read(input)
     }
 
     /// Reads a capture from any byte stream.
-    pub fn from_read(input: impl Read + Send + 'static) -> io::Result<Reader> {
-        let inner = pcap_parser::create_reader(BUFFER, input).map_err(|e| match e {
-            PcapError::Eof => io::Error::new(io::ErrorKind::InvalidData, "the file is empty"),
-            PcapError::HeaderNotRecognized => {
-                io::Error::new(io::ErrorKind::InvalidData, "this is neither a pcap nor a pcapng file")
-            }
-            other => io::Error::new(io::ErrorKind::InvalidData, format!("{other:?}")),
-        })?;
+    pub fn from_read(mut input: impl Read + Send + 'static) -> io::Result<Reader> {
+        // The first bytes, to tell a damaged or cut capture from a file
+        // that is no capture at all; then read again from the start.
+        // As many as the reader's buffer takes: it parses the file header
+        // from its first read, which must hold all of it.
+        let mut head = Vec::with_capacity(BUFFER);
+        (&mut input).take(BUFFER as u64).read_to_end(&mut head)?;
+        let known_magic = head.len() >= 4
+            && [[0xa1, 0xb2, 0xc3, 0xd4], [0xa1, 0xb2, 0x3c, 0x4d], [0x0a, 0x0d, 0x0d, 0x0a]]
+                .iter()
+                .any(|m| head[..4] == m[..] || head[..4].iter().rev().eq(m.iter()));
+        let invalid = |text: &str| io::Error::new(io::ErrorKind::InvalidData, text.to_string());
+        let inner =
+            pcap_parser::create_reader(BUFFER, io::Cursor::new(head).chain(input)).map_err(|e| match e {
+                PcapError::Eof => invalid("the file is empty"),
+                _ if known_magic => invalid("its file header is cut short or damaged"),
+                PcapError::HeaderNotRecognized | PcapError::Incomplete(_) | PcapError::UnexpectedEof => {
+                    invalid("this is neither a pcap nor a pcapng file")
+                }
+                PcapError::ReadError => invalid("it could not be read"),
+                _ => invalid("its file header is damaged"),
+            })?;
         Ok(Reader { inner, interfaces: Vec::new(), legacy: None, warning: None, done: false })
     }
 
@@ -129,7 +146,13 @@ impl Reader {
                 Err(PcapError::Incomplete(_)) => Step::Refill,
                 Err(PcapError::BufferTooSmall) => Step::Grow,
                 Err(PcapError::UnexpectedEof) => Step::End(Some(Warning::CutShort)),
-                Err(error) => Step::End(Some(Warning::Damaged(format!("{error:?}")))),
+                Err(PcapError::ReadError) => {
+                    Step::End(Some(Warning::Damaged("the file could not be read".into())))
+                }
+                // nom's errors carry the bytes they stopped at: not for people.
+                Err(_) => {
+                    Step::End(Some(Warning::Damaged("a block's lengths or fields do not add up".into())))
+                }
             };
             match step {
                 Step::Block(consumed, taken) => {
