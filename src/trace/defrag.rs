@@ -6,9 +6,10 @@
 //!
 //! A fragment joins a datagram only if the capture kept all of it (a
 //! snapshot length that cut it leaves a hole nothing could fill). Memory
-//! is bounded: at most [`MAX_PENDING`] datagrams wait at once (the oldest
-//! is dropped), each holding at most twice the largest datagram's bytes
-//! (overlapping fragments beyond that drop the datagram).
+//! is bounded: at most [`MAX_PENDING`] datagrams wait at once, holding at
+//! most [`MAX_HELD`] bytes together (beyond either, the datagram added to
+//! least recently is dropped), each at most twice the largest datagram's
+//! bytes (overlapping fragments beyond that drop the datagram).
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -17,7 +18,12 @@ use std::num::NonZeroUsize;
 /// Datagrams waiting for fragments at once; the least recently added to
 /// is forgotten when a new one starts (a capture full of lone fragments,
 /// such as an attack, cannot make eco grow without bound).
-pub const MAX_PENDING: usize = 256;
+pub const MAX_PENDING: usize = 16_384;
+
+/// Bytes all waiting datagrams may hold together: small fragments of many
+/// datagrams interleaved are kept (as Wireshark keeps them), big ones
+/// cannot take more than this.
+pub const MAX_HELD: usize = 32 << 20;
 
 /// The largest IP payload: IPv4's total length (and IPv6's payload length)
 /// is 16 bits.
@@ -77,11 +83,13 @@ impl Pending {
 /// The datagrams being reassembled.
 pub struct Fragments {
     pending: lru::LruCache<Key, Pending>,
+    /// Bytes held by all of them.
+    held: usize,
 }
 
 impl Default for Fragments {
     fn default() -> Fragments {
-        Fragments { pending: lru::LruCache::new(NonZeroUsize::new(MAX_PENDING).expect("non-zero")) }
+        Fragments { pending: lru::LruCache::new(NonZeroUsize::new(MAX_PENDING).expect("non-zero")), held: 0 }
     }
 }
 
@@ -94,23 +102,43 @@ impl Fragments {
         if end > MAX_DATAGRAM {
             return None; // cannot be part of any datagram
         }
+        if !self.pending.contains(&key) && self.pending.len() == MAX_PENDING {
+            // The cache is about to forget its oldest: count its bytes out.
+            if let Some((_, old)) = self.pending.pop_lru() {
+                self.held -= old.held;
+            }
+        }
         let pending = self.pending.get_or_insert_mut(key, Pending::default);
         if !fragment.more {
             pending.total = Some(end);
         }
         if !pending.pieces.contains_key(&fragment.offset) {
             pending.held += fragment.bytes.len();
+            self.held += fragment.bytes.len();
             if pending.held > 2 * MAX_DATAGRAM {
-                self.pending.pop(&key);
+                self.forget(&key);
                 return None;
             }
             pending.pieces.insert(fragment.offset, fragment.bytes.to_vec());
         }
-        let whole = pending.assemble();
+        let whole = self.pending.peek(&key).and_then(Pending::assemble);
         if whole.is_some() {
-            self.pending.pop(&key);
+            self.forget(&key);
+        }
+        // Over the byte budget: the least recently added to go first.
+        while self.held > MAX_HELD {
+            match self.pending.pop_lru() {
+                Some((_, old)) => self.held -= old.held,
+                None => break,
+            }
         }
         whole
+    }
+
+    fn forget(&mut self, key: &Key) {
+        if let Some(old) = self.pending.pop(key) {
+            self.held -= old.held;
+        }
     }
 }
 

@@ -435,7 +435,14 @@ fn ip_at(data: &[u8], reported: usize, depth: usize, f: &mut Fragments) -> Decod
         Ok(ip) => ip,
         Err(error) => return malformed("?", "?", &error.to_string()),
     };
-    let (src, dst) = (ip.source_addr(), ip.destination_addr());
+    let (src, mut dst) = (ip.source_addr(), ip.destination_addr());
+    // A routing header with segments left names where the packet is
+    // going in the end: Wireshark's destination (and connection).
+    if let LaxIpSlice::Ipv6(v6) = &ip
+        && let Some(last) = ipv6_final_destination(v6.header().next_header().0, v6.extensions().slice())
+    {
+        dst = last;
+    }
     let payload = ip.payload();
     // The payload's length as the frame reports it: what the IP header
     // says (zero in an IPv4 header means "as captured": TSO and BIG TCP),
@@ -542,6 +549,40 @@ fn ipv6_fragment(mut next: u8, mut exts: &[u8]) -> Option<FragmentOf> {
                 let (offset, more) = (usize::from(field >> 3) * 8, field & 1 == 1);
                 let id = u32::from_be_bytes([header[4], header[5], header[6], header[7]]);
                 return (offset != 0 || more).then_some(FragmentOf { offset, more, id });
+            }
+            _ => return None,
+        };
+        next = *exts.first()?;
+        exts = exts.get(len..)?;
+    }
+}
+
+/// The final destination a routing header gives (types 0 and 2, and
+/// segment routing's type 4), when segments are left to visit.
+fn ipv6_final_destination(mut next: u8, mut exts: &[u8]) -> Option<IpAddr> {
+    let address = |bytes: &[u8]| -> Option<IpAddr> { Some(IpAddr::from(<[u8; 16]>::try_from(bytes).ok()?)) };
+    loop {
+        let len = match next {
+            0 | 60 => (usize::from(*exts.get(1)?) + 1) * 8,
+            51 => (usize::from(*exts.get(1)?) + 2) * 4,
+            43 => {
+                let len = (usize::from(*exts.get(1)?) + 1) * 8;
+                let header = exts.get(..len)?;
+                if header.get(3).copied().unwrap_or(0) == 0 {
+                    return None; // no segment left: the destination is final
+                }
+                return match header[2] {
+                    // Type 0: the addresses to visit, the last one last.
+                    0 => {
+                        let count = (len - 8) / 16;
+                        address(header.get(8 + (count.checked_sub(1)?) * 16..8 + count * 16)?)
+                    }
+                    // Type 2 (Mobile IPv6): the home address. Type 4
+                    // (segment routing): the list is in reverse, the
+                    // final segment first.
+                    2 | 4 => address(header.get(8..24)?),
+                    _ => None,
+                };
             }
             _ => return None,
         };
