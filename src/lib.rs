@@ -96,8 +96,9 @@ pub fn run(cli: Cli, lang: Lang) -> Result<u8> {
     // Reading a capture prints a file's worth of lines: stdout in blocks.
     let reads_file = matches!(&cli.command, Command::Trace(args) if args.read.is_some());
     let console = if reads_file { Console::stdio_buffered(lang, level) } else { Console::stdio(lang, level) };
-    // On a terminal, lines fit its width (`--wide`: as they are).
-    let console = console.fit(if cli.wide { None } else { console::terminal_width() });
+    // On a terminal, lines fit its width, 100 columns at most (a line
+    // longer than that is hard to read anyway); `--wide`: as they are.
+    let console = console.fit(if cli.wide { None } else { console::terminal_width().map(|w| w.min(100)) });
     match cli.command {
         Command::Server(_) => unreachable!("handled above"),
         Command::Client(args) => run_client(args, &console).map(|()| 0),

@@ -145,10 +145,7 @@ fn chromium_renders_the_svg_and_the_page() {
 
 /// `COMMAND` in a terminal `columns` wide; what it wrote, colours removed.
 fn in_terminal(columns: usize, args: &[&str]) -> (String, Option<i32>) {
-    let mut cmd = Command::new("python3");
-    cmd.arg(python_script("in_terminal.py")).arg(columns.to_string()).arg(eco_bin()).args(args);
-    cmd.env_remove("NO_COLOR");
-    let out = cmd.output().unwrap();
+    let out = in_terminal_raw(columns, args, &[]);
     let mut plain = String::new();
     let mut chars = text(&out.stdout).chars().peekable().collect::<Vec<_>>().into_iter().peekable();
     while let Some(c) = chars.next() {
@@ -167,6 +164,14 @@ fn in_terminal(columns: usize, args: &[&str]) -> (String, Option<i32>) {
     // on the screen is the text after the last one.
     let screen: Vec<&str> = plain.lines().map(|l| l.rsplit('\r').next().unwrap_or(l)).collect();
     (screen.join("\n"), out.status.code())
+}
+
+/// What the terminal received, escapes and all; `env`: variables to set.
+fn in_terminal_raw(columns: usize, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = Command::new("python3");
+    cmd.arg(python_script("in_terminal.py")).arg(columns.to_string()).arg(eco_bin()).args(args);
+    cmd.env_remove("NO_COLOR").envs(env.iter().copied());
+    cmd.output().unwrap()
 }
 
 fn assert_fits(output: &str, columns: usize) {
@@ -192,6 +197,16 @@ fn the_demo_fits_terminals_of_80_and_100_columns() {
             assert_fits(&output, columns);
         }
     }
+    // Colour on a terminal; none with NO_COLOR, none in a pipe.
+    let coloured = in_terminal_raw(80, &["demo", "--lang", "en"], &[]);
+    assert!(text(&coloured.stdout).contains("\x1b[36m"), "arrows in colour");
+    let plain = in_terminal_raw(80, &["demo", "--lang", "en"], &[("NO_COLOR", "1")]);
+    assert!(!text(&plain.stdout).contains('\x1b'), "NO_COLOR");
+    let piped = eco_output(&["demo", "--lang", "en"]);
+    assert!(!text(&piped.stdout).contains('\x1b'), "a pipe");
+    // A wide terminal: still 100 columns at most.
+    let (wide_terminal, _) = in_terminal(160, &["demo", "--lang", "en"]);
+    assert_fits(&wide_terminal, 100);
     // --wide keeps tshark's full lines.
     let (wide, _) = in_terminal(80, &["demo", "--lang", "en", "--wide"]);
     assert!(wide.lines().any(|l| l.chars().count() > 100 && l.contains("TSval=")), "{wide}");
