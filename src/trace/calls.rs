@@ -96,8 +96,11 @@ pub fn place<'a>(
                 let peer = sock?.peer?;
                 Some(if key.0 == peer { key.1 } else { key.0 })
             });
-            let frame = match (stream, local) {
-                (Some(stream), Some(local)) => tie(call, local, by_stream(stream)),
+            let frame = match (stream, local, sock) {
+                (Some(stream), Some(local), _) => tie(call, local, by_stream(stream)),
+                (None, _, Some(sock)) if sock.datagram => {
+                    sock.local.and_then(|local| tie_datagram(call, local, rows))
+                }
                 _ => None,
             };
             let label = labels.get(call.program).map_or("?", String::as_str);
@@ -140,6 +143,23 @@ fn tie<'r>(call: &Call, local: SocketAddr, mut rows: impl Iterator<Item = &'r Ro
         (Op::Recv { .. }, Ok(0)) => rows.filter(|r| !after(r) && !from_us(r) && has(r, FIN)).last(),
         (Op::Recv { .. }, Ok(_)) => rows.filter(|r| !after(r) && !from_us(r) && data(r)).last(),
         (Op::Accept(_), Ok(_)) => rows.filter(|r| !after(r) && !from_us(r) && !data(r)).last(),
+        _ => None,
+    };
+    frame.map(|r| r.no)
+}
+
+/// The datagram a send on a UDP socket caused, or the one a receive got.
+fn tie_datagram(call: &Call, local: SocketAddr, rows: &[Row]) -> Option<usize> {
+    let ours = |r: &Row, sent: bool| match &r.info {
+        super::flow::Info::Udp { sport, dport, .. } => {
+            let (ip, port) = if sent { (&r.src, *sport) } else { (&r.dst, *dport) };
+            port == local.port() && (local.ip().is_unspecified() || *ip == local.ip().to_string())
+        }
+        _ => false,
+    };
+    let frame = match (&call.op, call.result) {
+        (Op::Send { .. }, Ok(n)) if n > 0 => rows.iter().find(|r| r.ts >= call.at && ours(r, true)),
+        (Op::Recv { .. }, Ok(_)) => rows.iter().filter(|r| r.ts < call.at && ours(r, false)).last(),
         _ => None,
     };
     frame.map(|r| r.no)

@@ -27,7 +27,7 @@ use super::capture::{Capture, Frame};
 use super::flow::{Analyzer, PhaseBuilder, Row};
 use super::ladder::Side;
 use super::messages::Role;
-use super::syscalls::{Seen, Tracer};
+use super::syscalls::{Ports, Seen, Tracer};
 use super::view::{self, View};
 use crate::console::Console;
 use crate::error::{Error, Result};
@@ -132,12 +132,13 @@ pub fn run(job: &RunJob, console: &Console) -> Result<u8> {
     let capture =
         Capture::open_loopback_all(Duration::from_millis(50)).map_err(|source| Error::Capture { source })?;
     let capturing = Arc::new(AtomicBool::new(true));
+    let mut tracer = Tracer::default();
     let capture_thread = {
         let capturing = Arc::clone(&capturing);
-        std::thread::spawn(move || capture_all(capture, &capturing))
+        let ports = Arc::clone(&tracer.ports);
+        std::thread::spawn(move || capture_all(capture, &capturing, &ports))
     };
 
-    let mut tracer = Tracer::default();
     let mut started: Vec<Started> = Vec::new();
     let mut output = Vec::new();
     let mut waiting: Option<Instant> = None;
@@ -373,12 +374,28 @@ fn wait_for_child(timeout: Duration) {
 
 /// Captures every frame on `lo` until told to stop. Returns the frames
 /// and whether some were cut to their headers (or dropped) to bound memory.
-fn capture_all(mut capture: Capture, capturing: &AtomicBool) -> (Vec<Frame>, bool) {
+fn capture_all(mut capture: Capture, capturing: &AtomicBool, ports: &Ports) -> (Vec<Frame>, bool) {
+    use super::packet::{Decoded, decode, linktype};
     let mut frames = Vec::new();
     let (mut bytes, mut trimmed) = (0usize, false);
     loop {
         match capture.next_frame() {
             Ok(Some(mut frame)) => {
+                // Only the programs' ports (on the real `lo`, other
+                // programs talk too), and ICMP (a port unreachable).
+                let theirs = |a: SocketAddr, b: SocketAddr| {
+                    let known = ports.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    known.contains(&a.port()) || known.contains(&b.port())
+                };
+                let keep = match decode(linktype::ETHERNET, &frame.data, frame.orig_len) {
+                    Decoded::Tcp(seg) => theirs(seg.src, seg.dst),
+                    Decoded::Udp { src, dst, .. } => theirs(src, dst),
+                    Decoded::Icmp { .. } => true,
+                    _ => false,
+                };
+                if !keep {
+                    continue;
+                }
                 if frames.len() >= MAX_FRAMES {
                     trimmed = true;
                     continue;
@@ -472,11 +489,14 @@ fn report(
         });
     }
     let ours: HashSet<u32> = streams.iter().copied().collect();
-    let loose: Vec<String> = placed
-        .iter()
-        .filter(|p| p.stream.is_none_or(|s| !ours.contains(&s)))
-        .map(|p| lang.text(&calls::Line(p)))
-        .collect();
+    let loose = view::Loose {
+        rows: rows.iter().filter(|r| r.tcp().is_none()).collect(),
+        events: placed
+            .iter()
+            .filter(|p| p.stream.is_none_or(|s| !ours.contains(&s)))
+            .map(|p| (p.call.at, lang.text(&calls::Line(p))))
+            .collect(),
+    };
     let title = labels.join(" + ");
     view::show(&connections, &loose, view, &title, console)
 }

@@ -123,7 +123,14 @@ pub struct Tracer {
     pub untold: u64,
     /// One pidfd per process (thread group), to copy descriptors.
     pidfds: HashMap<i32, OwnedFd>,
+    /// The ports the programs use (bound, connected to, sent to), told
+    /// to the capture as they become known: on the real `lo` only their
+    /// packets are kept. Known before any packet on them can be sent.
+    pub ports: Ports,
 }
+
+/// Ports shared with the capture thread.
+pub type Ports = std::sync::Arc<std::sync::Mutex<HashSet<u16>>>;
 
 /// Calls kept at most (a program in a loop makes millions).
 const MAX_CALLS: usize = 100_000;
@@ -278,7 +285,12 @@ impl Tracer {
             libc::SYS_accept | libc::SYS_accept4 => Op::Accept(None),
             libc::SYS_connect => Op::Connect(read_sockaddr(pid, args[1], args[2])),
             libc::SYS_sendto if args[4] == 0 => Op::Send { name: "send", len: args[2] },
-            libc::SYS_sendto => Op::Send { name: "sendto", len: args[2] },
+            libc::SYS_sendto => {
+                if let Some(to) = read_sockaddr(pid, args[4], args[5]) {
+                    self.port(to);
+                }
+                Op::Send { name: "sendto", len: args[2] }
+            }
             libc::SYS_sendmsg => Op::Send { name: "sendmsg", len: msg_len(pid, args[1]) },
             libc::SYS_write => Op::Send { name: "write", len: args[2] },
             libc::SYS_writev => Op::Send { name: "writev", len: iov_len(pid, args[1], args[2]) },
@@ -291,6 +303,9 @@ impl Tracer {
             libc::SYS_close => Op::Close,
             _ => return Seen::Nothing,
         };
+        if let Op::Bind(Some(addr)) | Op::Connect(Some(addr)) = &op {
+            self.port(*addr);
+        }
         // read, write and close are calls on any descriptor: only sockets count.
         let Some(socket) = socket_inode(pid, fd) else { return Seen::Nothing };
         if self.ignored.contains(&socket) {
@@ -386,6 +401,9 @@ impl Tracer {
             self.socks.remove(&socket);
             return;
         }
+        if let Some(addr) = local.as_ref().and_then(|a| a.as_socket()) {
+            self.port(addr);
+        }
         let entry = self.socks.entry(socket).or_default();
         if let Some(addr) = local.and_then(|a| a.as_socket()).filter(|a| a.port() != 0) {
             entry.local = Some(addr);
@@ -395,6 +413,12 @@ impl Tracer {
         }
         if let Ok(kind) = sock.r#type() {
             entry.datagram = kind == socket2::Type::DGRAM;
+        }
+    }
+
+    fn port(&self, addr: SocketAddr) {
+        if addr.port() != 0 {
+            self.ports.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(addr.port());
         }
     }
 

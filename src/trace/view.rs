@@ -115,26 +115,31 @@ pub fn pictures(conn: &Connection, view: &View, console: &Console) {
 
 /// Table, phases and pictures of each connection; then the lines that
 /// belong to none; then the exports.
-pub fn show(
-    conns: &[Connection],
-    loose: &[String],
-    view: &View,
-    title: &str,
-    console: &Console,
-) -> Result<()> {
+pub fn show(conns: &[Connection], loose: &Loose, view: &View, title: &str, console: &Console) -> Result<()> {
     for conn in conns {
         console.say(&Words::Connection { client: &conn.client, server: &conn.server });
         table(conn, console);
         phases(conn, console);
         pictures(conn, view, console);
     }
-    if !loose.is_empty() {
+    if !loose.rows.is_empty() || !loose.events.is_empty() {
         console.say(&Words::Loose);
-        for line in loose {
-            console.say(&Raw(line));
+        let mut table = Table::new(console, loose.events.clone());
+        for row in &loose.rows {
+            table.row(row);
         }
+        table.finish();
     }
-    export(conns, loose, view, title, console)
+    let rest: Vec<String> = loose.events.iter().map(|(_, text)| text.clone()).collect();
+    export(conns, &rest, view, title, console)
+}
+
+/// What belongs to no TCP connection: datagrams, ICMP, and the calls on
+/// sockets of none (UDP, a connect that never sent a SYN).
+#[derive(Default)]
+pub struct Loose<'a> {
+    pub rows: Vec<&'a Row>,
+    pub events: Vec<(Duration, String)>,
 }
 
 /// Writes `--svg`, `--html` and `--mermaid`.

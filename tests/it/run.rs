@@ -325,3 +325,54 @@ fn attach_without_root_says_what_works_without_root() {
     assert!(stderr.contains("eco trace --run 'python3 servidor.py' --run 'python3 cliente.py'"), "{stderr}");
     assert!(stderr.contains("setcap cap_net_raw+ep"), "{stderr}");
 }
+
+#[test]
+fn a_udp_pair_shows_its_datagrams_beside_sendto_and_recvfrom() {
+    if !root() || tool("setpriv").is_none() {
+        return;
+    }
+    let dir = open_dir();
+    let server = dir.path().join("udp_servidor.py");
+    let client = dir.path().join("udp_cliente.py");
+    std::fs::write(
+        &server,
+        "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(('127.0.0.1', 9999))\n\
+         data, addr = s.recvfrom(1024)\ns.sendto(data, addr)\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &client,
+        "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+         s.sendto('olá'.encode(), ('127.0.0.1', 9999))\nprint(s.recvfrom(1024)[0].decode())\n",
+    )
+    .unwrap();
+    let (cmd, _guard) = eco_as_nobody(&[
+        "trace",
+        "--lang",
+        "en",
+        "--wide",
+        "--run",
+        &format!("python3 {}", server.display()),
+        "--run",
+        &format!("python3 {}", client.display()),
+    ]);
+    let out = finish(cmd);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    assert!(stdout.contains("udp_cliente.py | olá"), "{stdout}");
+    // Two datagrams of 4 bytes ("olá" in UTF-8), each between its calls.
+    let datagram = |port_first: bool| {
+        stdout
+            .lines()
+            .position(|l| {
+                l.contains(" UDP ") && l.contains("Len=4") && (l.contains(" → 9999 ") != port_first)
+            })
+            .unwrap_or_else(|| panic!("datagram:\n{stdout}"))
+    };
+    let (there, back) = (datagram(false), datagram(true));
+    let sent = line_of(&stdout, "udp_cliente.py: sendto(4) → 4 bytes (frame 1)");
+    let got = line_of(&stdout, "udp_servidor.py: recvfrom(1024) returned 4 bytes (frame 1)");
+    let echoed = line_of(&stdout, "udp_servidor.py: sendto(4) → 4 bytes (frame 2)");
+    let answer = line_of(&stdout, "udp_cliente.py: recvfrom(1024) returned 4 bytes (frame 2)");
+    assert!(sent < there && there < got && got < echoed && echoed < back && back < answer, "{stdout}");
+}
