@@ -159,7 +159,7 @@ fn tie_datagram(call: &Call, local: SocketAddr, rows: &[Row]) -> Option<usize> {
     };
     let frame = match (&call.op, call.result) {
         (Op::Send { .. }, Ok(n)) if n > 0 => rows.iter().find(|r| r.ts >= call.at && ours(r, true)),
-        (Op::Recv { .. }, Ok(_)) => rows.iter().filter(|r| r.ts < call.at && ours(r, false)).last(),
+        (Op::Recv { .. }, Ok(_)) => rows.iter().rev().find(|r| r.ts < call.at && ours(r, false)),
         _ => None,
     };
     frame.map(|r| r.no)
