@@ -176,7 +176,7 @@ impl Tags {
 
     /// Wireshark prepends each tag in turn, so the last one it checks
     /// comes first: this is the order they read in, left to right.
-    fn labels(&self) -> impl Iterator<Item = String> + '_ {
+    pub fn labels(&self) -> impl Iterator<Item = String> + '_ {
         let fixed = [
             (self.zero_window_probe_ack, "[TCP ZeroWindowProbeAck] "),
             (self.zero_window, "[TCP ZeroWindow] "),

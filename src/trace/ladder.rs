@@ -230,27 +230,12 @@ fn frames_of(phase: &Phase) -> &super::flow::Frames {
     }
 }
 
-/// The analysis tags, short, for an arrow.
+/// The analysis tags, short, for an arrow (`Retransmission`, `Dup ACK 5#1`).
 fn short_tags(tcp: &super::flow::TcpRow) -> Vec<String> {
-    let t = &tcp.tags;
-    let mut tags = Vec::new();
-    let named = [
-        (t.spurious, "Spurious Retransmission"),
-        (t.fast, "Fast Retransmission"),
-        (t.retransmission, "Retransmission"),
-        (t.out_of_order, "Out-Of-Order"),
-        (t.lost_segment, "Previous segment not captured"),
-        (t.acked_unseen, "ACKed unseen segment"),
-        (t.window_full, "Window Full"),
-        (t.zero_window, "ZeroWindow"),
-        (t.window_update, "Window Update"),
-        (t.keep_alive, "Keep-Alive"),
-    ];
-    tags.extend(named.iter().filter(|(on, _)| *on).map(|(_, n)| n.to_string()));
-    if let Some((frame, count)) = t.dup_ack {
-        tags.push(format!("Dup ACK {frame}#{count}"));
-    }
-    tags
+    tcp.tags
+        .labels()
+        .map(|label| label.trim_start_matches("[TCP ").trim_end_matches("] ").to_string())
+        .collect()
 }
 
 /// An arrow `inner` columns wide with its label: `─ label ────▶` or

@@ -93,6 +93,18 @@ fn check_exercise(stdout: &str, port: u16) {
     assert!(stdout.contains("cliente.py: exited with status 0"), "{stdout}");
 }
 
+/// `eco trace --lang en --wide [EXTRA] --run C1 --run C2 ...` as user
+/// nobody (eco makes its own namespace), to its end.
+fn traced_as_nobody(extra: &[&str], commands: &[String]) -> Output {
+    let mut args = vec!["trace", "--lang", "en", "--wide"];
+    args.extend_from_slice(extra);
+    for command in commands {
+        args.extend(["--run", command.as_str()]);
+    }
+    let (cmd, _guard) = eco_as_nobody(&args);
+    finish(cmd)
+}
+
 /// Runs `cmd` to its end, at most a minute.
 fn finish(mut cmd: Command) -> Output {
     let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
@@ -176,19 +188,10 @@ fn a_students_python_pair_without_root_in_a_namespace_of_its_own() {
     let pcap = dir.path().join("run.pcap");
     let pcap_arg = pcap.display().to_string();
     // The port of the exercise: in eco's own namespace, it is free.
-    let (cmd, _guard) = eco_as_nobody(&[
-        "trace",
-        "--lang",
-        "en",
-        "--wide",
-        "--pcap",
-        &pcap_arg,
-        "--run",
-        &format!("python3 {server} 5050"),
-        "--run",
-        &format!("python3 {client} 5050"),
-    ]);
-    let out = finish(cmd);
+    let out = traced_as_nobody(
+        &["--pcap", &pcap_arg],
+        &[format!("python3 {server} 5050"), format!("python3 {client} 5050")],
+    );
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
     check_exercise(&stdout, 5050);
@@ -209,17 +212,8 @@ fn a_c_client_shows_its_write_and_read() {
     let source = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/c/cliente.c");
     let built = Command::new(gcc).arg("-O1").arg("-o").arg(&binary).arg(source).status().unwrap();
     assert!(built.success());
-    let (cmd, _guard) = eco_as_nobody(&[
-        "trace",
-        "--lang",
-        "en",
-        "--wide",
-        "--run",
-        &format!("python3 {server} 7070"),
-        "--run",
-        &format!("{} 7070", binary.display()),
-    ]);
-    let out = finish(cmd);
+    let out =
+        traced_as_nobody(&[], &[format!("python3 {server} 7070"), format!("{} 7070", binary.display())]);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
     assert!(stdout.contains("cliente | echo: Ola, C"), "{stdout}");
@@ -238,17 +232,11 @@ fn a_failing_command_gives_eco_its_exit_status() {
     if !root() {
         return;
     }
-    let (cmd, _guard) =
-        eco_as_nobody(&["trace", "--lang", "en", "--run", "python3 -c 'import sys; sys.exit(3)'"]);
-    let out = finish(cmd);
+    let out = traced_as_nobody(&[], &["python3 -c 'import sys; sys.exit(3)'".into()]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stdout).contains("-c: exited with status 3")
-            || text(&out.stdout).contains("exited with status 3")
-    );
+    assert!(text(&out.stdout).contains("python3: exited with status 3"), "{}", text(&out.stdout));
     // A command that is not there: 127, as a shell says.
-    let (cmd, _guard) = eco_as_nobody(&["trace", "--lang", "en", "--run", "no-such-program-eco-test"]);
-    let out = finish(cmd);
+    let out = traced_as_nobody(&[], &["no-such-program-eco-test".into()]);
     assert_eq!(out.status.code(), Some(127));
     assert!(text(&out.stderr).contains("cannot run no-such-program-eco-test"), "{}", text(&out.stderr));
 }
@@ -260,9 +248,7 @@ fn a_refused_connection_is_traced_and_its_error_passed_on() {
     }
     let dir = open_dir();
     let (_, client) = scripts(dir.path());
-    let (cmd, _guard) =
-        eco_as_nobody(&["trace", "--lang", "en", "--wide", "--run", &format!("python3 {client} 6060")]);
-    let out = finish(cmd);
+    let out = traced_as_nobody(&[], &[format!("python3 {client} 6060")]);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("cliente.py: connect(127.0.0.1:6060) → ECONNREFUSED"), "{stdout}");
@@ -286,16 +272,7 @@ fn a_server_left_running_is_stopped_once_the_client_is_done() {
     .unwrap();
     let (_, client) = scripts(dir.path());
     let started = Instant::now();
-    let (cmd, _guard) = eco_as_nobody(&[
-        "trace",
-        "--lang",
-        "en",
-        "--run",
-        &format!("python3 {}", server.display()),
-        "--run",
-        &format!("python3 {client}"),
-    ]);
-    let out = finish(cmd);
+    let out = traced_as_nobody(&[], &[format!("python3 {}", server.display()), format!("python3 {client}")]);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
     assert!(stdout.contains("forever.py: still running after the last command ended: stopped"), "{stdout}");
@@ -346,17 +323,10 @@ fn a_udp_pair_shows_its_datagrams_beside_sendto_and_recvfrom() {
          s.sendto('olá'.encode(), ('127.0.0.1', 9999))\nprint(s.recvfrom(1024)[0].decode())\n",
     )
     .unwrap();
-    let (cmd, _guard) = eco_as_nobody(&[
-        "trace",
-        "--lang",
-        "en",
-        "--wide",
-        "--run",
-        &format!("python3 {}", server.display()),
-        "--run",
-        &format!("python3 {}", client.display()),
-    ]);
-    let out = finish(cmd);
+    let out = traced_as_nobody(
+        &[],
+        &[format!("python3 {}", server.display()), format!("python3 {}", client.display())],
+    );
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
     assert!(stdout.contains("udp_cliente.py | olá"), "{stdout}");
