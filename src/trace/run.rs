@@ -108,6 +108,8 @@ pub enum Ending {
     Status(i32),
     /// Still running after the last command ended: eco stopped it.
     StoppedByEco,
+    /// Still running when eco was interrupted (Ctrl-C): eco stopped it.
+    Interrupted,
     /// Could not be started (127: not found, 126: not runnable).
     NotStarted(i32),
 }
@@ -178,7 +180,11 @@ pub fn run(job: &RunJob, console: &Console) -> Result<u8> {
                     if let Some(pid) = s.pid {
                         let _ = signal::kill(pid, signal);
                     }
-                    s.ending = Some(Ending::StoppedByEco);
+                    s.ending = Some(if stop.load(Ordering::SeqCst) {
+                        Ending::Interrupted
+                    } else {
+                        Ending::StoppedByEco
+                    });
                 }
                 ending = Some((since, next_step));
             }
@@ -233,7 +239,7 @@ pub fn exit_status(endings: &[Ending]) -> u8 {
     endings
         .iter()
         .find_map(|e| match e {
-            Ending::Status(0) | Ending::StoppedByEco => None,
+            Ending::Status(0) | Ending::StoppedByEco | Ending::Interrupted => None,
             Ending::Status(code) | Ending::NotStarted(code) => Some((*code).clamp(1, 255) as u8),
         })
         .unwrap_or(0)
@@ -539,6 +545,7 @@ impl Sentences for RunMsg<'_> {
                 Ending::StoppedByEco => {
                     format!("{label}: still running after the last command ended: stopped")
                 }
+                Ending::Interrupted => format!("{label}: still running when eco was interrupted: stopped"),
                 Ending::NotStarted(code) => format!("{label}: not started (status {code})"),
             },
         }
@@ -573,6 +580,9 @@ impl Sentences for RunMsg<'_> {
                 Ending::Status(code) => format!("{label}: terminou com status {code}"),
                 Ending::StoppedByEco => {
                     format!("{label}: ainda rodava quando o último comando terminou: foi parado")
+                }
+                Ending::Interrupted => {
+                    format!("{label}: ainda rodava quando o eco foi interrompido: foi parado")
                 }
                 Ending::NotStarted(code) => format!("{label}: não iniciado (status {code})"),
             },
