@@ -282,7 +282,8 @@ pub struct TraceArgs {
     /// its packets on loopback and its socket calls. Repeat for each
     /// program, server first: each starts once the one before listens.
     /// Without root it runs in a network namespace of its own.
-    #[arg(long, value_name = "COMMAND", conflicts_with_all = ["attach", "message", "ack_fin_apart", "mode", "json"])]
+    #[arg(long, value_name = "COMMAND",
+          conflicts_with_all = ["attach", "message", "ack_fin_apart", "mode", "json", "port", "host"])]
     pub run: Vec<String>,
 
     /// With --read: only this TCP connection (its index, from 0, as

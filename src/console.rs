@@ -171,6 +171,11 @@ impl Console {
         }
     }
 
+    /// Whether the transcript is left out (`-q`, or stdout taken by an export).
+    pub fn is_quiet(&self) -> bool {
+        self.level != Level::Normal
+    }
+
     /// A line laid out for the width already (the ladder, whose colour
     /// escapes take no columns): written as it is.
     pub fn say_laid_out(&self, line: &str) {
@@ -260,7 +265,7 @@ pub fn terminal_width() -> Option<usize> {
 /// continuation lines start two columns in from the line's own indent.
 pub fn fit_text(text: String, width: Option<usize>) -> String {
     let Some(width) = width.filter(|&w| w >= 20) else { return text };
-    if text.lines().all(|l| l.chars().count() <= width) {
+    if text.lines().all(|l| columns(l) <= width) {
         return text;
     }
     let mut out = Vec::new();
@@ -283,24 +288,24 @@ pub fn fit_text(text: String, width: Option<usize>) -> String {
     out.join("\n")
 }
 
-/// Splits `text` into lines of at most `width` characters, at spaces
-/// where it can (a word longer than a line is cut).
+/// Splits `text` into lines of at most `width` columns, at spaces where
+/// it can (a word longer than a line is cut). Columns as a terminal
+/// counts them: two for CJK and emoji, none for combining marks.
 pub fn wrap(text: &str, width: usize) -> Vec<String> {
-    let width = width.max(1);
+    use unicode_width::UnicodeWidthStr;
+    let width = width.max(2);
     let mut lines = Vec::new();
     let mut line = String::new();
     for word in text.split(' ') {
-        let (line_len, word_len) = (line.chars().count(), word.chars().count());
-        if !line.is_empty() && line_len + 1 + word_len > width {
+        if !line.is_empty() && line.width() + 1 + word.width() > width {
             lines.push(std::mem::take(&mut line));
         }
         if !line.is_empty() {
             line.push(' ');
         }
         line.push_str(word);
-        while line.chars().count() > width {
-            let cut: String = line.chars().take(width).collect();
-            let rest: String = line.chars().skip(width).collect();
+        while line.width() > width {
+            let (cut, rest) = split_at_width(&line, width);
             lines.push(cut);
             line = rest;
         }
@@ -309,6 +314,25 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
         lines.push(line);
     }
     lines
+}
+
+/// `text` cut after at most `width` columns (at least one character).
+fn split_at_width(text: &str, width: usize) -> (String, String) {
+    use unicode_width::UnicodeWidthChar;
+    let mut used = 0;
+    for (at, c) in text.char_indices() {
+        let w = c.width().unwrap_or(0);
+        if used + w > width && at > 0 {
+            return (text[..at].to_string(), text[at..].to_string());
+        }
+        used += w;
+    }
+    (text.to_string(), String::new())
+}
+
+/// How many columns `text` takes in a terminal.
+pub fn columns(text: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(text)
 }
 
 /// A writer that never blocks: each `write` is queued (at most

@@ -75,7 +75,13 @@ pub fn lang_of(cli: &Cli) -> Lang {
 /// Runs the parsed command line and returns the exit status; the binary
 /// turns an error into its exit code.
 pub fn run(cli: Cli, lang: Lang) -> Result<u8> {
-    let level = match (cli.log_format, cli.quiet) {
+    // `--mermaid -`: stdout is the diagram's, as with `--json`.
+    let mermaid_out = match &cli.command {
+        Command::Trace(args) => args.view.mermaid.as_deref() == Some(std::path::Path::new("-")),
+        Command::Demo(args) => args.view.mermaid.as_deref() == Some(std::path::Path::new("-")),
+        _ => false,
+    };
+    let level = match (cli.log_format, cli.quiet || mermaid_out) {
         (cli::LogFormat::Json, _) => console::Level::Silent,
         (_, true) => console::Level::Quiet,
         _ => console::Level::Normal,

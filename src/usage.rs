@@ -164,6 +164,14 @@ pub fn number(text: &str, min: u64, max: u64) -> Result<u64, String> {
 /// value, an unknown argument or a missing one (clap's text otherwise).
 pub fn report(error: &clap::Error) -> u8 {
     let code = u8::try_from(error.exit_code()).unwrap_or(2);
+    // `--run python3 servidor.py`: the command's words taken for eco's.
+    let unquoted = error.kind() == ErrorKind::UnknownArgument && std::env::args().any(|a| a == "--run");
+    let hint = || match lang() {
+        Lang::En => "eco: each --run takes one command line: quote it, as in --run 'python3 servidor.py'",
+        Lang::Pt => {
+            "eco: cada --run recebe uma linha de comando: use aspas, como em --run 'python3 servidor.py'"
+        }
+    };
     if lang() == Lang::En
         || !matches!(
             error.kind(),
@@ -171,6 +179,9 @@ pub fn report(error: &clap::Error) -> u8 {
         )
     {
         let _ = error.print();
+        if unquoted {
+            eprintln!("{}", hint());
+        }
         return code;
     }
     let context = |kind| match error.get(kind) {
@@ -196,6 +207,9 @@ pub fn report(error: &clap::Error) -> u8 {
         },
     };
     eprintln!("eco: {line}\nPara mais informações, tente '--help'.");
+    if unquoted {
+        eprintln!("{}", hint());
+    }
     code
 }
 

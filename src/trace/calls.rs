@@ -2,8 +2,9 @@
 //! connection each call belongs to, which frame it caused or answered,
 //! and how it reads (`cliente.py: send(55) → 55 bytes, frame 4`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use super::flow::{ConnKey, Row};
 use super::packet::{FIN, RST, SYN};
@@ -24,34 +25,82 @@ pub struct Placed<'a> {
     pub local: Option<SocketAddr>,
 }
 
-/// Places every call among the analysed rows.
+/// The rows of one connection, indexed for placing calls.
+struct Stream<'r> {
+    /// In capture order (and so in time order, as captured on `lo`).
+    rows: Vec<&'r Row>,
+    /// Per sending address: where each data segment starts (relative
+    /// sequence number) → its frame and length; first transmission only.
+    data: HashMap<SocketAddr, BTreeMap<u32, (usize, u32)>>,
+}
+
+impl<'r> Stream<'r> {
+    fn new(rows: Vec<&'r Row>) -> Stream<'r> {
+        let mut data: HashMap<SocketAddr, BTreeMap<u32, (usize, u32)>> = HashMap::new();
+        for row in &rows {
+            if let Some(tcp) = row.tcp()
+                && tcp.seg.payload_len() > 0
+            {
+                data.entry(tcp.seg.src)
+                    .or_default()
+                    .entry(tcp.seq)
+                    .or_insert((row.no, tcp.seg.payload_len()));
+            }
+        }
+        Stream { rows, data }
+    }
+
+    fn first_ts(&self) -> Option<Duration> {
+        self.rows.first().map(|r| r.ts)
+    }
+
+    /// The frame that carried byte `seq` (relative) sent from `from`.
+    fn carrying(&self, from: SocketAddr, seq: u32) -> Option<usize> {
+        let (start, (no, len)) = self.data.get(&from)?.range(..=seq).next_back()?;
+        (seq < start.wrapping_add(*len)).then_some(*no)
+    }
+
+    /// The first row at or after `at` that `wanted` takes.
+    fn after(&self, at: Duration, wanted: impl Fn(&Row) -> bool) -> Option<usize> {
+        let from = self.rows.partition_point(|r| r.ts < at);
+        self.rows[from..].iter().find(|r| wanted(r)).map(|r| r.no)
+    }
+
+    /// The last row before `at` that `wanted` takes.
+    fn before(&self, at: Duration, wanted: impl Fn(&Row) -> bool) -> Option<usize> {
+        let to = self.rows.partition_point(|r| r.ts < at);
+        self.rows[..to].iter().rev().find(|r| wanted(r)).map(|r| r.no)
+    }
+}
+
+/// Places every call among the analysed rows. Each step is a lookup (a
+/// program that makes a million calls is placed in seconds).
 pub fn place<'a>(
     calls: &'a [Call],
     socks: &HashMap<u64, Sock>,
     rows: &[Row],
     labels: &'a [String],
 ) -> Vec<Placed<'a>> {
-    // Each connection's streams (ports may be reused), in order.
+    // Each connection's rows, and its streams (ports may be reused) in order.
+    let mut rows_of: HashMap<u32, Vec<&Row>> = HashMap::new();
     let mut streams: HashMap<ConnKey, Vec<u32>> = HashMap::new();
     for row in rows {
         if let Some(tcp) = row.tcp() {
-            let list = streams.entry(tcp.conn).or_default();
-            if !list.contains(&tcp.stream) {
-                list.push(tcp.stream);
+            let list = rows_of.entry(tcp.stream).or_default();
+            if list.is_empty() {
+                streams.entry(tcp.conn).or_default().push(tcp.stream);
             }
+            list.push(row);
         }
     }
-    let by_stream = |stream: u32| rows.iter().filter(move |r| r.tcp().is_some_and(|t| t.stream == stream));
-    let stream_of = |sock: &Sock, at: std::time::Duration| -> Option<u32> {
+    let indexed: HashMap<u32, Stream> = rows_of.into_iter().map(|(s, rows)| (s, Stream::new(rows))).collect();
+    let first_ts = |stream: u32| indexed.get(&stream).and_then(Stream::first_ts);
+    let stream_of = |sock: &Sock, at: Duration| -> Option<u32> {
         let (local, peer) = (sock.known_local()?, sock.peer?);
         let key = if local <= peer { ConnKey(local, peer) } else { ConnKey(peer, local) };
         let list = streams.get(&key)?;
         // The last stream that began before the call (or the first).
-        list.iter()
-            .rev()
-            .find(|&&s| by_stream(s).next().is_some_and(|r| r.ts <= at))
-            .or(list.first())
-            .copied()
+        list.iter().rev().find(|&&s| first_ts(s).is_some_and(|ts| ts <= at)).or(list.first()).copied()
     };
     // A connect() that failed leaves its socket without a local address:
     // its connection is the first one to the same peer after the call.
@@ -64,7 +113,7 @@ pub fn place<'a>(
                 .filter(|(key, _)| key.0 == peer || key.1 == peer)
                 .flat_map(|(_, list)| list.iter().copied())
                 .filter(|s| !claimed.values().any(|c| c == s))
-                .filter_map(|s| Some((by_stream(s).next()?.ts, s)))
+                .filter_map(|s| Some((first_ts(s)?, s)))
                 .filter(|(ts, _)| *ts >= call.at)
                 .min();
             if let Some((_, stream)) = first_after {
@@ -81,9 +130,28 @@ pub fn place<'a>(
             first_accepted.entry(listener).or_insert(stream);
         }
     }
+    // Bytes each socket sent and received before each call, counted in
+    // time order: a send's first byte, a receive's last one, name the
+    // frame exactly (timestamps alone drift under load).
+    let mut order: Vec<usize> = (0..calls.len()).collect();
+    order.sort_by_key(|&i| calls[i].at);
+    let mut offsets = vec![0u64; calls.len()];
+    let mut counted: HashMap<(u64, bool), u64> = HashMap::new();
+    for &i in &order {
+        let call = &calls[i];
+        let (sending, n) = match (&call.op, call.result) {
+            (Op::Send { .. }, Ok(n)) if n > 0 => (true, n as u64),
+            (Op::Recv { .. }, Ok(n)) if n > 0 => (false, n as u64),
+            _ => continue,
+        };
+        let total = counted.entry((call.socket, sending)).or_default();
+        offsets[i] = *total;
+        *total += n;
+    }
     let mut placed: Vec<Placed> = calls
         .iter()
-        .map(|call| {
+        .enumerate()
+        .map(|(i, call)| {
             let sock = socks.get(&call.socket);
             let stream = sock
                 .and_then(|s| stream_of(s, call.at))
@@ -92,13 +160,14 @@ pub fn place<'a>(
             // The local end: known, or the other end of the claimed connection.
             let local = sock.and_then(Sock::known_local).or_else(|| {
                 let stream = claimed.get(&call.socket)?;
-                let key = by_stream(*stream).next()?.tcp()?.conn;
+                let key = indexed.get(stream)?.rows.first()?.tcp()?.conn;
                 let peer = sock?.peer?;
                 Some(if key.0 == peer { key.1 } else { key.0 })
             });
-            let frame = match (stream, local, sock) {
-                (Some(stream), Some(local), _) => tie(call, local, by_stream(stream)),
-                (None, _, Some(sock)) if sock.datagram => {
+            let peer = sock.and_then(|s| s.peer);
+            let frame = match (stream.and_then(|s| indexed.get(&s)), local, sock) {
+                (Some(rows), Some(local), _) => tie(call, local, peer, offsets[i], rows),
+                (None, _, Some(sock)) if sock.datagram && stream.is_none() => {
                     sock.local.and_then(|local| tie_datagram(call, local, rows))
                 }
                 _ => None,
@@ -107,45 +176,67 @@ pub fn place<'a>(
             Placed { call, stream, frame, label, local }
         })
         .collect();
-    // A close() sends FIN only if it was the socket's last descriptor: a
-    // forking server's parent closes its copy while the child still uses
-    // it. When another process used the socket between the close and
-    // the FIN, that FIN was not this close's.
+    // A close() sends FIN only if it was the socket's last descriptor (a
+    // forking server's parent closes its copy while the child goes on; a
+    // program closes a dup()), and shutdown(SHUT_WR) sends it at once.
+    // When the socket was used between the close and the FIN, the FIN
+    // was not this close's.
+    let mut times: HashMap<u64, Vec<Duration>> = HashMap::new();
+    for call in calls {
+        times.entry(call.socket).or_default().push(call.at);
+    }
+    for list in times.values_mut() {
+        list.sort_unstable();
+    }
     let ts_of = |no: usize| rows.get(no.wrapping_sub(1)).filter(|r| r.no == no).map(|r| r.ts);
-    let shared: Vec<usize> = placed
+    let not_theirs: Vec<usize> = placed
         .iter()
         .enumerate()
-        .filter(|(_, p)| matches!(p.call.op, Op::Close))
+        .filter(|(_, p)| matches!(p.call.op, Op::Close | Op::Shutdown(_)))
         .filter_map(|(i, p)| {
             let fin = ts_of(p.frame?)?;
-            let used = calls
-                .iter()
-                .any(|c| c.socket == p.call.socket && c.pid != p.call.pid && c.at > p.call.at && c.at < fin);
-            used.then_some(i)
+            let list = times.get(&p.call.socket)?;
+            let after = list.partition_point(|t| *t <= p.call.at);
+            list.get(after).is_some_and(|t| *t < fin).then_some(i)
         })
         .collect();
-    for i in shared {
+    for i in not_theirs {
         placed[i].frame = None;
     }
     placed
 }
 
-/// The frame a call caused or answered, among its connection's rows.
-fn tie<'r>(call: &Call, local: SocketAddr, mut rows: impl Iterator<Item = &'r Row>) -> Option<usize> {
+/// The frame a call caused or answered, in its connection. `offset`: the
+/// bytes this socket sent (send) or received (recv) before the call.
+fn tie(
+    call: &Call,
+    local: SocketAddr,
+    peer: Option<SocketAddr>,
+    offset: u64,
+    stream: &Stream,
+) -> Option<usize> {
     let from_us = |r: &Row| r.tcp().is_some_and(|t| t.seg.src == local);
     let has = |r: &Row, flags: u16| r.tcp().is_some_and(|t| t.seg.flags & flags != 0);
     let data = |r: &Row| r.tcp().is_some_and(|t| t.seg.payload_len() > 0);
-    let after = |r: &Row| r.ts >= call.at;
-    let frame = match (&call.op, call.result) {
-        (Op::Connect(_), _) => rows.find(|r| after(r) && from_us(r) && has(r, SYN)),
-        (Op::Send { .. }, Ok(n)) if n > 0 => rows.find(|r| after(r) && from_us(r) && data(r)),
-        (Op::Close | Op::Shutdown(_), Ok(_)) => rows.find(|r| after(r) && from_us(r) && has(r, FIN | RST)),
-        (Op::Recv { .. }, Ok(0)) => rows.filter(|r| !after(r) && !from_us(r) && has(r, FIN)).last(),
-        (Op::Recv { .. }, Ok(_)) => rows.filter(|r| !after(r) && !from_us(r) && data(r)).last(),
-        (Op::Accept(_), Ok(_)) => rows.filter(|r| !after(r) && !from_us(r) && !data(r)).last(),
+    match (&call.op, call.result) {
+        (Op::Connect(_), _) => stream.after(call.at, |r| from_us(r) && has(r, SYN)),
+        (Op::Send { .. }, Ok(n)) if n > 0 => {
+            // Its first byte: relative sequence numbers start at 1.
+            let byte = stream.carrying(local, (offset as u32).wrapping_add(1));
+            byte.or_else(|| stream.after(call.at, |r| from_us(r) && data(r)))
+        }
+        // Shutting down the reading side sends nothing.
+        (Op::Shutdown(libc::SHUT_RD), _) => None,
+        (Op::Close | Op::Shutdown(_), Ok(_)) => stream.after(call.at, |r| from_us(r) && has(r, FIN | RST)),
+        (Op::Recv { .. }, Ok(0)) => stream.before(call.at, |r| !from_us(r) && has(r, FIN)),
+        (Op::Recv { .. }, Ok(n)) => {
+            // Its last byte.
+            let byte = peer.and_then(|peer| stream.carrying(peer, (offset + n as u64) as u32));
+            byte.or_else(|| stream.before(call.at, |r| !from_us(r) && data(r)))
+        }
+        (Op::Accept(_), Ok(_)) => stream.before(call.at, |r| !from_us(r) && !data(r)),
         _ => None,
-    };
-    frame.map(|r| r.no)
+    }
 }
 
 /// The datagram a send on a UDP socket caused, or the one a receive got.
@@ -179,9 +270,9 @@ impl Sentences for Line<'_> {
             (Op::Accept(Some(peer)), Ok(fd)) => {
                 format!("accept() → descriptor {fd}: a connection from {peer}")
             }
-            (Op::Send { .. }, Ok(n)) => format!("{} → {n} bytes", signature(&call.op)),
+            (Op::Send { .. }, Ok(n)) => format!("{} → {n} {}", signature(&call.op), bytes(n)),
             (Op::Recv { .. }, Ok(0)) => format!("{} returned 0: the peer's FIN", signature(&call.op)),
-            (Op::Recv { .. }, Ok(n)) => format!("{} returned {n} bytes", signature(&call.op)),
+            (Op::Recv { .. }, Ok(n)) => format!("{} returned {n} {}", signature(&call.op), bytes(n)),
             (op, Ok(n)) => format!("{} → {n}", signature(op)),
         };
         let tied = match (&call.op, frame) {
@@ -201,9 +292,9 @@ impl Sentences for Line<'_> {
                 format!("{} → descritor {fd}", signature(&call.op))
             }
             (Op::Accept(Some(peer)), Ok(fd)) => format!("accept() → descritor {fd}: uma conexão de {peer}"),
-            (Op::Send { .. }, Ok(n)) => format!("{} → {n} bytes", signature(&call.op)),
+            (Op::Send { .. }, Ok(n)) => format!("{} → {n} {}", signature(&call.op), bytes(n)),
             (Op::Recv { .. }, Ok(0)) => format!("{} devolveu 0: o FIN do outro lado", signature(&call.op)),
-            (Op::Recv { .. }, Ok(n)) => format!("{} devolveu {n} bytes", signature(&call.op)),
+            (Op::Recv { .. }, Ok(n)) => format!("{} devolveu {n} {}", signature(&call.op), bytes(n)),
             (op, Ok(n)) => format!("{} → {n}", signature(op)),
         };
         let tied = match (&call.op, frame) {
@@ -214,6 +305,11 @@ impl Sentences for Line<'_> {
         };
         format!("{label}: {what}{tied}")
     }
+}
+
+/// "byte" or "bytes" (the same word in Portuguese).
+fn bytes(n: i64) -> &'static str {
+    crate::i18n::plural(n.unsigned_abs(), "byte", "bytes")
 }
 
 /// The call as a program wrote it (`recv(1024)`, `connect(127.0.0.1:5050)`).

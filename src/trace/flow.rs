@@ -825,7 +825,9 @@ pub enum Phase {
     /// FINs and their ACKs; `segments`: 3 when a FIN carried the ACK of the
     /// other one, else 4 or more. `eco_hint`: eco's own exchange, whose
     /// `--ack-fin-apart` gives the four-segment close.
-    Close { frames: Frames, client_first: bool, segments: u32, eco_hint: bool },
+    /// `one_sided`: only one side sent FIN (the other reset, or the
+    /// capture ended first).
+    Close { frames: Frames, client_first: bool, segments: u32, eco_hint: bool, one_sided: bool },
     /// A reset ended (or refused) the connection.
     Reset { frames: Frames, by_client: bool },
 }
@@ -1029,6 +1031,7 @@ impl PhaseBuilder {
                 client_first: self.client_first,
                 segments,
                 eco_hint: self.eco,
+                one_sided: self.fins < 2,
             });
         }
         if !self.reset.is_empty() {
@@ -1234,6 +1237,20 @@ mod tests {
 
         let refused = phases_of(vec![seg(4000, 5050, 100, 0, SYN, 0), seg(5050, 4000, 0, 101, RST | ACK, 0)]);
         assert_eq!(refused, [Phase::Refused { frames: frames(&[1, 2]) }]);
+
+        // A server stopped: its FIN, and the client answers with a reset.
+        let one_sided = phases_of(vec![
+            seg(4000, 5050, 100, 0, SYN, 0),
+            seg(5050, 4000, 900, 101, SYN | ACK, 0),
+            seg(4000, 5050, 101, 901, ACK, 0),
+            seg(5050, 4000, 901, 101, FIN | ACK, 0),
+            seg(4000, 5050, 101, 902, RST | ACK, 0),
+        ]);
+        assert!(
+            matches!(&one_sided[1], Phase::Close { client_first: false, one_sided: true, .. }),
+            "{one_sided:?}"
+        );
+        assert!(matches!(&one_sided[2], Phase::Reset { by_client: true, .. }), "{one_sided:?}");
     }
 
     #[test]

@@ -66,7 +66,7 @@ pub fn page(title: &str, sections: &[Section], rest: &[String], lang: Lang) -> S
             lang.text(&Words::Ladder),
             svg::ladder(&section.ladder, true)
         );
-        if let Some(graph) = svg::time_sequence(&section.ladder) {
+        if let Some(graph) = svg::time_sequence(&section.ladder, lang) {
             let _ =
                 writeln!(html, "<h3>{}</h3>\n<div class=\"picture\">{graph}</div>", lang.text(&Words::Graph));
         }

@@ -87,12 +87,8 @@ impl Ladder {
         right: Side,
         lang: Lang,
     ) -> Ladder {
-        let first = rows.first().map(|r| r.ts);
-        let offset = |ts: Duration| match first {
-            Some(f) if ts >= f => format!("{}.{:06}", (ts - f).as_secs(), (ts - f).subsec_micros()),
-            Some(f) => format!("-{}.{:06}", (f - ts).as_secs(), (f - ts).subsec_micros()),
-            None => String::new(),
-        };
+        let origin = rows.first().map(|r| super::table::origin(r));
+        let offset = |ts: Duration| origin.map(|o| super::table::since(ts, o)).unwrap_or_default();
         let starts: Vec<(usize, String)> =
             phases.iter().filter_map(|p| Some((frames_of(p).first()?, lang.text(&PhaseName(p))))).collect();
         // In time order, each on its side, without the program's name
@@ -273,8 +269,10 @@ impl Sentences for PhaseName<'_> {
             Phase::Handshake { .. } => "three-way handshake",
             Phase::Refused { .. } => "refused",
             Phase::Data { .. } => "data and ACKs",
+            Phase::Close { one_sided: true, .. } => "close from one side",
             Phase::Close { segments: 3, .. } => "close in three segments",
-            Phase::Close { .. } => "four-way close",
+            Phase::Close { segments: 4, .. } => "four-way close",
+            Phase::Close { .. } => "close",
             Phase::Reset { .. } => "reset",
         }
         .into()
@@ -285,8 +283,10 @@ impl Sentences for PhaseName<'_> {
             Phase::Handshake { .. } => "three-way handshake (aperto de mão em três vias)",
             Phase::Refused { .. } => "recusada",
             Phase::Data { .. } => "dados e ACKs",
+            Phase::Close { one_sided: true, .. } => "encerramento de um lado só",
             Phase::Close { segments: 3, .. } => "encerramento em três segmentos",
-            Phase::Close { .. } => "encerramento em quatro vias",
+            Phase::Close { segments: 4, .. } => "encerramento em quatro vias",
+            Phase::Close { .. } => "encerramento",
             Phase::Reset { .. } => "reset",
         }
         .into()

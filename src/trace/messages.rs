@@ -309,7 +309,14 @@ fn phase_en(phase: &Phase) -> String {
             }
             text
         }
-        Phase::Close { frames, client_first, segments, eco_hint } => {
+        Phase::Close { frames, client_first, one_sided: true, .. } => {
+            let (first, other) = (side(*client_first), side(!*client_first));
+            format!(
+                "{frames}: Close from one side: the {first} sent FIN; the {other} never sent its own (it \
+                 reset the connection, or the capture ended first)."
+            )
+        }
+        Phase::Close { frames, client_first, segments, eco_hint, .. } => {
             let (first, other) = (side(*client_first), side(!*client_first));
             if *segments == 3 {
                 let mut text = format!(
@@ -388,7 +395,14 @@ fn phase_pt(phase: &Phase) -> String {
             }
             text
         }
-        Phase::Close { frames, client_first, segments, eco_hint } => {
+        Phase::Close { frames, client_first, one_sided: true, .. } => {
+            let (first, other) = (side(*client_first), side(!*client_first));
+            format!(
+                "{frames}: Encerramento de um lado só: o {first} enviou FIN; o {other} não enviou o seu \
+                 (encerrou com reset, ou a captura acabou antes)."
+            )
+        }
+        Phase::Close { frames, client_first, segments, eco_hint, .. } => {
             let (first, other) = (side(*client_first), side(!*client_first));
             if *segments == 3 {
                 let mut text = format!(

@@ -68,7 +68,10 @@ pub enum Access {
 /// Call this before any thread is started (see [`namespace`]).
 pub fn access() -> Access {
     if std::env::var_os(namespace::CHILD_ENV).is_some() {
-        // We are that child: enter the namespace, or tell the parent why not.
+        // We are that child: end with the parent, whatever ends it (our
+        // tracees then end with us); enter the namespace, or tell the
+        // parent why not.
+        let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
         return match namespace::enter() {
             Ok(()) => Access::Here,
             Err(_) => Access::Done(namespace::UNAVAILABLE),
@@ -83,7 +86,9 @@ pub fn access() -> Access {
         return Access::Denied(format!("{}=0", namespace::ALLOW_ENV));
     }
     let status = std::env::current_exe().and_then(|exe| {
-        Command::new(exe).args(std::env::args_os().skip(1)).env(namespace::CHILD_ENV, "1").status()
+        let mut child =
+            Command::new(exe).args(std::env::args_os().skip(1)).env(namespace::CHILD_ENV, "1").spawn()?;
+        wait_passing_signals(&mut child)
     });
     match status.map(|s| s.code()) {
         Ok(Some(code)) if code == i32::from(namespace::UNAVAILABLE) => {
@@ -92,6 +97,28 @@ pub fn access() -> Access {
         Ok(Some(code)) => Access::Done(code.clamp(0, 255) as u8),
         Ok(None) => Access::Done(1),
         Err(e) => Access::Denied(e.to_string()),
+    }
+}
+
+/// Waits for the child `eco` that works in the namespace. Ctrl-C reaches
+/// it as it reaches this process (the terminal signals the whole process
+/// group), and SIGTERM is passed on: it then prints what it saw and ends.
+/// Meanwhile this process stays, so that the shell's prompt comes back
+/// after the child's last line, not before.
+fn wait_passing_signals(child: &mut std::process::Child) -> io::Result<std::process::ExitStatus> {
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let terminated = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&interrupted))?;
+    signal_hook::flag::register(signal_hook::consts::SIGTERM, Arc::clone(&terminated))?;
+    let pid = rustix::process::Pid::from_child(child);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        if terminated.swap(false, Ordering::SeqCst) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

@@ -8,7 +8,7 @@
 //! `lo`, and only the connections of the traced programs are shown.
 #![allow(unsafe_code)]
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
@@ -127,8 +127,11 @@ pub fn run(job: &RunJob, console: &Console) -> Result<u8> {
     let mut sigchld = SigSet::empty();
     sigchld.add(Signal::SIGCHLD);
     sigchld.thread_block().map_err(|e| setup(e.into()))?;
+    // Ctrl-C (or SIGTERM) stops the commands and shows what was seen; a
+    // second one ends eco at once (its tracees die with it: EXITKILL).
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&stop)).map_err(setup)?;
         signal_hook::flag::register(signal, Arc::clone(&stop)).map_err(setup)?;
     }
     let capture =
@@ -169,22 +172,21 @@ pub fn run(job: &RunJob, console: &Console) -> Result<u8> {
             ending = Some((Instant::now(), 0));
         }
         if let Some((since, step)) = ending {
-            let grace = if stop.load(Ordering::SeqCst) { Duration::ZERO } else { END_GRACE };
-            let (signal, next_step) = match step {
-                0 if since.elapsed() >= grace => (Some(Signal::SIGTERM), 1),
-                1 if since.elapsed() >= grace + Duration::from_secs(1) => (Some(Signal::SIGKILL), 2),
-                _ => (None, step),
+            let interrupted = stop.load(Ordering::SeqCst);
+            let grace = if interrupted { Duration::ZERO } else { END_GRACE };
+            let signal = match step {
+                0 if since.elapsed() >= grace => Some((Signal::SIGTERM, 1)),
+                1 if since.elapsed() >= grace + Duration::from_secs(1) => Some((Signal::SIGKILL, 2)),
+                _ => None,
             };
-            if let Some(signal) = signal {
+            if let Some((signal, next_step)) = signal {
+                // Every process still traced: the commands, and whatever
+                // they started (a daemon, a job in the background).
+                for pid in tracer.pids() {
+                    let _ = signal::kill(pid, signal);
+                }
                 for s in started.iter_mut().filter(|s| s.ending.is_none()) {
-                    if let Some(pid) = s.pid {
-                        let _ = signal::kill(pid, signal);
-                    }
-                    s.ending = Some(if stop.load(Ordering::SeqCst) {
-                        Ending::Interrupted
-                    } else {
-                        Ending::StoppedByEco
-                    });
+                    s.ending = Some(if interrupted { Ending::Interrupted } else { Ending::StoppedByEco });
                 }
                 ending = Some((since, next_step));
             }
@@ -231,6 +233,10 @@ pub fn run(job: &RunJob, console: &Console) -> Result<u8> {
     for (program, ending) in programs.iter().zip(&endings) {
         console.say(&RunMsg::Ended { label: &program.label, ending: *ending });
     }
+    // Interrupted: as a program stopped by Ctrl-C would.
+    if stop.load(Ordering::SeqCst) {
+        return Ok(130);
+    }
     Ok(exit_status(&endings))
 }
 
@@ -261,8 +267,7 @@ fn start(
     // Looked up here, as a shell does: a directory of PATH that this user
     // may not read is passed over, not taken for "permission denied".
     let Some(path) = find_program(&program.argv[0]) else {
-        let source = std::io::Error::from(std::io::ErrorKind::NotFound);
-        console.note(&RunMsg::NotStarted { label: &program.label, argv0: &program.argv[0], source: &source });
+        console.note(&RunMsg::NotStarted { label: &program.label, argv0: &program.argv[0], source: None });
         return Started { pid: None, ready: true, ending: Some(Ending::NotStarted(127)) };
     };
     let mut command = Command::new(path);
@@ -285,14 +290,16 @@ fn start(
             console.note(&RunMsg::NotStarted {
                 label: &program.label,
                 argv0: &program.argv[0],
-                source: &source,
+                source: Some(&source),
             });
             return Started { pid: None, ready: true, ending: Some(Ending::NotStarted(code)) };
         }
     };
     let pid = Pid::from_raw(child.id() as i32);
     if let Some(out) = child.stdout.take() {
-        output.push(forward(out, program.label.clone(), false, console.width()));
+        // With `--mermaid -` stdout is the diagram's: their lines go to stderr.
+        let to_stderr = console.is_quiet();
+        output.push(forward(out, program.label.clone(), to_stderr, console.width()));
     }
     if let Some(err) = child.stderr.take() {
         output.push(forward(err, program.label.clone(), true, console.width()));
@@ -335,18 +342,23 @@ fn forward(
         while reader.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
             let text = String::from_utf8_lossy(&line);
             let text = text.trim_end_matches(['\n', '\r']);
+            // What a terminal would show: the text after a carriage return
+            // (a progress line redrawn), tabs as spaces to the next stop.
+            let text = text.rsplit('\r').next().unwrap_or(text);
+            let text = expand_tabs(text);
             let prefix = format!("{label} | ");
-            let room = width.map(|w| w.saturating_sub(prefix.chars().count()).max(20));
+            let pad = " ".repeat(crate::console::columns(&label)) + " | ";
+            let room = width.map(|w| w.saturating_sub(crate::console::columns(&prefix)).max(20));
             let lines = match room {
-                Some(room) if text.chars().count() > room => {
-                    // Wrapped under its own indent (a traceback's lines).
+                Some(room) if crate::console::columns(&text) > room => {
+                    // Wrapped under its own indent, when that leaves room.
                     let lead = text.len() - text.trim_start().len();
-                    let wrapped = crate::console::wrap(text.trim_start(), room.saturating_sub(lead).max(10));
-                    wrapped.into_iter().map(|l| format!("{}{l}", &text[..lead])).collect()
+                    let lead = if lead * 2 > room { 0 } else { lead };
+                    let wrapped = crate::console::wrap(text.trim_start(), room - lead);
+                    wrapped.into_iter().map(|l| format!("{}{l}", " ".repeat(lead))).collect()
                 }
-                _ => vec![text.to_string()],
+                _ => vec![text],
             };
-            let pad = " ".repeat(label.chars().count()) + " | ";
             let text: Vec<String> = lines
                 .iter()
                 .enumerate()
@@ -363,6 +375,23 @@ fn forward(
             line.clear();
         }
     })
+}
+
+/// Tabs to spaces, to the next multiple of 8 columns (a terminal's stops).
+fn expand_tabs(text: &str) -> String {
+    if !text.contains('\t') {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    for c in text.chars() {
+        if c == '\t' {
+            let column = crate::console::columns(&out);
+            out.push_str(&" ".repeat(8 - column % 8));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Waits until a child changes state (SIGCHLD) or `timeout` passes.
@@ -466,9 +495,22 @@ fn report(
     streams.dedup();
     let local_of = |p: &Placed| p.local;
     let mut connections = Vec::new();
+    // Each connection's rows and calls, gathered in one pass.
+    let mut rows_of: HashMap<u32, Vec<&Row>> = HashMap::new();
+    for row in &rows {
+        if let Some(tcp) = row.tcp() {
+            rows_of.entry(tcp.stream).or_default().push(row);
+        }
+    }
+    let mut calls_of: HashMap<u32, Vec<&Placed>> = HashMap::new();
+    for p in &placed {
+        if let Some(stream) = p.stream {
+            calls_of.entry(stream).or_default().push(p);
+        }
+    }
     for &stream in &streams {
-        let rows: Vec<&Row> = rows.iter().filter(|r| r.tcp().is_some_and(|t| t.stream == stream)).collect();
-        let calls: Vec<&Placed> = placed.iter().filter(|p| p.stream == Some(stream)).collect();
+        let rows = rows_of.remove(&stream).unwrap_or_default();
+        let calls = calls_of.remove(&stream).unwrap_or_default();
         let mut phases = PhaseBuilder::default();
         for row in &rows {
             phases.see(row);
@@ -509,12 +551,28 @@ fn report(
 
 /// What `--run` tells its user.
 pub enum RunMsg<'a> {
-    NotReady { label: &'a str, next: &'a str },
-    NotStarted { label: &'a str, argv0: &'a str, source: &'a std::io::Error },
-    NotTraced { label: &'a str, errno: nix::errno::Errno },
+    NotReady {
+        label: &'a str,
+        next: &'a str,
+    },
+    /// Not found on PATH (`source`: none), or not runnable.
+    NotStarted {
+        label: &'a str,
+        argv0: &'a str,
+        source: Option<&'a std::io::Error>,
+    },
+    NotTraced {
+        label: &'a str,
+        errno: nix::errno::Errno,
+    },
     FramesTrimmed,
-    CallsUntold { calls: u64 },
-    Ended { label: &'a str, ending: Ending },
+    CallsUntold {
+        calls: u64,
+    },
+    Ended {
+        label: &'a str,
+        ending: Ending,
+    },
 }
 
 impl Sentences for RunMsg<'_> {
@@ -524,7 +582,12 @@ impl Sentences for RunMsg<'_> {
                 "{label} neither listened nor connected in {} s: starting {next} anyway",
                 READY_WAIT.as_secs()
             ),
-            RunMsg::NotStarted { label, argv0, source } => format!("{label}: cannot run {argv0}: {source}"),
+            RunMsg::NotStarted { label, argv0, source: None } => {
+                format!("{label}: cannot run {argv0}: command not found (not a file, nor in PATH)")
+            }
+            RunMsg::NotStarted { label, argv0, source: Some(source) } => {
+                format!("{label}: cannot run {argv0}: {source}")
+            }
             RunMsg::NotTraced { label, errno } => format!(
                 "{label}: cannot trace its calls ({errno:?}: {}): is ptrace forbidden here (seccomp, \
                  kernel.yama.ptrace_scope=3)?",
@@ -557,7 +620,12 @@ impl Sentences for RunMsg<'_> {
                 "{label} não escutou nem conectou em {} s: iniciando {next} mesmo assim",
                 READY_WAIT.as_secs()
             ),
-            RunMsg::NotStarted { label, argv0, source } => {
+            RunMsg::NotStarted { label, argv0, source: None } => {
+                format!(
+                    "{label}: não foi possível executar {argv0}: comando não encontrado (nem arquivo, nem no PATH)"
+                )
+            }
+            RunMsg::NotStarted { label, argv0, source: Some(source) } => {
                 format!("{label}: não foi possível executar {argv0}: {source}")
             }
             RunMsg::NotTraced { label, errno } => format!(

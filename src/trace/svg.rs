@@ -150,7 +150,7 @@ fn fit(text: &str, room: usize) -> String {
 /// from its first to its last byte at the time it was sent, client's and
 /// server's in their colours, retransmissions in black with a ring.
 /// `None` when fewer than three segments carry data.
-pub fn time_sequence(ladder: &Ladder) -> Option<String> {
+pub fn time_sequence(ladder: &Ladder, lang: crate::i18n::Lang) -> Option<String> {
     let data: Vec<&Arrow> = ladder
         .steps
         .iter()
@@ -165,6 +165,10 @@ pub fn time_sequence(ladder: &Ladder) -> Option<String> {
     let (w, h, pad) = (760.0_f64, 420.0_f64, 60.0_f64);
     let t_max = data.iter().map(|a| a.secs).fold(0.0_f64, f64::max).max(1e-6);
     let s_max = data.iter().map(|a| f64::from(a.seq) + f64::from(a.len)).fold(1.0_f64, f64::max);
+    let words = match lang {
+        crate::i18n::Lang::En => ("time", "sequence (relative)", "retransmission"),
+        crate::i18n::Lang::Pt => ("tempo", "sequência (relativa)", "retransmissão"),
+    };
     let x = |t: f64| pad + (t / t_max) * (w - 2.0 * pad);
     let y = |s: f64| h - pad - (s / s_max) * (h - 2.0 * pad);
     let mut svg = String::new();
@@ -179,17 +183,19 @@ pub fn time_sequence(ladder: &Ladder) -> Option<String> {
         svg,
         "<line x1=\"{pad}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#333\"/>\
          <line x1=\"{pad}\" y1=\"{pad}\" x2=\"{pad}\" y2=\"{}\" stroke=\"#333\"/>\
-         <text x=\"{}\" y=\"{}\" text-anchor=\"middle\">time (s): 0 … {:.6}</text>\
-         <text x=\"14\" y=\"{}\" transform=\"rotate(-90 14 {})\" text-anchor=\"middle\">sequence (relative): 0 … {}</text>",
+         <text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{} (s): 0 … {:.6}</text>\
+         <text x=\"14\" y=\"{}\" transform=\"rotate(-90 14 {})\" text-anchor=\"middle\">{}: 0 … {}</text>",
         h - pad,
         w - pad,
         h - pad,
         h - pad,
         w / 2.0,
         h - 20.0,
+        words.0,
         t_max,
         h / 2.0,
         h / 2.0,
+        words.1,
         s_max as u64
     );
     for a in &data {
@@ -219,14 +225,15 @@ pub fn time_sequence(ladder: &Ladder) -> Option<String> {
     let _ = writeln!(
         svg,
         "<text x=\"{}\" y=\"20\" fill=\"{CLIENT}\">■ {} → {}</text>\
-         <text x=\"{}\" y=\"38\" fill=\"{SERVER}\">■ {} → {}</text><text x=\"{}\" y=\"56\">○ retransmission</text></svg>",
+         <text x=\"{}\" y=\"38\" fill=\"{SERVER}\">■ {} → {}</text><text x=\"{}\" y=\"56\">○ {}</text></svg>",
         w - 240.0,
         escape(&ladder.left.name),
         escape(&ladder.right.name),
         w - 240.0,
         escape(&ladder.right.name),
         escape(&ladder.left.name),
-        w - 240.0
+        w - 240.0,
+        words.2
     );
     Some(svg)
 }

@@ -37,7 +37,7 @@ pub enum Op {
     /// accept() / accept4(): the new connection's peer.
     Accept(Option<SocketAddr>),
     Connect(Option<SocketAddr>),
-    /// send, sendto, sendmsg, write, writev: `len` bytes offered.
+    /// send, sendto, sendmsg, write, writev, sendfile: `len` bytes offered.
     Send {
         name: &'static str,
         len: u64,
@@ -176,6 +176,11 @@ impl Tracer {
         ptrace::syscall(pid, None)
     }
 
+    /// Every traced process (and thread).
+    pub fn pids(&self) -> Vec<Pid> {
+        self.tracees.keys().copied().collect()
+    }
+
     /// Whether any traced process is still alive.
     pub fn is_empty(&self) -> bool {
         self.tracees.is_empty()
@@ -293,6 +298,8 @@ impl Tracer {
             }
             libc::SYS_sendmsg => Op::Send { name: "sendmsg", len: msg_len(pid, args[1]) },
             libc::SYS_write => Op::Send { name: "write", len: args[2] },
+            // sendfile(out, in, offset, count): a file's bytes to a socket.
+            libc::SYS_sendfile => Op::Send { name: "sendfile", len: args[3] },
             libc::SYS_writev => Op::Send { name: "writev", len: iov_len(pid, args[1], args[2]) },
             libc::SYS_recvfrom if args[4] == 0 => Op::Recv { name: "recv", len: args[2] },
             libc::SYS_recvfrom => Op::Recv { name: "recvfrom", len: args[2] },

@@ -29,9 +29,10 @@ pub struct Table<'a> {
     /// typical row's, and grow when a wider cell comes (Info takes the rest).
     widths: Vec<usize>,
     header: bool,
-    /// The calls not printed yet, and the first frame's time.
+    /// The calls not printed yet, and the time the Time column counts
+    /// from (the capture's first frame, in ns since the epoch).
     events: std::iter::Peekable<std::vec::IntoIter<(Duration, String)>>,
-    first: Option<Duration>,
+    first: Option<i128>,
 }
 
 /// The narrowest Info column the fitted layout wraps to.
@@ -142,7 +143,7 @@ impl<'a> Table<'a> {
         let (cells, info) = self.cells(row);
         if !self.header {
             self.header = true;
-            self.first = Some(row.ts);
+            self.first = Some(origin(row));
             let titles: Vec<String> =
                 self.columns().iter().map(|&c| self.console.lang().text(&Msg::Column(c))).collect();
             for (width, cell) in self.widths.iter_mut().zip(cells.iter().chain(&titles)) {
@@ -184,11 +185,7 @@ impl<'a> Table<'a> {
     /// `»  0.000031  client: connect() returned ...`, in the No. and Time
     /// columns; the time counts from the first frame (negative before it).
     fn event(&self, ts: Duration, text: &str) {
-        let time = match self.first {
-            Some(first) if ts >= first => offset(ts - first, ""),
-            Some(first) => offset(first - ts, "-"),
-            None => String::new(),
-        };
+        let time = self.first.map(|origin| since(ts, origin)).unwrap_or_default();
         let head = format!("{:>w0$}  {time:<w1$}  ", "»", w0 = self.widths[0], w1 = self.widths[1]);
         let indent = head.chars().count();
         let parts = match self.fit {
@@ -220,10 +217,19 @@ pub fn seconds(time: super::stamp::Stamp) -> String {
     format!("{sign}{}.{:06}", time.secs.unsigned_abs(), time.nsecs.unsigned_abs() / 1000)
 }
 
-/// A call's time from the first frame, as the Time column writes it:
-/// `-0.000035` for a call 35 µs before it.
-fn offset(distance: Duration, sign: &str) -> String {
-    format!("{sign}{}.{:06}", distance.as_secs(), distance.subsec_micros())
+/// The time (ns since the epoch) a row's Time column counts from: the
+/// capture's first frame, whichever connection a table shows.
+pub fn origin(row: &Row) -> i128 {
+    row.ts.as_nanos() as i128 - row.time.map_or(0, |t| i128::from(t.nanos()))
+}
+
+/// A call's time as the Time column writes it, counted from `origin`:
+/// `-0.000035` for a call 35 µs before the first frame.
+pub fn since(ts: Duration, origin: i128) -> String {
+    let ns = ts.as_nanos() as i128 - origin;
+    let sign = if ns < 0 { "-" } else { "" };
+    let ns = ns.unsigned_abs();
+    format!("{sign}{}.{:06}", ns / 1_000_000_000, ns % 1_000_000_000 / 1000)
 }
 
 pub fn print_phases(console: &Console, phases: &[Phase]) {
@@ -243,8 +249,9 @@ mod tests {
 
     #[test]
     fn a_call_before_the_first_frame_is_a_little_negative() {
-        assert_eq!(offset(Duration::from_micros(35), "-"), "-0.000035");
-        assert_eq!(offset(Duration::from_micros(2_000_035), ""), "2.000035");
+        let origin = 10_000_000_000;
+        assert_eq!(since(Duration::from_nanos(10_000_000_000 - 35_000), origin), "-0.000035");
+        assert_eq!(since(Duration::from_nanos(12_000_035_000), origin), "2.000035");
     }
 
     #[test]

@@ -151,13 +151,19 @@ pub fn export(
     console: &Console,
 ) -> Result<()> {
     let lang = console.lang();
+    if conns.is_empty() {
+        // Nothing to draw: say so rather than write an empty picture.
+        for path in [&view.svg, &view.mermaid].into_iter().flatten() {
+            console.warn(&Words::NothingToDraw { path });
+        }
+    }
     if let Some(path) = &view.svg {
         for (i, conn) in conns.iter().enumerate() {
             let path = numbered(path, i);
             write(&path, &super::svg::ladder(&conn.ladder(lang), false), console)?;
         }
     }
-    if let Some(path) = &view.mermaid {
+    if let Some(path) = view.mermaid.as_ref().filter(|_| !conns.is_empty()) {
         let text: Vec<String> = conns.iter().map(|c| c.ladder(lang).mermaid()).collect();
         write(path, &text.join("\n"), console)?;
     }
@@ -180,7 +186,11 @@ fn numbered(path: &Path, index: usize) -> PathBuf {
 
 fn write(path: &Path, text: &str, console: &Console) -> Result<()> {
     if path == Path::new("-") {
-        console.say(&Raw(text.trim_end()));
+        // Written whatever the console's level: it is the output asked for
+        // (the rest of stdout is quiet then).
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
         return Ok(());
     }
     std::fs::write(path, text).map_err(|source| Error::WriteFile { path: path.to_owned(), source })?;
@@ -193,12 +203,8 @@ fn section(conn: &Connection, lang: Lang) -> Section {
     let mut events: Vec<_> = conn.events.iter().collect();
     events.sort_by_key(|(ts, ..)| *ts);
     let mut events = events.into_iter().peekable();
-    let first = conn.rows.first().map(|r| r.ts);
-    let offset = |ts: Duration| match first {
-        Some(f) if ts >= f => format!("{}.{:06}", (ts - f).as_secs(), (ts - f).subsec_micros()),
-        Some(f) => format!("-{}.{:06}", (f - ts).as_secs(), (f - ts).subsec_micros()),
-        None => String::new(),
-    };
+    let origin = conn.rows.first().map(|r| table::origin(r));
+    let offset = |ts: Duration| origin.map(|o| table::since(ts, o)).unwrap_or_default();
     for row in &conn.rows {
         while let Some((ts, _, text)) = events.next_if(|(ts, ..)| *ts <= row.ts) {
             lines.push(Line::Call { time: offset(*ts), text: text.clone() });
@@ -277,6 +283,7 @@ pub enum Words<'a> {
     Loose,
     Payload { no: usize, direction: &'a str, bytes: &'a [u8] },
     Written { path: &'a Path },
+    NothingToDraw { path: &'a Path },
 }
 
 impl Sentences for Words<'_> {
@@ -296,6 +303,9 @@ impl Sentences for Words<'_> {
                 Err(_) => format!("frame {no}, {direction}: {} bytes (not UTF-8 text)", bytes.len()),
             },
             Words::Written { path } => format!("wrote {}", path.display()),
+            Words::NothingToDraw { path } => {
+                format!("no TCP connection to draw: {} not written", path.display())
+            }
         }
     }
 
@@ -315,6 +325,9 @@ impl Sentences for Words<'_> {
                 Err(_) => format!("quadro {no}, {direction}: {} bytes (não é texto UTF-8)", bytes.len()),
             },
             Words::Written { path } => format!("{} gravado", path.display()),
+            Words::NothingToDraw { path } => {
+                format!("nenhuma conexão TCP para desenhar: {} não foi gravado", path.display())
+            }
         }
     }
 }

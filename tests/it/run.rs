@@ -346,3 +346,97 @@ fn a_udp_pair_shows_its_datagrams_beside_sendto_and_recvfrom() {
     let answer = line_of(&stdout, "udp_cliente.py: recvfrom(1024) returned 4 bytes (frame 2)");
     assert!(sent < there && there < got && got < echoed && echoed < back && back < answer, "{stdout}");
 }
+
+#[test]
+fn a_server_deaf_to_sigterm_and_a_daemon_are_stopped_and_the_report_comes() {
+    if !root() || tool("setpriv").is_none() {
+        return;
+    }
+    let dir = open_dir();
+    let deaf = dir.path().join("surdo.py");
+    std::fs::write(
+        &deaf,
+        "import signal, socket, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n\
+         s = socket.create_server(('127.0.0.1', 6011))\nwhile True:\n    time.sleep(1)\n",
+    )
+    .unwrap();
+    // Forks twice and leaves its parent: still traced, still eco's to stop.
+    let daemon = dir.path().join("daemon.py");
+    std::fs::write(
+        &daemon,
+        "import os, socket, time\nif os.fork(): os._exit(0)\nos.setsid()\nif os.fork(): os._exit(0)\n\
+         s = socket.create_server(('127.0.0.1', 6012))\nwhile True:\n    time.sleep(1)\n",
+    )
+    .unwrap();
+    let started = Instant::now();
+    let out = traced_as_nobody(
+        &["--no-diagram"],
+        &[format!("python3 {}", deaf.display()), format!("python3 {}", daemon.display()), "true".into()],
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
+    assert!(stdout.contains("surdo.py: still running after the last command ended: stopped"), "{stdout}");
+    assert!(stdout.contains("surdo.py: listen(128) → 0"), "{stdout}");
+    assert!(stdout.contains("daemon.py: listen(128) → 0"), "{stdout}");
+    let left = Command::new("pgrep").args(["-f", &dir.path().display().to_string()]).output().unwrap();
+    assert!(left.stdout.is_empty(), "left running: {}", text(&left.stdout));
+}
+
+#[test]
+fn each_small_send_and_recv_names_its_own_frame_and_shut_rd_sends_nothing() {
+    if !root() || tool("setpriv").is_none() {
+        return;
+    }
+    let dir = open_dir();
+    let server = dir.path().join("um_a_um.py");
+    std::fs::write(
+        &server,
+        "import socket\ns = socket.create_server(('127.0.0.1', 6013))\nc, _ = s.accept()\n\
+         while c.recv(1):\n    pass\nc.close()\n",
+    )
+    .unwrap();
+    let data = dir.path().join("arquivo.txt");
+    std::fs::write(&data, "abc").unwrap();
+    let client = dir.path().join("cliente_bytes.py");
+    std::fs::write(
+        &client,
+        format!(
+            "import socket, time\ns = socket.create_connection(('127.0.0.1', 6013))\n\
+             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)\ns.shutdown(socket.SHUT_RD)\n\
+             for _ in range(10):\n    s.send(b'x')\n    time.sleep(0.02)\n\
+             with open('{}', 'rb') as f:\n    s.sendfile(f)\ns.close()\n",
+            data.display()
+        ),
+    )
+    .unwrap();
+    let out = traced_as_nobody(
+        &["--no-diagram"],
+        &[format!("python3 {}", server.display()), format!("python3 {}", client.display())],
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    // Ten one-byte segments: each send names its own, and each recv(1) too.
+    let frame_of = |line: &str| {
+        line.rsplit("(frame ").next().and_then(|f| f.trim_end_matches(')').parse::<usize>().ok())
+    };
+    let sends: Vec<usize> = stdout
+        .lines()
+        .filter(|l| l.contains("cliente_bytes.py: send(1) → 1 byte ("))
+        .filter_map(frame_of)
+        .collect();
+    let recvs: Vec<usize> = stdout
+        .lines()
+        .filter(|l| l.contains("um_a_um.py: recv(1) returned 1 byte ("))
+        .filter_map(frame_of)
+        .collect();
+    assert_eq!(sends.len(), 10, "{stdout}");
+    let mut distinct = sends.clone();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 10, "{stdout}");
+    assert_eq!(recvs[..10], sends[..], "{stdout}");
+    // sendfile() is a send; shutdown(SHUT_RD) sends nothing: the FIN is close()'s.
+    assert!(stdout.contains("cliente_bytes.py: sendfile(3) → 3 bytes (frame "), "{stdout}");
+    assert!(stdout.contains("cliente_bytes.py: shutdown(SHUT_RD) → 0\n"), "{stdout}");
+    assert!(stdout.contains("cliente_bytes.py: close() → 0, FIN: frame"), "{stdout}");
+}
