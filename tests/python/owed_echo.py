@@ -3,7 +3,7 @@
 
     python3 owed_echo.py PORT WAIT
 
-Sends 16 KiB at a time until the server has read everything it was sent
+Sends 64 KiB at a time until the server has read everything it was sent
 (its socket's Recv-Q is 0, as `ss` shows) but cannot write the echo (its
 Send-Q is large and grows by less than what was just sent): the server now
 waits on its write, with nothing left to read. Then waits WAIT seconds (past the server's
@@ -37,15 +37,18 @@ def main():
     s = socket.create_connection(("127.0.0.1", port))
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
     sent, previous = 0, -1
+    # 64 KiB at a time: the server's send buffer (megabytes on loopback)
+    # fills in about a second.
+    chunk = 65536
     for _ in range(2000):
-        s.sendall(b"y" * 16384)
-        sent += 16384
-        time.sleep(0.05)
+        s.sendall(b"y" * chunk)
+        sent += chunk
+        time.sleep(0.02)
         queues = server_queues(port)
         if queues is None:
             break
         recv_q, send_q = queues
-        if recv_q == 0 and send_q > 100_000 and send_q - previous < 16384:
+        if recv_q == 0 and send_q > 100_000 and send_q - previous < chunk:
             break
         previous = send_q
     time.sleep(wait)
