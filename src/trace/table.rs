@@ -140,6 +140,9 @@ impl<'a> Table<'a> {
 
     /// Prints `row`, after the calls that came before it.
     pub fn row(&mut self, row: &Row) {
+        if self.header && self.fit.is_none() && self.events.peek().is_none() {
+            return self.wide_row(row);
+        }
         let (cells, info) = self.cells(row);
         if !self.header {
             self.header = true;
@@ -168,6 +171,45 @@ impl<'a> Table<'a> {
         for line in self.lines(&cells, &info) {
             self.console.say(&Raw(&line));
         }
+    }
+
+    /// A row of the wide layout, written straight into one line: the path
+    /// a capture of millions of frames takes.
+    fn wide_row(&mut self, row: &Row) {
+        use std::fmt::Write as _;
+        let digits = |n: usize| n.checked_ilog10().map_or(1, |d| d as usize + 1);
+        let time = row.time.map(seconds).unwrap_or_default();
+        let lens = [
+            digits(row.no),
+            time.len(),
+            row.src.chars().count(),
+            row.dst.chars().count(),
+            row.protocol.chars().count(),
+            digits(row.length as usize),
+        ];
+        for (width, len) in self.widths.iter_mut().zip(lens) {
+            *width = (*width).max(len);
+        }
+        let w = &self.widths;
+        let mut line = String::with_capacity(160);
+        let _ = write!(
+            line,
+            "{:>w0$}  {time:<w1$}  {:<w2$}  {:<w3$}  {:<w4$}  {:>w5$}  {}",
+            row.no,
+            row.src,
+            row.dst,
+            row.protocol,
+            row.length,
+            row.info,
+            w0 = w[0],
+            w1 = w[1],
+            w2 = w[2],
+            w3 = w[3],
+            w4 = w[4],
+            w5 = w[5],
+        );
+        line.truncate(line.trim_end().len());
+        self.console.say(&Raw(&line));
     }
 
     /// Prints the calls made after the last frame (all of them, without
