@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::flow::{ConnKey, Row};
-use super::packet::{FIN, RST, SYN};
+use super::packet::{ACK, FIN, RST, SYN};
 use super::syscalls::{Call, Op, Sock};
 use crate::i18n::Sentences;
 
@@ -23,6 +23,9 @@ pub struct Placed<'a> {
     pub label: &'a str,
     /// The socket's own address (its side of the connection), if known.
     pub local: Option<SocketAddr>,
+    /// The frame it is tied to is a reset (a close with unread data, or
+    /// with SO_LINGER 0, sends RST instead of FIN).
+    pub reset: bool,
 }
 
 /// The rows of one connection, indexed for placing calls.
@@ -173,7 +176,11 @@ pub fn place<'a>(
                 _ => None,
             };
             let label = labels.get(call.program).map_or("?", String::as_str);
-            Placed { call, stream, frame, label, local }
+            let reset = frame
+                .and_then(|no| rows.get(no.wrapping_sub(1)).filter(|r| r.no == no))
+                .and_then(Row::tcp)
+                .is_some_and(|t| t.seg.flags & RST != 0);
+            Placed { call, stream, frame, label, local, reset }
         })
         .collect();
     // A close() sends FIN only if it was the socket's last descriptor (a
@@ -234,7 +241,9 @@ fn tie(
             let byte = peer.and_then(|peer| stream.carrying(peer, (offset + n as u64) as u32));
             byte.or_else(|| stream.before(call.at, |r| !from_us(r) && data(r)))
         }
-        (Op::Accept(_), Ok(_)) => stream.before(call.at, |r| !from_us(r) && !data(r)),
+        // The handshake's last ACK: the peer's first plain ACK.
+        (Op::Accept(_), Ok(_)) => stream
+            .after(Duration::ZERO, |r| !from_us(r) && !data(r) && has(r, ACK) && !has(r, SYN | FIN | RST)),
         _ => None,
     }
 }
@@ -261,7 +270,7 @@ pub struct Line<'a>(pub &'a Placed<'a>);
 
 impl Sentences for Line<'_> {
     fn en(&self) -> String {
-        let Placed { call, frame, label, .. } = self.0;
+        let Placed { call, frame, label, reset, .. } = self.0;
         let what = match (&call.op, call.result) {
             (op, Err(errno)) => format!("{} → {errno:?} ({})", signature(op), errno.desc()),
             (Op::Socket { .. } | Op::Accept(None), Ok(fd)) => {
@@ -278,6 +287,7 @@ impl Sentences for Line<'_> {
         let tied = match (&call.op, frame) {
             (_, None) => String::new(),
             (Op::Connect(_), Some(f)) => format!(", SYN: frame {f}"),
+            (Op::Close | Op::Shutdown(_), Some(f)) if *reset => format!(", RST: frame {f}"),
             (Op::Close | Op::Shutdown(_), Some(f)) => format!(", FIN: frame {f}"),
             (_, Some(f)) => format!(" (frame {f})"),
         };
@@ -285,7 +295,7 @@ impl Sentences for Line<'_> {
     }
 
     fn pt(&self) -> String {
-        let Placed { call, frame, label, .. } = self.0;
+        let Placed { call, frame, label, reset, .. } = self.0;
         let what = match (&call.op, call.result) {
             (op, Err(errno)) => format!("{} → {errno:?}", signature(op)),
             (Op::Socket { .. } | Op::Accept(None), Ok(fd)) => {
@@ -300,6 +310,7 @@ impl Sentences for Line<'_> {
         let tied = match (&call.op, frame) {
             (_, None) => String::new(),
             (Op::Connect(_), Some(f)) => format!(", SYN: quadro {f}"),
+            (Op::Close | Op::Shutdown(_), Some(f)) if *reset => format!(", RST: quadro {f}"),
             (Op::Close | Op::Shutdown(_), Some(f)) => format!(", FIN: quadro {f}"),
             (_, Some(f)) => format!(" (quadro {f})"),
         };

@@ -100,11 +100,11 @@ pub fn access() -> Access {
     }
 }
 
-/// Waits for the child `eco` that works in the namespace. Ctrl-C reaches
-/// it as it reaches this process (the terminal signals the whole process
-/// group), and SIGTERM is passed on: it then prints what it saw and ends.
-/// Meanwhile this process stays, so that the shell's prompt comes back
-/// after the child's last line, not before.
+/// Waits for the child `eco` that works in the namespace. SIGINT and
+/// SIGTERM are passed on as SIGTERM (a Ctrl-C at the terminal reaches the
+/// child too, and a second SIGINT would end it without its report): it
+/// then prints what it saw and ends. Meanwhile this process stays, so
+/// that the shell's prompt comes back after the child's last line.
 fn wait_passing_signals(child: &mut std::process::Child) -> io::Result<std::process::ExitStatus> {
     let interrupted = Arc::new(AtomicBool::new(false));
     let terminated = Arc::new(AtomicBool::new(false));
@@ -115,7 +115,7 @@ fn wait_passing_signals(child: &mut std::process::Child) -> io::Result<std::proc
         if let Some(status) = child.try_wait()? {
             return Ok(status);
         }
-        if terminated.swap(false, Ordering::SeqCst) {
+        if terminated.swap(false, Ordering::SeqCst) | interrupted.swap(false, Ordering::SeqCst) {
             let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
         }
         std::thread::sleep(Duration::from_millis(20));

@@ -128,10 +128,13 @@ pub fn run(job: &RunJob, console: &Console) -> Result<u8> {
     sigchld.add(Signal::SIGCHLD);
     sigchld.thread_block().map_err(|e| setup(e.into()))?;
     // Ctrl-C (or SIGTERM) stops the commands and shows what was seen; a
-    // second one ends eco at once (its tracees die with it: EXITKILL).
+    // second Ctrl-C ends eco at once (its tracees die with it: EXITKILL).
+    // (A SIGTERM after a Ctrl-C does not: the parent of a namespace passes
+    // its signals on as SIGTERM, and the terminal's Ctrl-C reaches both.)
     let stop = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register_conditional_shutdown(signal_hook::consts::SIGINT, 130, Arc::clone(&stop))
+        .map_err(setup)?;
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&stop)).map_err(setup)?;
         signal_hook::flag::register(signal, Arc::clone(&stop)).map_err(setup)?;
     }
     let capture =
@@ -212,7 +215,7 @@ pub fn run(job: &RunJob, console: &Console) -> Result<u8> {
     // The last segments (FINs sent at exit) are on their way: a moment.
     std::thread::sleep(Duration::from_millis(100));
     capturing.store(false, Ordering::SeqCst);
-    let (frames, trimmed) = capture_thread.join().unwrap_or_default();
+    let (frames, kept) = capture_thread.join().unwrap_or_default();
     let frames = ours(frames, &tracer);
     // Their output ends with them.
     for thread in output {
@@ -220,8 +223,11 @@ pub fn run(job: &RunJob, console: &Console) -> Result<u8> {
     }
     let labels: Vec<String> = programs.iter().map(|p| p.label.clone()).collect();
     report(&frames, &tracer, &labels, &job.view, console)?;
-    if trimmed {
+    if kept.trimmed {
         console.note(&RunMsg::FramesTrimmed);
+    }
+    if kept.dropped > 0 {
+        console.warn(&RunMsg::FramesDropped { frames: kept.dropped });
     }
     if tracer.untold > 0 {
         console.note(&RunMsg::CallsUntold { calls: tracer.untold });
@@ -345,10 +351,15 @@ fn forward(
             // What a terminal would show: the text after a carriage return
             // (a progress line redrawn), tabs as spaces to the next stop.
             let text = text.rsplit('\r').next().unwrap_or(text);
-            let text = expand_tabs(text);
+            let mut text = expand_tabs(text);
             let prefix = format!("{label} | ");
             let pad = " ".repeat(crate::console::columns(&label)) + " | ";
             let room = width.map(|w| w.saturating_sub(crate::console::columns(&prefix)).max(20));
+            // Colour escapes take no columns; a line that must be wrapped
+            // loses them (cut in the middle, they would show as text).
+            if room.is_some_and(|room| crate::console::columns(&strip_escapes(&text)) > room) {
+                text = strip_escapes(&text);
+            }
             let lines = match room {
                 Some(room) if crate::console::columns(&text) > room => {
                     // Wrapped under its own indent, when that leaves room.
@@ -375,6 +386,26 @@ fn forward(
             line.clear();
         }
     })
+}
+
+/// `text` without ANSI escape sequences (ESC [ ... letter, and lone ESCs).
+fn strip_escapes(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\x1b' {
+            out.push(c);
+            continue;
+        }
+        if chars.next_if_eq(&'[').is_some() {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() || c == '~' {
+                    break;
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Tabs to spaces, to the next multiple of 8 columns (a terminal's stops).
@@ -409,10 +440,10 @@ fn wait_for_child(timeout: Duration) {
 
 /// Captures every frame on `lo` until told to stop. Returns the frames
 /// and whether some were cut to their headers (or dropped) to bound memory.
-fn capture_all(mut capture: Capture, capturing: &AtomicBool, ports: &Ports) -> (Vec<Frame>, bool) {
+fn capture_all(mut capture: Capture, capturing: &AtomicBool, ports: &Ports) -> (Vec<Frame>, Kept) {
     use super::packet::{Decoded, decode, linktype};
     let mut frames = Vec::new();
-    let (mut bytes, mut trimmed) = (0usize, false);
+    let (mut bytes, mut trimmed, mut dropped) = (0usize, false, 0u64);
     loop {
         match capture.next_frame() {
             Ok(Some(mut frame)) => {
@@ -432,7 +463,7 @@ fn capture_all(mut capture: Capture, capturing: &AtomicBool, ports: &Ports) -> (
                     continue;
                 }
                 if frames.len() >= MAX_FRAMES {
-                    trimmed = true;
+                    dropped += 1;
                     continue;
                 }
                 bytes += frame.data.len();
@@ -449,7 +480,16 @@ fn capture_all(mut capture: Capture, capturing: &AtomicBool, ports: &Ports) -> (
             Err(_) => break,
         }
     }
-    (frames, trimmed)
+    (frames, Kept { trimmed, dropped })
+}
+
+/// What the capture could not keep whole.
+#[derive(Default)]
+struct Kept {
+    /// Later frames kept without their payload.
+    trimmed: bool,
+    /// Frames past [`MAX_FRAMES`], not kept at all.
+    dropped: u64,
 }
 
 /// The frames to or from the traced programs' sockets: on the real `lo`
@@ -566,6 +606,9 @@ pub enum RunMsg<'a> {
         errno: nix::errno::Errno,
     },
     FramesTrimmed,
+    FramesDropped {
+        frames: u64,
+    },
     CallsUntold {
         calls: u64,
     },
@@ -597,6 +640,10 @@ impl Sentences for RunMsg<'_> {
                 "more than {} MiB of packets: the later ones were kept without their payload (their headers, \
                  and so the table, are whole)",
                 WHOLE_BYTES >> 20
+            ),
+            RunMsg::FramesDropped { frames } => format!(
+                "{frames} more packets came after the first {MAX_FRAMES} and were not kept: the table, the \
+                 phases and their byte counts stop there (`--pcap` with tcpdump gets them all)"
             ),
             RunMsg::CallsUntold { calls } => format!("{calls} more socket calls were made and not kept"),
             RunMsg::Ended { label, ending } => match ending {
@@ -636,6 +683,10 @@ impl Sentences for RunMsg<'_> {
                 "mais de {} MiB de pacotes: os seguintes foram guardados sem o conteúdo (os cabeçalhos, e \
                  portanto a tabela, estão completos)",
                 WHOLE_BYTES >> 20
+            ),
+            RunMsg::FramesDropped { frames } => format!(
+                "mais {frames} pacotes vieram depois dos primeiros {MAX_FRAMES} e não foram guardados: a \
+                 tabela, as fases e suas contagens de bytes param ali"
             ),
             RunMsg::CallsUntold { calls } => {
                 format!("mais {calls} chamadas de socket foram feitas e não guardadas")
@@ -677,6 +728,12 @@ mod tests {
         assert_eq!([same[0].label.as_str(), same[1].label.as_str()], ["client", "client#2"]);
         assert!(matches!(super::programs(&["python3 'unbalanced".into()]), Err(Error::BadCommand { .. })));
         assert!(matches!(super::programs(&["  ".into()]), Err(Error::BadCommand { .. })));
+    }
+
+    #[test]
+    fn escapes_are_taken_out_and_tabs_expanded() {
+        assert_eq!(strip_escapes("\x1b[1;31mERR\x1b[0m ok"), "ERR ok");
+        assert_eq!(expand_tabs("a\tb"), "a       b");
     }
 
     #[test]

@@ -412,11 +412,13 @@ impl Tracer {
             self.port(addr);
         }
         let entry = self.socks.entry(socket).or_default();
+        // A dual-stack socket names IPv4 peers as ::ffff:a.b.c.d; the
+        // packets say a.b.c.d.
         if let Some(addr) = local.and_then(|a| a.as_socket()).filter(|a| a.port() != 0) {
-            entry.local = Some(addr);
+            entry.local = Some(canonical(addr));
         }
         if let Some(addr) = sock.peer_addr().ok().and_then(|a| a.as_socket()) {
-            entry.peer = Some(addr);
+            entry.peer = Some(canonical(addr));
         }
         if let Ok(kind) = sock.r#type() {
             entry.datagram = kind == socket2::Type::DGRAM;
@@ -443,6 +445,11 @@ impl Tracer {
 
 fn is_stop(signal: Signal) -> bool {
     matches!(signal, Signal::SIGSTOP | Signal::SIGTSTP | Signal::SIGTTIN | Signal::SIGTTOU)
+}
+
+/// `[::ffff:127.0.0.1]:80` as `127.0.0.1:80`.
+fn canonical(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(addr.ip().to_canonical(), addr.port())
 }
 
 /// Lets a stopped tracee run to its next system call stop.
@@ -500,7 +507,7 @@ fn read_memory(pid: Pid, addr: u64, len: usize) -> Option<Vec<u8>> {
 /// can only be built from them through unsafe code.
 fn read_sockaddr(pid: Pid, addr: u64, len: u64) -> Option<SocketAddr> {
     let bytes = read_memory(pid, addr, (len as usize).min(28))?;
-    parse_sockaddr(&bytes)
+    parse_sockaddr(&bytes).map(canonical)
 }
 
 fn parse_sockaddr(b: &[u8]) -> Option<SocketAddr> {

@@ -104,7 +104,7 @@ pub fn pictures(conn: &Connection, view: &View, console: &Console) {
         }
     }
     if view.bytes {
-        for (no, bytes) in &conn.payloads {
+        for (no, bytes) in shown_payloads(&conn.payloads) {
             console.say(&Words::Payload { no: *no, direction: &conn.direction(*no), bytes });
             for line in dump(bytes) {
                 console.say(&Raw(&line));
@@ -227,13 +227,25 @@ fn section(conn: &Connection, lang: Lang) -> Section {
         ladder: conn.ladder(lang),
         lines,
         phases: conn.phases.iter().map(|p| lang.text(&Msg::Phase(p))).collect(),
-        payloads: conn
-            .payloads
-            .iter()
+        payloads: shown_payloads(&conn.payloads)
             .map(|(no, bytes)| Payload { no: *no, direction: conn.direction(*no), bytes: bytes.clone() })
             .collect(),
     }
 }
+
+/// The payloads shown: the first ones, up to [`SHOWN_BYTES`] a connection
+/// (a page of a bulk transfer's every byte would not open anywhere).
+fn shown_payloads(payloads: &[(usize, Vec<u8>)]) -> impl Iterator<Item = &(usize, Vec<u8>)> {
+    let mut total = 0;
+    payloads.iter().take_while(move |(_, bytes)| {
+        let first = total == 0;
+        total += bytes.len();
+        first || total <= SHOWN_BYTES
+    })
+}
+
+/// Payload bytes shown per connection at most.
+const SHOWN_BYTES: usize = 64 << 10;
 
 /// The TCP payload of a frame captured on `lo` (Ethernet): the last
 /// `len` bytes of its IP packet (the IP lengths say where it ends, so

@@ -440,3 +440,44 @@ fn each_small_send_and_recv_names_its_own_frame_and_shut_rd_sends_nothing() {
     assert!(stdout.contains("cliente_bytes.py: shutdown(SHUT_RD) → 0\n"), "{stdout}");
     assert!(stdout.contains("cliente_bytes.py: close() → 0, FIN: frame"), "{stdout}");
 }
+
+#[test]
+fn a_dual_stack_server_keeps_its_side_and_a_close_with_unread_data_is_a_reset() {
+    if !root() || tool("setpriv").is_none() {
+        return;
+    }
+    let dir = open_dir();
+    // Bound to :: (as Node.js binds by default): an IPv4 peer is named
+    // ::ffff:127.0.0.1 by the socket, 127.0.0.1 by the packets.
+    let server = dir.path().join("servidor_v6.py");
+    std::fs::write(
+        &server,
+        "import socket\ns = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)\n\
+         s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)\ns.bind(('::', 6014))\ns.listen()\n\
+         c, _ = s.accept()\nc.recv(3)\nc.close()\n",
+    )
+    .unwrap();
+    let client = dir.path().join("cliente_rst.py");
+    std::fs::write(
+        &client,
+        "import socket, time\ns = socket.create_connection(('127.0.0.1', 6014))\ns.sendall(b'hello world')\n\
+         time.sleep(0.3)\ntry:\n    s.recv(10)\nexcept ConnectionResetError:\n    print('reset')\n",
+    )
+    .unwrap();
+    let out = traced_as_nobody(
+        &["--no-diagram"],
+        &[format!("python3 {}", server.display()), format!("python3 {}", client.display())],
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    assert!(stdout.contains("cliente_rst.py | reset"), "{stdout}");
+    assert!(stdout.contains(" → servidor_v6.py 127.0.0.1:6014 ──"), "{stdout}");
+    assert!(stdout.contains("servidor_v6.py: recv(3) returned 3 bytes (frame 4)"), "{stdout}");
+    // accept() answered the handshake's ACK, not the data.
+    assert!(stdout.contains("a connection from 127.0.0.1:") && stdout.contains("(frame 3)"), "{stdout}");
+    let close = stdout.lines().find(|l| l.contains("servidor_v6.py: close() → 0, RST: frame ")).expect("RST");
+    let frame: usize = close.rsplit("frame ").next().unwrap().trim().parse().unwrap();
+    let row = stdout.lines().find(|l| l.trim_start().starts_with(&format!("{frame} "))).unwrap();
+    assert!(row.contains("[RST, ACK]"), "{row}");
+    assert!(!stdout.contains("calls and packets of no TCP connection"), "{stdout}");
+}
