@@ -42,9 +42,43 @@ pub struct Payload {
     pub bytes: Vec<u8>,
 }
 
+/// The table of frames with the calls between them.
+fn table_html(html: &mut String, lines: &[Line], lang: Lang) {
+    let _ = writeln!(html, "<table class=\"frames\">");
+    let _ = writeln!(
+        html,
+        "<tr><th>{}</th></tr>",
+        lang.text(&Words::Columns).split('|').collect::<Vec<_>>().join("</th><th>")
+    );
+    for line in lines {
+        match line {
+            Line::Frame { no, time, source, destination, protocol, length, info } => {
+                let _ = writeln!(
+                    html,
+                    "<tr id=\"f{no}\" class=\"frame\"><td>{no}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{length}</td><td>{}</td></tr>",
+                    escape(time),
+                    escape(source),
+                    escape(destination),
+                    escape(protocol),
+                    escape(info)
+                );
+            }
+            Line::Call { time, text } => {
+                let _ = writeln!(
+                    html,
+                    "<tr class=\"call\"><td>»</td><td>{}</td><td colspan=\"5\">{}</td></tr>",
+                    escape(time),
+                    escape(text)
+                );
+            }
+        }
+    }
+    html.push_str("</table>\n");
+}
+
 /// The page, with `title` on top and `rest` (calls on no connection,
 /// exit statuses) at the bottom.
-pub fn page(title: &str, sections: &[Section], rest: &[String], lang: Lang) -> String {
+pub fn page(title: &str, sections: &[Section], rest: &[Line], lang: Lang) -> String {
     let mut html = String::new();
     let code = match lang {
         Lang::En => "en",
@@ -70,36 +104,8 @@ pub fn page(title: &str, sections: &[Section], rest: &[String], lang: Lang) -> S
             let _ =
                 writeln!(html, "<h3>{}</h3>\n<div class=\"picture\">{graph}</div>", lang.text(&Words::Graph));
         }
-        let _ = writeln!(html, "<h3>{}</h3>\n<table class=\"frames\">", lang.text(&Words::Packets));
-        let _ = writeln!(
-            html,
-            "<tr><th>{}</th></tr>",
-            lang.text(&Words::Columns).split('|').collect::<Vec<_>>().join("</th><th>")
-        );
-        for line in &section.lines {
-            match line {
-                Line::Frame { no, time, source, destination, protocol, length, info } => {
-                    let _ = writeln!(
-                        html,
-                        "<tr id=\"f{no}\" class=\"frame\"><td>{no}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{length}</td><td>{}</td></tr>",
-                        escape(time),
-                        escape(source),
-                        escape(destination),
-                        escape(protocol),
-                        escape(info)
-                    );
-                }
-                Line::Call { time, text } => {
-                    let _ = writeln!(
-                        html,
-                        "<tr class=\"call\"><td>»</td><td>{}</td><td colspan=\"5\">{}</td></tr>",
-                        escape(time),
-                        escape(text)
-                    );
-                }
-            }
-        }
-        html.push_str("</table>\n");
+        let _ = writeln!(html, "<h3>{}</h3>", lang.text(&Words::Packets));
+        table_html(&mut html, &section.lines, lang);
         let _ = writeln!(html, "<h3>{}</h3>\n<ul class=\"phases\">", lang.text(&Words::Phases));
         for phase in &section.phases {
             let _ = writeln!(html, "<li>{}</li>", escape(phase));
@@ -114,11 +120,9 @@ pub fn page(title: &str, sections: &[Section], rest: &[String], lang: Lang) -> S
         html.push_str("</section>\n");
     }
     if !rest.is_empty() {
-        html.push_str("<section class=\"rest\"><ul>\n");
-        for line in rest {
-            let _ = writeln!(html, "<li>{}</li>", escape(line));
-        }
-        html.push_str("</ul></section>\n");
+        let _ = writeln!(html, "<section class=\"rest\">\n<h2>{}</h2>", lang.text(&Words::Rest));
+        table_html(&mut html, rest, lang);
+        html.push_str("</section>\n");
     }
     let _ = writeln!(html, "<footer>{}</footer>\n</body>\n</html>", lang.text(&Words::Footer));
     html
@@ -183,6 +187,7 @@ enum Words<'a> {
     Ladder,
     Graph,
     Packets,
+    Rest,
     Columns,
     Phases,
     Bytes,
@@ -196,6 +201,7 @@ impl Sentences for Words<'_> {
             Words::Ladder => "The exchange, segment by segment".into(),
             Words::Graph => "Time/sequence graph".into(),
             Words::Packets => "Packets and calls".into(),
+            Words::Rest => "Calls and packets of no TCP connection".into(),
             Words::Columns => "No.|Time|Source|Destination|Protocol|Length|Info".into(),
             Words::Phases => "Phases".into(),
             Words::Bytes => "Payload bytes".into(),
@@ -212,6 +218,7 @@ impl Sentences for Words<'_> {
             Words::Ladder => "A troca, segmento a segmento".into(),
             Words::Graph => "Gráfico tempo/sequência".into(),
             Words::Packets => "Pacotes e chamadas".into(),
+            Words::Rest => "Chamadas e pacotes fora de uma conexão TCP".into(),
             Words::Columns => "Nº|Tempo|Origem|Destino|Protocolo|Tamanho|Info".into(),
             Words::Phases => "Fases".into(),
             Words::Bytes => "Bytes dos dados".into(),

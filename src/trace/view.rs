@@ -130,8 +130,9 @@ pub fn show(conns: &[Connection], loose: &Loose, view: &View, title: &str, conso
         }
         table.finish();
     }
-    let rest: Vec<String> = loose.events.iter().map(|(_, text)| text.clone()).collect();
-    export(conns, &rest, view, title, console)
+    let events: Vec<(Duration, Option<SocketAddr>, String)> =
+        loose.events.iter().map(|(ts, text)| (*ts, None, text.clone())).collect();
+    export(conns, &lines(&loose.rows, &events), view, title, console)
 }
 
 /// What belongs to no TCP connection: datagrams, ICMP, and the calls on
@@ -145,7 +146,7 @@ pub struct Loose<'a> {
 /// Writes `--svg`, `--html` and `--mermaid`.
 pub fn export(
     conns: &[Connection],
-    loose: &[String],
+    loose: &[Line],
     view: &View,
     title: &str,
     console: &Console,
@@ -198,14 +199,15 @@ fn write(path: &Path, text: &str, console: &Console) -> Result<()> {
     Ok(())
 }
 
-fn section(conn: &Connection, lang: Lang) -> Section {
+/// The page's table: the rows, and the calls between them in time order.
+fn lines(rows: &[&Row], events: &[(Duration, Option<SocketAddr>, String)]) -> Vec<Line> {
     let mut lines = Vec::new();
-    let mut events: Vec<_> = conn.events.iter().collect();
+    let mut events: Vec<_> = events.iter().collect();
     events.sort_by_key(|(ts, ..)| *ts);
     let mut events = events.into_iter().peekable();
-    let origin = conn.rows.first().map(|r| table::origin(r));
+    let origin = rows.first().map(|r| table::origin(r));
     let offset = |ts: Duration| origin.map(|o| table::since(ts, o)).unwrap_or_default();
-    for row in &conn.rows {
+    for row in rows {
         while let Some((ts, _, text)) = events.next_if(|(ts, ..)| *ts <= row.ts) {
             lines.push(Line::Call { time: offset(*ts), text: text.clone() });
         }
@@ -222,6 +224,11 @@ fn section(conn: &Connection, lang: Lang) -> Section {
     for (ts, _, text) in events {
         lines.push(Line::Call { time: offset(*ts), text: text.clone() });
     }
+    lines
+}
+
+fn section(conn: &Connection, lang: Lang) -> Section {
+    let lines = lines(&conn.rows, &conn.events);
     Section {
         title: lang.text(&Words::Connection { client: &conn.client, server: &conn.server }),
         ladder: conn.ladder(lang),
