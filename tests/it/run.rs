@@ -323,13 +323,20 @@ fn a_udp_pair_shows_its_datagrams_beside_sendto_and_recvfrom() {
          s.sendto('olá'.encode(), ('127.0.0.1', 9999))\nprint(s.recvfrom(1024)[0].decode())\n",
     )
     .unwrap();
+    let page = dir.path().join("udp.html");
+    let page_arg = page.display().to_string();
     let out = traced_as_nobody(
-        &[],
+        &["--html", &page_arg],
         &[format!("python3 {}", server.display()), format!("python3 {}", client.display())],
     );
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
     assert!(stdout.contains("udp_cliente.py | olá"), "{stdout}");
+    // The page has the datagrams too, between the calls.
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        html.contains("<tr id=\"f1\" class=\"frame\">") && html.contains("<tr id=\"f2\" class=\"frame\">")
+    );
     // Two datagrams of 4 bytes ("olá" in UTF-8), each between its calls.
     let datagram = |port_first: bool| {
         stdout
