@@ -144,6 +144,27 @@ impl Capture {
         Ok(Capture { socket, buf: vec![0u8; SNAPLEN] })
     }
 
+    /// Packets the kernel dropped since the last call, for want of room in
+    /// this socket's queue (`PACKET_STATISTICS`: the counters reset on each
+    /// read). A busy `lo` and a slow reader lose packets this way.
+    pub fn dropped(&self) -> u32 {
+        // SAFETY: an all-zero tpacket_stats is a valid value of the C struct.
+        let mut stats: libc::tpacket_stats = unsafe { zeroed() };
+        let mut len = size_of::<libc::tpacket_stats>() as libc::socklen_t;
+        // SAFETY: `stats` is live and `len` says its size; the kernel
+        // writes at most that many bytes.
+        let rc = unsafe {
+            libc::getsockopt(
+                self.socket.as_raw_fd(),
+                libc::SOL_PACKET,
+                libc::PACKET_STATISTICS,
+                (&raw mut stats).cast(),
+                &raw mut len,
+            )
+        };
+        if rc < 0 { 0 } else { stats.tp_drops }
+    }
+
     /// The next frame, or `None` when the receive timeout passed first.
     pub fn next_frame(&mut self) -> io::Result<Option<Frame>> {
         loop {

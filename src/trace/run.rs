@@ -229,6 +229,9 @@ pub fn run(job: &RunJob, console: &Console) -> Result<u8> {
     if kept.dropped > 0 {
         console.warn(&RunMsg::FramesDropped { frames: kept.dropped });
     }
+    if kept.lost > 0 {
+        console.warn(&RunMsg::FramesLost { frames: kept.lost });
+    }
     if tracer.untold > 0 {
         console.note(&RunMsg::CallsUntold { calls: tracer.untold });
     }
@@ -443,7 +446,7 @@ fn wait_for_child(timeout: Duration) {
 fn capture_all(mut capture: Capture, capturing: &AtomicBool, ports: &Ports) -> (Vec<Frame>, Kept) {
     use super::packet::{Decoded, decode, linktype};
     let mut frames = Vec::new();
-    let (mut bytes, mut trimmed, mut dropped) = (0usize, false, 0u64);
+    let (mut bytes, mut trimmed, mut dropped, mut lost) = (0usize, false, 0u64, 0u64);
     loop {
         match capture.next_frame() {
             Ok(Some(mut frame)) => {
@@ -475,12 +478,15 @@ fn capture_all(mut capture: Capture, capturing: &AtomicBool, ports: &Ports) -> (
                 frames.push(frame);
             }
             // Told to stop and nothing more queued.
-            Ok(None) if !capturing.load(Ordering::SeqCst) => break,
+            Ok(None) if !capturing.load(Ordering::SeqCst) => {
+                lost += u64::from(capture.dropped());
+                break;
+            }
             Ok(None) => {}
             Err(_) => break,
         }
     }
-    (frames, Kept { trimmed, dropped })
+    (frames, Kept { trimmed, dropped, lost })
 }
 
 /// What the capture could not keep whole.
@@ -490,6 +496,8 @@ struct Kept {
     trimmed: bool,
     /// Frames past [`MAX_FRAMES`], not kept at all.
     dropped: u64,
+    /// Packets the kernel dropped before eco could read them.
+    lost: u64,
 }
 
 /// The frames to or from the traced programs' sockets: on the real `lo`
@@ -609,6 +617,9 @@ pub enum RunMsg<'a> {
     FramesDropped {
         frames: u64,
     },
+    FramesLost {
+        frames: u64,
+    },
     CallsUntold {
         calls: u64,
     },
@@ -644,6 +655,11 @@ impl Sentences for RunMsg<'_> {
             RunMsg::FramesDropped { frames } => format!(
                 "{frames} more packets came after the first {MAX_FRAMES} and were not kept: the table, the \
                  phases and their byte counts stop there (`--pcap` with tcpdump gets them all)"
+            ),
+            RunMsg::FramesLost { frames } => format!(
+                "the kernel dropped {frames} packets on lo before eco could read them (other programs were \
+                 busy there): the table may miss some; without root eco runs the commands in a network \
+                 namespace of their own, where theirs are the only packets"
             ),
             RunMsg::CallsUntold { calls } => format!("{calls} more socket calls were made and not kept"),
             RunMsg::Ended { label, ending } => match ending {
@@ -687,6 +703,11 @@ impl Sentences for RunMsg<'_> {
             RunMsg::FramesDropped { frames } => format!(
                 "mais {frames} pacotes vieram depois dos primeiros {MAX_FRAMES} e não foram guardados: a \
                  tabela, as fases e suas contagens de bytes param ali"
+            ),
+            RunMsg::FramesLost { frames } => format!(
+                "o kernel descartou {frames} pacotes em lo antes que o eco os lesse (outros programas estavam \
+                 ativos ali): pode faltar algo na tabela; sem root o eco roda os comandos num namespace de rede \
+                 próprio, onde só há os pacotes deles"
             ),
             RunMsg::CallsUntold { calls } => {
                 format!("mais {calls} chamadas de socket foram feitas e não guardadas")
