@@ -27,29 +27,30 @@ fn errors_total(report: &Value) -> u64 {
 /// Every bench kind against every server mode, about half a second each.
 #[test]
 fn every_kind_against_every_mode() {
-    for mode in ["single", "threads", "async"] {
-        // `single` serves one connection at a time: one connection.
-        let conns = if mode == "single" { "1" } else { "4" };
-        let kinds: [&[&str]; 6] = [
-            &[],
-            &["--rate", "2000"],
-            &["--bulk", "8M"],
-            &["--stream", "256K"],
-            &["--connect-rate"],
-            &["--udp"],
-        ];
-        for kind in kinds {
-            let mut args = vec!["--spawn", mode, "-c", conns, "-d", "0.3", "-s", "100"];
-            args.extend_from_slice(kind);
-            let (code, report, stderr) = bench_json(&args);
-            assert_eq!(code, Some(0), "{mode} {kind:?}: {stderr}");
-            assert_eq!(errors_total(&report), 0, "{mode} {kind:?}: {report}");
-            assert!(report["messages"].as_u64().unwrap() > 0, "{mode} {kind:?}: {report}");
-            assert_eq!(report["server_mode"], mode);
-            assert!(report["server_cpu_s"].as_f64().is_some(), "{report}");
-            // No progress bar when stderr is not a terminal.
-            assert_eq!(stderr, "");
-        }
+    // The three modes at once (each bench spawns its own server).
+    let modes: Vec<_> =
+        ["single", "threads", "async"].map(|mode| thread::spawn(move || every_kind(mode))).into();
+    for mode in modes {
+        mode.join().unwrap();
+    }
+}
+
+fn every_kind(mode: &str) {
+    // `single` serves one connection at a time: one connection.
+    let conns = if mode == "single" { "1" } else { "4" };
+    let kinds: [&[&str]; 6] =
+        [&[], &["--rate", "2000"], &["--bulk", "8M"], &["--stream", "256K"], &["--connect-rate"], &["--udp"]];
+    for kind in kinds {
+        let mut args = vec!["--spawn", mode, "-c", conns, "-d", "0.3", "-s", "100"];
+        args.extend_from_slice(kind);
+        let (code, report, stderr) = bench_json(&args);
+        assert_eq!(code, Some(0), "{mode} {kind:?}: {stderr}");
+        assert_eq!(errors_total(&report), 0, "{mode} {kind:?}: {report}");
+        assert!(report["messages"].as_u64().unwrap() > 0, "{mode} {kind:?}: {report}");
+        assert_eq!(report["server_mode"], mode);
+        assert!(report["server_cpu_s"].as_f64().is_some(), "{report}");
+        // No progress bar when stderr is not a terminal.
+        assert_eq!(stderr, "");
     }
 }
 

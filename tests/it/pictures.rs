@@ -4,6 +4,7 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::thread;
 
 use crate::support::*;
 
@@ -55,10 +56,13 @@ fn assert_self_contained(content: &str) {
 
 /// Renders `file` in headless Chromium; returns the PNG's stats.
 fn render(file: &Path, size: &str) -> serde_json::Value {
-    let png = file.with_extension("png");
+    // demo.svg.png, demo.html.png: two renders may run at once.
+    let png = Path::new(&format!("{}.png", file.display())).to_path_buf();
     let out = Command::new("chromium")
         .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run"])
         .arg(format!("--window-size={size}"))
+        // A profile of its own: two browsers may run at once.
+        .arg(format!("--user-data-dir={}.profile", file.display()))
         .arg(format!("--screenshot={}", png.display()))
         .arg(format!("file://{}", file.display()))
         .output()
@@ -132,13 +136,16 @@ fn chromium_renders_the_svg_and_the_page() {
     }
     let dir = tempfile::tempdir().unwrap();
     demo_with_exports(dir.path(), "en");
+    // Two browsers at once: each mostly waits on its own start-up.
+    let page = dir.path().join("demo.html");
+    let page = thread::spawn(move || render(&page, "1280,2000"));
     let svg = render(&dir.path().join("demo.svg"), "1200,700");
     assert_eq!((svg["width"].as_u64(), svg["height"].as_u64()), (Some(1200), Some(700)));
     // Arrows, lifelines and words: tens of thousands of inked pixels, in
     // several colours (client blue, server red, calls green, phases).
     assert!(svg["ink"].as_u64().unwrap() > 20_000, "{svg}");
     assert!(svg["colors"].as_u64().unwrap() >= 8, "{svg}");
-    let page = render(&dir.path().join("demo.html"), "1280,2000");
+    let page = page.join().unwrap();
     assert_eq!(page["width"].as_u64(), Some(1280));
     assert!(page["ink"].as_u64().unwrap() > 60_000, "{page}");
 }

@@ -83,8 +83,8 @@ each_mode! {
             .unwrap();
         wait_until_listening(port);
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        // Four flooders for 1.5 s, as fast as the server turns them away.
-        let until = Instant::now() + Duration::from_millis(1500);
+        // Four flooders for a second, as fast as the server turns them away.
+        let until = Instant::now() + Duration::from_millis(1000);
         let flooders: Vec<_> = (0..4)
             .map(|_| {
                 thread::spawn(move || {
@@ -111,7 +111,7 @@ each_mode! {
         let out = wait_output(child);
         let log = text(&out.stderr);
         let refusals: Vec<&str> = log.lines().filter(|l| l.starts_with("eco: refused ")).collect();
-        // Thousands of refusals over 1.5 s: a handful of lines.
+        // Thousands of refusals over a second: a handful of lines.
         assert!((2..=6).contains(&refusals.len()), "{} lines: {log}", refusals.len());
         assert!(log.contains("more connections in the last second: "), "{log}");
     }
@@ -524,7 +524,7 @@ each_mode! {
         let started = Instant::now();
         let mut got = 0;
         let mut buf = [0u8; 5000];
-        while started.elapsed() < Duration::from_millis(3500) {
+        while started.elapsed() < Duration::from_millis(2500) {
             match stream.read(&mut buf) {
                 Ok(0) => panic!("FIN after {got} bytes"),
                 Ok(n) => got += n,
@@ -532,7 +532,7 @@ each_mode! {
             }
             thread::sleep(Duration::from_millis(100));
         }
-        assert!(got > 100_000, "{got}");
+        assert!(got > 60_000, "{got}");
         assert!(!server.stderr().contains("idle for longer"), "{}", server.stderr());
     }
 
@@ -573,9 +573,9 @@ each_mode! {
     /// never a FIN after part of its echo (which it would take for all of
     /// it). The async mode used to end with that FIN.
     fn an_idle_timeout_with_echo_owed_is_a_reset(mode) {
-        let (Some(python), Some(_)) = (tool("python3"), tool("ss")) else { return };
+        let Some(python) = tool("python3") else { return };
         let server = Server::start(&["--mode", mode, "--idle-timeout", "2"]);
-        let out = Command::new(python).arg(python_script("owed_echo.py")).args([&server.port(), "4"]).output().unwrap();
+        let out = Command::new(python).arg(python_script("owed_echo.py")).args([&server.port(), "3"]).output().unwrap();
         assert!(out.status.success(), "{}", text(&out.stderr));
         let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let (sent, got) = (report["sent"].as_u64().unwrap(), report["got"].as_u64().unwrap());
