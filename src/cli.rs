@@ -59,6 +59,8 @@ pub enum Command {
     Bench(BenchArgs),
     /// The classroom exercise end to end: a server and a client, both transcripts.
     Demo(DemoArgs),
+    /// TCP's classic surprises, live and explained (no NAME: the list).
+    Lab(LabArgs),
 }
 
 /// `--lang` values. A separate enum so that `i18n` does not depend on clap.
@@ -455,6 +457,38 @@ pub struct DemoArgs {
     /// The message the client sends.
     #[arg(long, short, default_value = crate::client::EXERCISE_MESSAGE)]
     pub message: String,
+
+    #[command(flatten)]
+    pub view: ViewArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LabArgs {
+    /// The lab to run (`eco lab` lists them).
+    #[arg(value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// A "try this" variation of the lab (each lab lists its own).
+    #[arg(long = "try", value_name = "VARIATION", requires = "name")]
+    pub variant: Option<String>,
+
+    /// Classroom mode: one frame (and its calls) per Enter, with a question
+    /// about what comes next before it is shown.
+    #[arg(long, requires = "name", conflicts_with = "worksheet")]
+    pub step: bool,
+
+    /// Questions on this run's capture (ISNs, relative and raw sequence
+    /// numbers, RTTs, windows) instead of the table, for students.
+    #[arg(long, requires = "name")]
+    pub worksheet: bool,
+
+    /// With --worksheet: the answers too (the teacher's key).
+    #[arg(long, requires = "worksheet")]
+    pub answers: bool,
+
+    /// Also write the captured packets to FILE (pcap, for Wireshark).
+    #[arg(long, value_name = "FILE", requires = "name")]
+    pub pcap: Option<PathBuf>,
 
     #[command(flatten)]
     pub view: ViewArgs,

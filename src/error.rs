@@ -54,6 +54,12 @@ pub enum Error {
     RunDenied { reason: String },
     /// A `--run` command line that cannot be split (unbalanced quotes) or is empty.
     BadCommand { command: String },
+    /// `eco lab NAME` of no lab.
+    LabUnknown { name: String, known: String },
+    /// `eco lab NAME --try X` of a variation the lab does not have.
+    LabVariant { lab: String, variant: String, known: String },
+    /// A lab needs a network namespace of its own and cannot have one.
+    LabDenied { reason: String },
     /// `--read FILE` could not be read as pcap or pcapng.
     PcapRead { path: PathBuf, source: io::Error },
     /// `--pcap FILE` could not be written.
@@ -96,7 +102,9 @@ impl Error {
             | Error::TraceNotLoopback { .. }
             | Error::BenchSize { .. }
             | Error::DatagramTooLong { .. }
-            | Error::BadCommand { .. } => 2,
+            | Error::BadCommand { .. }
+            | Error::LabUnknown { .. }
+            | Error::LabVariant { .. } => 2,
             _ => 1,
         }
     }
@@ -225,6 +233,18 @@ impl Sentences for Error {
                 "cannot run the commands in a network namespace of their own ({reason}): run \
                  `sudo eco trace --run ...`, or allow user namespaces (sysctl \
                  kernel.unprivileged_userns_clone=1, or user.max_user_namespaces > 0)"
+            ),
+            Error::LabUnknown { name, known } => {
+                format!("there is no lab {name:?}: the labs are {known} (`eco lab` lists them)")
+            }
+            Error::LabVariant { lab, variant, known } if known.is_empty() => {
+                format!("lab {lab} has no variation {variant:?} (it has none): drop --try")
+            }
+            Error::LabVariant { lab, variant, known } => {
+                format!("lab {lab} has no variation {variant:?}: try one of {known}")
+            }
+            Error::LabDenied { reason } => format!(
+                "a lab runs in a network namespace of its own, and none could be made ({reason}): allow                  user namespaces (sysctl kernel.unprivileged_userns_clone=1, or user.max_user_namespaces > 0),                  or run it as root"
             ),
             Error::BadCommand { command } => format!(
                 "--run {command:?} is not a command line (an empty one, or a quote left open): quote each \
@@ -362,6 +382,18 @@ impl Sentences for Error {
                 "não foi possível rodar os comandos num namespace de rede próprio ({reason}): rode \
                  `sudo eco trace --run ...`, ou permita namespaces de usuário (sysctl \
                  kernel.unprivileged_userns_clone=1, ou user.max_user_namespaces > 0)"
+            ),
+            Error::LabUnknown { name, known } => {
+                format!("não existe o laboratório {name:?}: os laboratórios são {known} (`eco lab` os lista)")
+            }
+            Error::LabVariant { lab, variant, known } if known.is_empty() => {
+                format!("o laboratório {lab} não tem a variação {variant:?} (não tem nenhuma): tire o --try")
+            }
+            Error::LabVariant { lab, variant, known } => {
+                format!("o laboratório {lab} não tem a variação {variant:?}: experimente uma de {known}")
+            }
+            Error::LabDenied { reason } => format!(
+                "um laboratório roda num namespace de rede próprio, e não foi possível criar um ({reason}):                  permita namespaces de usuário (sysctl kernel.unprivileged_userns_clone=1, ou                  user.max_user_namespaces > 0), ou rode como root"
             ),
             Error::BadCommand { command } => format!(
                 "--run {command:?} não é uma linha de comando (vazia, ou com aspas abertas): use aspas como \

@@ -52,6 +52,7 @@ pub mod console;
 pub mod demo;
 pub mod error;
 pub mod i18n;
+pub mod lab;
 pub mod logging;
 pub mod net;
 pub mod server;
@@ -110,6 +111,7 @@ pub fn run(cli: Cli, lang: Lang) -> Result<u8> {
         Command::Client(args) => run_client(args, &console).map(|()| 0),
         Command::Trace(args) => run_trace(args, &console),
         Command::Bench(args) => run_bench(args, &console),
+        Command::Lab(args) => run_lab(args, &console),
         Command::Demo(args) => match trace::access() {
             trace::Access::Done(code) => Ok(code),
             access => {
@@ -117,6 +119,37 @@ pub fn run(cli: Cli, lang: Lang) -> Result<u8> {
                 demo::run(&args.message, matches!(access, trace::Access::Here), &view, &console).map(|()| 0)
             }
         },
+    }
+}
+
+fn run_lab(args: cli::LabArgs, console: &Console) -> Result<u8> {
+    let Some(name) = &args.name else {
+        lab::list(console);
+        return Ok(0);
+    };
+    let Some(found) = lab::find(name) else {
+        let known: Vec<&str> = lab::all().iter().map(|l| l.name()).collect();
+        return Err(Error::LabUnknown { name: name.clone(), known: known.join(", ") });
+    };
+    lab::check_variant(found, args.variant.as_deref())?;
+    let job = lab::LabJob {
+        lab: found,
+        variant: args.variant.clone(),
+        step: args.step,
+        worksheet: args.worksheet.then_some(if args.answers {
+            lab::Sheet::Answers
+        } else {
+            lab::Sheet::Questions
+        }),
+        pcap: args.pcap.clone(),
+        view: view_of(&args.view, true),
+    };
+    // Always in a namespace of its own (as root too): its firewall rules
+    // and kernel settings must touch nothing of the machine's.
+    match trace::access_private() {
+        trace::Access::Done(code) => Ok(code),
+        trace::Access::Here => lab::run(&job, console),
+        trace::Access::Denied(reason) => Err(Error::LabDenied { reason }),
     }
 }
 

@@ -345,6 +345,7 @@ pub fn signature(op: &Op) -> String {
             };
             format!("shutdown({how})")
         }
+        Op::SetOpt { name, value } => format!("setsockopt({name}, {value})"),
         Op::Close => "close()".into(),
     }
 }

@@ -67,6 +67,15 @@ pub enum Access {
 /// Finds a way to capture, starting a child in a new namespace if needed.
 /// Call this before any thread is started (see [`namespace`]).
 pub fn access() -> Access {
+    access_with(false)
+}
+
+/// As [`access`], but always in a namespace of our own, as root too.
+pub fn access_private() -> Access {
+    access_with(true)
+}
+
+fn access_with(private: bool) -> Access {
     if std::env::var_os(namespace::CHILD_ENV).is_some() {
         // We are that child: end with the parent, whatever ends it (our
         // tracees then end with us); enter the namespace, or tell the
@@ -78,7 +87,8 @@ pub fn access() -> Access {
         };
     }
     match Capture::open_loopback(0, Duration::from_millis(1)) {
-        Ok(_) => return Access::Here,
+        Ok(_) if !private => return Access::Here,
+        Ok(_) => {}
         Err(e) if e.kind() != io::ErrorKind::PermissionDenied => return Access::Denied(e.to_string()),
         Err(_) => {}
     }

@@ -122,6 +122,59 @@ struct Started {
 
 pub fn run(job: &RunJob, console: &Console) -> Result<u8> {
     let programs = programs(&job.commands)?;
+    let recording = record(&programs, console)?;
+    let Recording { frames, tracer, endings, interrupted, .. } = &recording;
+    let labels: Vec<String> = programs.iter().map(|p| p.label.clone()).collect();
+    report(frames, tracer, &labels, &job.view, console)?;
+    recording.tell_losses(console);
+    if let Some(path) = &job.pcap {
+        super::write_pcap(path, frames, console)?;
+    }
+    for (program, ending) in programs.iter().zip(endings) {
+        console.say(&RunMsg::Ended { label: &program.label, ending: *ending });
+    }
+    // Interrupted: as a program stopped by Ctrl-C would.
+    if *interrupted {
+        return Ok(130);
+    }
+    Ok(exit_status(endings))
+}
+
+/// What a run of the programs left: their packets and calls, and how
+/// each ended.
+pub struct Recording {
+    /// The frames of the programs' sockets (all of `lo` in a namespace).
+    pub frames: Vec<Frame>,
+    pub tracer: Tracer,
+    kept: Kept,
+    /// How each program ended, in their order.
+    pub endings: Vec<Ending>,
+    /// Ctrl-C (or SIGTERM) stopped the run.
+    pub interrupted: bool,
+}
+
+impl Recording {
+    /// Says what the capture or the tracer could not keep.
+    pub fn tell_losses(&self, console: &Console) {
+        if self.kept.trimmed {
+            console.note(&RunMsg::FramesTrimmed);
+        }
+        if self.kept.dropped > 0 {
+            console.warn(&RunMsg::FramesDropped { frames: self.kept.dropped });
+        }
+        if self.kept.lost > 0 {
+            console.warn(&RunMsg::FramesLost { frames: self.kept.lost });
+        }
+        if self.tracer.untold > 0 {
+            console.note(&RunMsg::CallsUntold { calls: self.tracer.untold });
+        }
+    }
+}
+
+/// Runs the programs one after the other (each once the one before
+/// listens or connects), traced, with every packet on `lo` captured,
+/// until the last one ends (then the others get [`END_GRACE`]).
+pub fn record(programs: &[Program], console: &Console) -> Result<Recording> {
     // Stops are told by SIGCHLD; it is blocked here (before any thread
     // starts, so in all of them) and waited for with a timeout.
     let mut sigchld = SigSet::empty();
@@ -221,32 +274,8 @@ pub fn run(job: &RunJob, console: &Console) -> Result<u8> {
     for thread in output {
         let _ = thread.join();
     }
-    let labels: Vec<String> = programs.iter().map(|p| p.label.clone()).collect();
-    report(&frames, &tracer, &labels, &job.view, console)?;
-    if kept.trimmed {
-        console.note(&RunMsg::FramesTrimmed);
-    }
-    if kept.dropped > 0 {
-        console.warn(&RunMsg::FramesDropped { frames: kept.dropped });
-    }
-    if kept.lost > 0 {
-        console.warn(&RunMsg::FramesLost { frames: kept.lost });
-    }
-    if tracer.untold > 0 {
-        console.note(&RunMsg::CallsUntold { calls: tracer.untold });
-    }
-    if let Some(path) = &job.pcap {
-        super::write_pcap(path, &frames, console)?;
-    }
     let endings: Vec<Ending> = started.iter().map(|s| s.ending.unwrap_or(Ending::StoppedByEco)).collect();
-    for (program, ending) in programs.iter().zip(&endings) {
-        console.say(&RunMsg::Ended { label: &program.label, ending: *ending });
-    }
-    // Interrupted: as a program stopped by Ctrl-C would.
-    if stop.load(Ordering::SeqCst) {
-        return Ok(130);
-    }
-    Ok(exit_status(&endings))
+    Ok(Recording { frames, tracer, kept, endings, interrupted: stop.load(Ordering::SeqCst) })
 }
 
 /// eco's exit status: the first command that failed by itself, else 0.
@@ -525,7 +554,7 @@ fn ours(frames: Vec<Frame>, tracer: &Tracer) -> Vec<Frame> {
 
 /// The traced connections, each with its table, phases and diagram; then
 /// the calls that belong to none.
-fn report(
+pub fn report(
     frames: &[Frame],
     tracer: &Tracer,
     labels: &[String],

@@ -48,6 +48,13 @@ pub enum Op {
         len: u64,
     },
     Shutdown(i32),
+    /// setsockopt() of an option that changes what goes on the wire
+    /// (`TCP_NODELAY`, `SO_LINGER`, `SO_REUSEADDR`, buffer sizes...): its
+    /// name and the value given.
+    SetOpt {
+        name: &'static str,
+        value: String,
+    },
     Close,
 }
 
@@ -307,6 +314,10 @@ impl Tracer {
             libc::SYS_read => Op::Recv { name: "read", len: args[2] },
             libc::SYS_readv => Op::Recv { name: "readv", len: iov_len(pid, args[1], args[2]) },
             libc::SYS_shutdown => Op::Shutdown(args[1] as i32),
+            libc::SYS_setsockopt => match setsockopt(pid, args) {
+                Some(op) => op,
+                None => return Seen::Nothing,
+            },
             libc::SYS_close => Op::Close,
             _ => return Seen::Nothing,
         };
@@ -500,6 +511,36 @@ fn read_memory(pid: Pid, addr: u64, len: usize) -> Option<Vec<u8>> {
     let n = process_vm_readv(pid, &mut [std::io::IoSliceMut::new(&mut buf)], &remote).ok()?;
     buf.truncate(n);
     Some(buf)
+}
+
+/// setsockopt(fd, level, name, value, len) of an option worth showing,
+/// with its value read from the tracee; `None` for the others.
+fn setsockopt(pid: Pid, args: [u64; 6]) -> Option<Op> {
+    let (level, option) = (args[1] as i32, args[2] as i32);
+    let name = match (level, option) {
+        (libc::IPPROTO_TCP, libc::TCP_NODELAY) => "TCP_NODELAY",
+        (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE) => "TCP_KEEPIDLE",
+        (libc::IPPROTO_TCP, libc::TCP_KEEPINTVL) => "TCP_KEEPINTVL",
+        (libc::IPPROTO_TCP, libc::TCP_KEEPCNT) => "TCP_KEEPCNT",
+        (libc::IPPROTO_TCP, libc::TCP_QUICKACK) => "TCP_QUICKACK",
+        (libc::IPPROTO_TCP, libc::TCP_CORK) => "TCP_CORK",
+        (libc::SOL_SOCKET, libc::SO_REUSEADDR) => "SO_REUSEADDR",
+        (libc::SOL_SOCKET, libc::SO_REUSEPORT) => "SO_REUSEPORT",
+        (libc::SOL_SOCKET, libc::SO_KEEPALIVE) => "SO_KEEPALIVE",
+        (libc::SOL_SOCKET, libc::SO_RCVBUF) => "SO_RCVBUF",
+        (libc::SOL_SOCKET, libc::SO_SNDBUF) => "SO_SNDBUF",
+        (libc::SOL_SOCKET, libc::SO_LINGER) => "SO_LINGER",
+        _ => return None,
+    };
+    let bytes = read_memory(pid, args[3], (args[4] as usize).min(8)).unwrap_or_default();
+    let int = |at: usize| bytes.get(at..at + 4).map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+    let value = match (name, int(0), int(4)) {
+        // struct linger { l_onoff, l_linger }.
+        ("SO_LINGER", Some(on), Some(secs)) => format!("{{l_onoff={on}, l_linger={secs}}}"),
+        (_, Some(value), _) => value.to_string(),
+        _ => "?".into(),
+    };
+    Some(Op::SetOpt { name, value })
 }
 
 /// The address a bind/connect/sendto was given. A `sockaddr_in` or

@@ -8,6 +8,7 @@ mod client;
 mod demo;
 mod golden;
 mod hardening;
+mod labs;
 mod pictures;
 mod reliability;
 mod run;

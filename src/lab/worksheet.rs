@@ -1,0 +1,296 @@
+//! `--worksheet`: questions on this very capture, in the style of the
+//! Kurose & Ross Wireshark TCP lab (initial sequence numbers, relative
+//! and raw numbers, the RTT of each segment, the window), answered from
+//! the packets: `--answers` prints the key for the teacher, without it
+//! the sheet is for students (who answer from the `--pcap` file or the
+//! table).
+
+use std::time::Duration;
+
+use super::Run;
+use crate::console::Console;
+use crate::i18n::Sentences;
+use crate::trace::flow::{Row, TcpRow};
+use crate::trace::packet::{ACK, FIN, SYN};
+
+/// Questions only, or with their answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sheet {
+    Questions,
+    Answers,
+}
+
+/// One question, and its answer from this capture.
+struct Item {
+    question: Q,
+    answer: Option<A>,
+}
+
+enum Q {
+    ClientIsn,
+    ServerIsn,
+    FirstData,
+    Rtt,
+    Window,
+    Bytes,
+    FirstFin,
+}
+
+enum A {
+    Isn {
+        frame: usize,
+        raw: u32,
+    },
+    ServerIsn {
+        frame: usize,
+        raw: u32,
+        ack: u32,
+    },
+    FirstData {
+        frame: usize,
+        seq: u32,
+        raw: u32,
+        len: u32,
+    },
+    /// Each data segment of the client: its frame, the frame of the ACK
+    /// that covered it, and the time between.
+    Rtt(Vec<(usize, usize, Duration)>),
+    Window {
+        frame: usize,
+        raw: u16,
+        scaled: u32,
+        shift: Option<u8>,
+    },
+    Bytes(u64),
+    FirstFin {
+        frame: usize,
+        client: bool,
+    },
+}
+
+pub fn print(run: &Run, sheet: Sheet, console: &Console) {
+    let items = answer(run);
+    console.say(&Title);
+    for (i, item) in items.iter().enumerate() {
+        console.say(&Asked { n: i + 1, question: &item.question });
+        if sheet == Sheet::Answers {
+            console.say(&Answered { answer: item.answer.as_ref() });
+        }
+    }
+}
+
+/// The first connection of the run: its client is whoever sent the SYN.
+fn answer(run: &Run) -> Vec<Item> {
+    let stream = run.streams().first().copied();
+    let segs: Vec<(&Row, &TcpRow)> = stream.map(|s| run.stream(s)).unwrap_or_default();
+    let syn = segs.iter().find(|(_, t)| t.seg.has(SYN) && !t.seg.has(ACK));
+    let client = syn.map(|(_, t)| t.seg.src);
+    let from_client = |t: &TcpRow| Some(t.seg.src) == client;
+    let syn_ack = segs.iter().find(|(_, t)| t.seg.has(SYN) && t.seg.has(ACK));
+    let data: Vec<&(&Row, &TcpRow)> =
+        segs.iter().filter(|(_, t)| from_client(t) && t.seg.payload_len() > 0 && !t.tags.resent()).collect();
+    let rtts = data
+        .iter()
+        .filter_map(|(row, t)| {
+            let end = t.seq.wrapping_add(t.seg.payload_len());
+            let acked = segs.iter().find(|(r, a)| {
+                r.no > row.no && !from_client(a) && a.ack.is_some_and(|ack| ack.wrapping_sub(end) as i32 >= 0)
+            })?;
+            Some((row.no, acked.0.no, acked.0.ts.saturating_sub(row.ts)))
+        })
+        .collect();
+    let shift = syn_ack.and_then(|(_, t)| {
+        t.seg.options.iter().find_map(|o| match o {
+            crate::trace::packet::TcpOpt::WindowScale(s) => Some(*s),
+            _ => None,
+        })
+    });
+    vec![
+        Item { question: Q::ClientIsn, answer: syn.map(|(r, t)| A::Isn { frame: r.no, raw: t.seg.seq }) },
+        Item {
+            question: Q::ServerIsn,
+            answer: syn_ack.map(|(r, t)| A::ServerIsn { frame: r.no, raw: t.seg.seq, ack: t.seg.ack }),
+        },
+        Item {
+            question: Q::FirstData,
+            answer: data.first().map(|(r, t)| A::FirstData {
+                frame: r.no,
+                seq: t.seq,
+                raw: t.seg.seq,
+                len: t.seg.payload_len(),
+            }),
+        },
+        Item { question: Q::Rtt, answer: Some(A::Rtt(rtts)) },
+        Item {
+            question: Q::Window,
+            answer: syn_ack.map(|(r, t)| A::Window {
+                frame: r.no,
+                raw: t.seg.window,
+                scaled: t.window,
+                shift,
+            }),
+        },
+        Item {
+            question: Q::Bytes,
+            answer: Some(A::Bytes(data.iter().map(|(_, t)| u64::from(t.seg.payload_len())).sum())),
+        },
+        Item {
+            question: Q::FirstFin,
+            answer: segs
+                .iter()
+                .find(|(_, t)| t.seg.has(FIN))
+                .map(|(r, t)| A::FirstFin { frame: r.no, client: from_client(t) }),
+        },
+    ]
+}
+
+struct Title;
+
+impl Sentences for Title {
+    fn en(&self) -> String {
+        "── worksheet: answer from this capture (the table, or the --pcap file in Wireshark) ──".into()
+    }
+
+    fn pt(&self) -> String {
+        "── lista de exercícios: responda a partir desta captura (a tabela, ou o arquivo --pcap no \
+         Wireshark) ──"
+            .into()
+    }
+}
+
+struct Asked<'a> {
+    n: usize,
+    question: &'a Q,
+}
+
+impl Sentences for Asked<'_> {
+    fn en(&self) -> String {
+        let q = match self.question {
+            Q::ClientIsn => {
+                "What is the client's initial sequence number (ISN), raw as on the wire? In which \
+                 frame? (Wireshark shows it as relative 0.)"
+            }
+            Q::ServerIsn => {
+                "What is the server's ISN (raw), in which frame, and what acknowledgement number does \
+                 that segment carry? Why that value?"
+            }
+            Q::FirstData => {
+                "Which frame carries the client's first data? Give its relative and its raw sequence \
+                 numbers and its length."
+            }
+            Q::Rtt => {
+                "For each data segment of the client, which frame acknowledges it, and what is the \
+                 RTT (time from the segment to its ACK)?"
+            }
+            Q::Window => {
+                "What receive window does the server advertise in its SYN-ACK (the raw field), \
+                 and which window scale does it offer?"
+            }
+            Q::Bytes => "How many bytes of data did the client send in all?",
+            Q::FirstFin => "Which frame is the first FIN, and who sent it?",
+        };
+        format!("{}. {q}", self.n)
+    }
+
+    fn pt(&self) -> String {
+        let q = match self.question {
+            Q::ClientIsn => {
+                "Qual é o número de sequência inicial (ISN) do cliente, bruto como vai no fio? Em qual \
+                 quadro? (O Wireshark o mostra como 0 relativo.)"
+            }
+            Q::ServerIsn => {
+                "Qual é o ISN do servidor (bruto), em qual quadro, e que número de confirmação esse \
+                 segmento leva? Por que esse valor?"
+            }
+            Q::FirstData => {
+                "Qual quadro leva os primeiros dados do cliente? Dê os números de sequência relativo e \
+                 bruto e o comprimento."
+            }
+            Q::Rtt => {
+                "Para cada segmento de dados do cliente, qual quadro o confirma, e qual é o RTT (tempo \
+                 do segmento até o seu ACK)?"
+            }
+            Q::Window => {
+                "Que janela de recepção o servidor anuncia no seu SYN-ACK (o campo bruto), e \
+                 qual escala de janela ele oferece?"
+            }
+            Q::Bytes => "Quantos bytes de dados o cliente enviou ao todo?",
+            Q::FirstFin => "Qual quadro é o primeiro FIN, e quem o enviou?",
+        };
+        format!("{}. {q}", self.n)
+    }
+}
+
+struct Answered<'a> {
+    answer: Option<&'a A>,
+}
+
+fn rtt_ms(d: &Duration) -> String {
+    format!("{:.3} ms", d.as_secs_f64() * 1000.0)
+}
+
+impl Sentences for Answered<'_> {
+    fn en(&self) -> String {
+        let text = match self.answer {
+            None => "(not in this capture)".to_string(),
+            Some(A::Isn { frame, raw }) => format!("{raw} (frame {frame})"),
+            Some(A::ServerIsn { frame, raw, ack }) => {
+                format!("{raw} (frame {frame}); ack {ack}: the client's ISN + 1, the SYN counts as one byte")
+            }
+            Some(A::FirstData { frame, seq, raw, len }) => {
+                format!("frame {frame}: relative seq {seq}, raw {raw}, {len} bytes")
+            }
+            Some(A::Rtt(rtts)) if rtts.is_empty() => "(no data segment was acknowledged)".into(),
+            Some(A::Rtt(rtts)) => rtts
+                .iter()
+                .map(|(data, ack, rtt)| format!("frame {data} → ACK in frame {ack}: {}", rtt_ms(rtt)))
+                .collect::<Vec<_>>()
+                .join("; "),
+            Some(A::Window { frame, raw, scaled, shift }) => match shift {
+                Some(shift) => format!(
+                    "{raw} (frame {frame}); window scale {shift} (×{}), applied from the next segment on \
+                     (the SYN-ACK's own window is never scaled: {scaled})",
+                    1u32 << shift
+                ),
+                None => format!("{raw} (frame {frame}); no window scaling"),
+            },
+            Some(A::Bytes(n)) => format!("{n} bytes"),
+            Some(A::FirstFin { frame, client }) => {
+                format!("frame {frame}, sent by the {}", if *client { "client" } else { "server" })
+            }
+        };
+        format!("   → {text}")
+    }
+
+    fn pt(&self) -> String {
+        let text = match self.answer {
+            None => "(não está nesta captura)".to_string(),
+            Some(A::Isn { frame, raw }) => format!("{raw} (quadro {frame})"),
+            Some(A::ServerIsn { frame, raw, ack }) => {
+                format!("{raw} (quadro {frame}); ack {ack}: o ISN do cliente + 1, o SYN conta como um byte")
+            }
+            Some(A::FirstData { frame, seq, raw, len }) => {
+                format!("quadro {frame}: seq relativo {seq}, bruto {raw}, {len} bytes")
+            }
+            Some(A::Rtt(rtts)) if rtts.is_empty() => "(nenhum segmento de dados foi confirmado)".into(),
+            Some(A::Rtt(rtts)) => rtts
+                .iter()
+                .map(|(data, ack, rtt)| format!("quadro {data} → ACK no quadro {ack}: {}", rtt_ms(rtt)))
+                .collect::<Vec<_>>()
+                .join("; "),
+            Some(A::Window { frame, raw, scaled, shift }) => match shift {
+                Some(shift) => format!(
+                    "{raw} (quadro {frame}); escala de janela {shift} (×{}), aplicada a partir do próximo \
+                     segmento (a janela do próprio SYN-ACK nunca é escalada: {scaled})",
+                    1u32 << shift
+                ),
+                None => format!("{raw} (quadro {frame}); sem escala de janela"),
+            },
+            Some(A::Bytes(n)) => format!("{n} bytes"),
+            Some(A::FirstFin { frame, client }) => {
+                format!("quadro {frame}, enviado pelo {}", if *client { "cliente" } else { "servidor" })
+            }
+        };
+        format!("   → {text}")
+    }
+}
