@@ -341,7 +341,11 @@ pub fn gap(a: &Row, b: &Row) -> Duration {
 /// Milliseconds, as a narration writes them.
 pub fn ms(d: Duration) -> String {
     let ms = d.as_secs_f64() * 1000.0;
-    if ms < 10.0 { format!("{ms:.1} ms") } else { format!("{ms:.0} ms") }
+    match ms {
+        _ if ms < 1.0 => format!("{} µs", d.as_micros()),
+        _ if ms < 10.0 => format!("{ms:.1} ms"),
+        _ => format!("{ms:.0} ms"),
+    }
 }
 
 /// The flags of a segment, as `SYN` / `FIN, ACK`.
