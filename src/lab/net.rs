@@ -55,10 +55,23 @@ pub fn sysctl(name: &str, value: &str) -> io::Result<()> {
 }
 
 /// Adds firewall rules to this namespace with `nft` (a table `eco_lab`
-/// with an input chain), e.g. `tcp dport 5051 drop`.
+/// with an input chain), e.g. `tcp dport 5051 drop`. A packet dropped
+/// there was on `lo` already: the capture shows it (as a capture on a
+/// machine's interface shows packets its firewall then drops).
 pub fn firewall(rules: &[&str]) -> io::Result<()> {
+    nft("input", rules)
+}
+
+/// The same on the output hook: a packet dropped there never reaches
+/// `lo`, and is not in the capture (a peer that vanished).
+pub fn firewall_out(rules: &[&str]) -> io::Result<()> {
+    nft("output", rules)
+}
+
+/// Loads the rules into a chain of table `eco_lab` on `hook`.
+fn nft(hook: &str, rules: &[&str]) -> io::Result<()> {
     let mut script =
-        String::from("table inet eco_lab {\n  chain input {\n    type filter hook input priority 0;\n");
+        format!("table inet eco_lab {{\n  chain {hook} {{\n    type filter hook {hook} priority 0;\n");
     for rule in rules {
         script.push_str(&format!("    {rule}\n"));
     }
