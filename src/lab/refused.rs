@@ -112,7 +112,7 @@ impl super::Lab for Lab {
         let doubling = gaps.len() == RETRIES as usize
             && gaps.windows(2).all(|w| (1.7..2.3).contains(&(w[1] / w[0])))
             && gaps.first().is_some_and(|g| (0.9..1.3).contains(g));
-        let linear = gaps.len() == RETRIES as usize && gaps.iter().all(|g| (0.9..1.3).contains(g));
+        let linear = gaps.len() > RETRIES as usize && gaps.iter().all(|g| (0.9..1.3).contains(g));
         let n = syns.len();
         let mut points = vec![
             Point::new(
@@ -127,7 +127,7 @@ impl super::Lab for Lab {
                 ),
             ),
             Point::new(
-                n == RETRIES as usize + 1 && all_syns && errors.get(1) == Some(&Errno::ETIMEDOUT),
+                n > RETRIES as usize && all_syns && errors.get(1) == Some(&Errno::ETIMEDOUT),
                 said!(
                     "Port {DROPPED}, behind a firewall that drops: frames {frames} are the same SYN, \
                      {n} times, and nothing ever answers. connect() failed with ETIMEDOUT (\"Connection \
@@ -145,10 +145,14 @@ impl super::Lab for Lab {
                 linear,
                 said!(
                     "The SYNs came {spacing} apart: Linux sends its first SYN retries 1 s apart \
-                     (tcp_syn_linear_timeouts, 4 by default), and only then doubles the wait.",
+                     (tcp_syn_linear_timeouts, 4 by default), and only then doubles the wait. And {n} \
+                     SYNs, not {RETRIES} + 1: tcp_syn_retries={RETRIES} is a time budget (1 + 2 + 4 s, as \
+                     if the waits doubled), and 1 s waits fit more SYNs in it.",
                     "Os SYNs vieram com {spacing} de intervalo: o Linux manda as primeiras \
                      retransmissões de SYN a 1 s uma da outra (tcp_syn_linear_timeouts, 4 por padrão), e \
-                     só então dobra a espera."
+                     só então dobra a espera. E {n} SYNs, não {RETRIES} + 1: tcp_syn_retries={RETRIES} é \
+                     um orçamento de tempo (1 + 2 + 4 s, como se as esperas dobrassem), e esperas de 1 s \
+                     cabem mais SYNs nele."
                 ),
             ));
         } else {

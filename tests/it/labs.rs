@@ -148,3 +148,258 @@ fn handshake_and_close_has_ten_frames_or_eleven_when_the_server_is_slow() {
         assert!(t(9) - t(8) >= 0.15, "{} {}", t(8), t(9));
     });
 }
+
+/// tshark's `field` of each frame, parsed as a number (NaN when empty).
+fn numbers(run: &LabRun, field: &str) -> Vec<f64> {
+    run.fields(&[field]).iter().map(|f| f[0].parse::<f64>().unwrap_or(f64::NAN)).collect()
+}
+
+/// Nothing listening: RST, ACK at once. A firewall that drops: the same
+/// SYN three times, 1 s then 2 s apart (×2), or 1 s apart with the
+/// kernel's linear timeouts (Linux 6.7+).
+#[test]
+fn refused_is_a_reset_at_once_and_a_dropped_syn_is_sent_again_after_1_then_2_seconds() {
+    // Both variations at once: each mostly waits.
+    std::thread::scope(|scope| {
+        for (args, second_gap) in [(&[][..], 2.0), (&["--try", "linear"][..], 1.0)] {
+            scope.spawn(move || {
+                both("refused-vs-timeout", args, |run| {
+                    let fields = run.fields(&["frame.time_relative", "tcp.dstport", "tcp.flags"]);
+                    let time = |i: usize| fields[i][0].parse::<f64>().unwrap();
+                    assert_eq!(flags(run)[1], RST | ACK);
+                    assert!(time(1) - time(0) < 0.01, "the RST took {} s", time(1) - time(0));
+                    let syns: Vec<f64> =
+                        (2..fields.len()).filter(|&i| fields[i][1] == "5051").map(time).collect();
+                    assert_eq!(syns.len(), fields.len() - 2, "{}", run.stdout);
+                    assert!(syns.len() >= 3, "{}", run.stdout);
+                    assert!((syns[1] - syns[0] - 1.0).abs() < 0.3, "{syns:?}");
+                    assert!((syns[2] - syns[1] - second_gap).abs() < 0.3, "{syns:?}");
+                    assert!(run.stdout.contains("ETIMEDOUT (Connection timed out)"), "{}", run.stdout);
+                })
+            });
+        }
+    });
+}
+
+/// Half-close: the echo after the client's FIN. Close with unread data:
+/// the server's RST and no FIN from it. SO_LINGER 0: RST, no FIN at all.
+#[test]
+fn closing_half_close_echoes_after_the_fin_and_unread_data_or_linger_zero_reset() {
+    both("closing", &[], |run| {
+        let fields = run.fields(&["tcp.stream", "tcp.srcport", "tcp.flags", "tcp.len"]);
+        let of = |stream: &str| -> Vec<(bool, u16, u32)> {
+            fields
+                .iter()
+                .filter(|f| f[0] == stream)
+                .map(|f| {
+                    let flags = u16::from_str_radix(f[2].trim_start_matches("0x"), 16).unwrap();
+                    (f[1] == "5050", flags, f[3].parse().unwrap())
+                })
+                .collect()
+        };
+        let first = of("0");
+        let client_fin = first.iter().position(|(server, f, _)| !server && f & FIN != 0).unwrap();
+        let echo = first.iter().position(|(server, _, len)| *server && *len > 0).unwrap();
+        assert!(client_fin < echo, "{first:?}");
+        let second = of("1");
+        assert!(second.iter().any(|(server, f, _)| *server && f & RST != 0), "{second:?}");
+        assert!(!second.iter().any(|(server, f, _)| *server && f & FIN != 0), "{second:?}");
+        let third = of("2");
+        assert!(third.iter().any(|(server, f, _)| !server && f & RST != 0), "{third:?}");
+        assert!(!third.iter().any(|(_, f, _)| f & FIN != 0), "{third:?}");
+        assert!(
+            run.stdout.contains("client: recv(1024) → ECONNRESET (Connection reset by peer)"),
+            "{}",
+            run.stdout
+        );
+        assert!(
+            run.stdout.contains("client: setsockopt(SO_LINGER, {l_onoff=1, l_linger=0}) → 0"),
+            "{}",
+            run.stdout
+        );
+    });
+}
+
+/// One segment of 3000 bytes read as 1024 + 1024 + 952; two sends read
+/// as one; UDP datagrams of 100 and 3000 bytes read as 100 and 1024.
+#[test]
+fn byte_stream_reads_are_not_messages_and_udp_truncates() {
+    both("byte-stream", &[], |run| {
+        let lens = numbers(run, "tcp.len");
+        assert!(lens.contains(&3000.0), "{lens:?}");
+        let udp = numbers(run, "udp.length");
+        let udp: Vec<f64> = udp.into_iter().filter(|l| !l.is_nan()).collect();
+        assert_eq!(udp, [108.0, 3008.0]);
+        for bytes in [1024, 952, 14] {
+            let read = format!("server: recv(1024) returned {bytes} bytes");
+            assert!(run.stdout.contains(&read), "{read}: {}", run.stdout);
+        }
+        assert!(run.stdout.contains("server: recvfrom(1024) returned 100 bytes"), "{}", run.stdout);
+        assert!(run.stdout.contains("server: recvfrom(1024) returned 1024 bytes"), "{}", run.stdout);
+    });
+}
+
+/// The gap between a request's two 100-byte pieces: ≥ 35 ms (the delayed
+/// ACK) with Nagle, < 5 ms with TCP_NODELAY.
+#[test]
+fn nagle_stalls_forty_milliseconds_and_nodelay_does_not() {
+    let longest_gap = |run: &LabRun| {
+        let fields = run.fields(&["frame.time_relative", "tcp.srcport", "tcp.len"]);
+        let pieces: Vec<f64> = fields
+            .iter()
+            .filter(|f| f[1] != "5050" && f[2] == "100")
+            .map(|f| f[0].parse().unwrap())
+            .collect();
+        assert_eq!(pieces.len(), 12, "{}", run.stdout);
+        pieces.chunks(2).map(|c| c[1] - c[0]).fold(0.0, f64::max)
+    };
+    both("nagle-delayed-ack", &[], |run| {
+        let gap = longest_gap(run);
+        assert!(gap >= 0.035, "{gap}");
+    });
+    both("nagle-delayed-ack", &["--try", "nodelay"], |run| {
+        let gap = longest_gap(run);
+        assert!(gap < 0.005, "{gap}");
+        assert!(run.stdout.contains("client: setsockopt(TCP_NODELAY, 1) → 0"), "{}", run.stdout);
+    });
+}
+
+/// The server closes first; its restart cannot bind (EADDRINUSE), even
+/// with SO_REUSEADDR on the new socket alone; set from the start, it can.
+#[test]
+fn time_wait_blocks_the_restart_unless_reuseaddr_was_set_from_the_start() {
+    both("time-wait", &[], |run| {
+        let fields = run.fields(&["tcp.srcport", "tcp.flags"]);
+        let fin = fields
+            .iter()
+            .find(|f| u16::from_str_radix(f[1].trim_start_matches("0x"), 16).unwrap() & FIN != 0);
+        assert_eq!(fin.unwrap()[0], "5050");
+        assert_eq!(run.stdout.matches("bind(127.0.0.1:5050) → EADDRINUSE").count(), 2, "{}", run.stdout);
+        assert!(run.stdout.contains("TIME-WAIT 127.0.0.1:5050 127.0.0.1:"), "{}", run.stdout);
+    });
+    both("time-wait", &["--try", "reuseaddr"], |run| {
+        let streams = run.fields(&["tcp.stream", "tcp.srcport", "tcp.len"]);
+        for stream in ["0", "1"] {
+            assert!(
+                streams.iter().any(|f| f[0] == stream && f[1] == "5050" && f[2] != "0"),
+                "{}",
+                run.stdout
+            );
+        }
+        assert!(!run.stdout.contains("EADDRINUSE"), "{}", run.stdout);
+    });
+}
+
+/// Client 2's handshake and data are acknowledged at once, its echo comes
+/// only after client 1 leaves; client 3's SYN is sent more than once.
+#[test]
+fn backlog_the_kernel_accepts_while_the_program_is_busy() {
+    both("backlog", &[], |run| {
+        let fields =
+            run.fields(&["frame.time_relative", "tcp.stream", "tcp.srcport", "tcp.flags", "tcp.len"]);
+        let second: Vec<&Vec<String>> = fields.iter().filter(|f| f[1] == "1").collect();
+        let time = |f: &Vec<String>| f[0].parse::<f64>().unwrap();
+        let data = second.iter().find(|f| f[2] != "5050" && f[4] != "0").unwrap();
+        let acked = second.iter().find(|f| f[2] == "5050" && f[4] == "0" && time(f) >= time(data)).unwrap();
+        let echo = second.iter().find(|f| f[2] == "5050" && f[4] != "0").unwrap();
+        assert!(time(acked) - time(data) < 0.1, "{second:?}");
+        assert!(time(echo) - time(data) > 1.0, "{second:?}");
+        let syns = fields.iter().filter(|f| f[1] == "2" && f[3] == "0x0002").count();
+        assert!(syns >= 2, "{}", run.stdout);
+    });
+}
+
+/// Probes answered while the server is there; unanswered once it
+/// vanished; then the client's RST, and its recv() fails with ETIMEDOUT.
+#[test]
+fn keepalive_probes_then_a_vanished_peer_times_out() {
+    both("keepalive", &[], |run| {
+        let fields = run.fields(&["tcp.srcport", "tcp.analysis.keep_alive", "tcp.flags"]);
+        let probes = fields.iter().filter(|f| f[0] != "5050" && !f[1].is_empty()).count();
+        assert!(probes >= 4, "{}", run.stdout);
+        let last = fields.last().unwrap();
+        assert!(
+            last[0] != "5050"
+                && u16::from_str_radix(last[2].trim_start_matches("0x"), 16).unwrap() & RST != 0
+        );
+        assert!(run.stdout.contains("client: recv(16) → ETIMEDOUT"), "{}", run.stdout);
+    });
+}
+
+/// `--step` in a terminal: one question per frame after the first, and
+/// nothing of the next frame before Enter.
+#[test]
+fn step_reveals_one_frame_per_enter() {
+    let (Some(python), true) = (tool("python3"), root()) else { return };
+    let out = Command::new(python)
+        .arg(python_script("step_through.py"))
+        .arg(eco_bin())
+        .args(["--lang", "pt", "lab", "handshake-and-close", "--step"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let output = report["output"].as_str().unwrap();
+    assert_eq!(report["status"], 0, "{output}");
+    assert_eq!(report["prompts"], 9, "{output}");
+    assert_eq!(report["leaked"], 0, "{output}");
+    assert!(
+        output.contains("── quadro 2 de 10: quem responde a um SYN, e com o quê? (Enter) ──"),
+        "{output}"
+    );
+    assert!(output.contains("── o que aconteceu ──"), "{output}");
+}
+
+/// The worksheet's answers are tshark's fields of the same capture.
+#[test]
+fn worksheet_answers_match_tshark() {
+    let Some(run) = lab("handshake-and-close", &["--worksheet", "--answers"], true) else { return };
+    if tool("tshark").is_none() {
+        return;
+    }
+    let out = &run.stdout;
+    let fields = run.fields(&[
+        "tcp.seq_raw",
+        "tcp.ack_raw",
+        "tcp.seq",
+        "tcp.len",
+        "tcp.window_size_value",
+        "tcp.options.wscale.shift",
+        "tcp.analysis.acks_frame",
+        "tcp.analysis.ack_rtt",
+        "tcp.srcport",
+        "tcp.flags.fin",
+    ]);
+    assert!(out.contains(&format!("   → {} (frame 1)", fields[0][0])), "{out}");
+    assert!(out.contains(&format!("   → {} (frame 2); ack {}", fields[1][0], fields[1][1])), "{out}");
+    let data = fields.iter().position(|f| f[8] != "5050" && f[3] != "0").unwrap();
+    let d = &fields[data];
+    assert!(
+        out.contains(&format!("frame {}: relative seq {}, raw {}, {} bytes", data + 1, d[2], d[0], d[3])),
+        "{out}"
+    );
+    // Each client data segment's ACK, and tshark's RTT for it.
+    for (i, f) in fields.iter().enumerate() {
+        // Only the ACKs of data (tshark has the handshake's too).
+        let acked: usize = match f[6].parse() {
+            Ok(acked) if f[8] == "5050" => acked,
+            _ => continue,
+        };
+        if fields[acked - 1][3] == "0" {
+            continue;
+        }
+        let rtt: f64 = f[7].parse().unwrap();
+        let line = format!("frame {} → ACK in frame {}: {:.3} ms", f[6], i + 1, rtt * 1000.0);
+        assert!(out.contains(&line), "{line}: {out}");
+    }
+    assert!(
+        out.contains(&format!("   → {} (frame 2); window scale {}", fields[1][4], fields[1][5])),
+        "{out}"
+    );
+    let fin = fields.iter().position(|f| f[9] == "1" || f[9] == "True").unwrap();
+    assert!(out.contains(&format!("frame {}, sent by the client", fin + 1)), "{out}");
+    // The students' sheet: the same questions, no answers.
+    let students = eco_output(&["--lang", "en", "lab", "handshake-and-close", "--worksheet"]);
+    let sheet = text(&students.stdout);
+    assert!(sheet.contains("1. What is the client's initial sequence number (ISN)"), "{sheet}");
+    assert!(!sheet.contains("   → "), "{sheet}");
+}

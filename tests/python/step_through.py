@@ -1,0 +1,55 @@
+#!/usr/bin/env python3
+"""Presses Enter through `eco lab NAME --step`, as a class would.
+
+    python3 step_through.py COMMAND [ARG...]
+
+The command runs in a pseudo-terminal (its stdin is a terminal, as in a
+classroom). Each time its output ends with a question ("... (Enter) ──"),
+this waits a moment to see whether anything more comes before Enter is
+pressed (nothing should: the next frame is revealed only then), then
+presses Enter. Prints one JSON object: {"prompts": N, "leaked": M,
+"status": S, "output": TEXT}, where "leaked" counts the prompts after which
+output came before Enter was pressed.
+"""
+
+import json
+import os
+import pty
+import select
+import sys
+import time
+
+
+def main():
+    command = sys.argv[1:]
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvp(command[0], command)
+    out = bytearray()
+    prompts = leaked = 0
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # EIO: the command has ended
+            break
+        if not chunk:
+            break
+        out.extend(chunk)
+        if out.rstrip().endswith("(Enter) ──".encode()):
+            prompts += 1
+            # Anything before Enter is a frame shown too early.
+            ready, _, _ = select.select([fd], [], [], 0.15)
+            if ready:
+                leaked += 1
+            os.write(fd, b"\n")
+    _, status = os.waitpid(pid, 0)
+    text = out.decode("utf-8", "replace").replace("\r\n", "\n")
+    print(json.dumps({"prompts": prompts, "leaked": leaked, "status": os.waitstatus_to_exitcode(status), "output": text}))
+
+
+if __name__ == "__main__":
+    main()
