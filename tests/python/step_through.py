@@ -26,6 +26,7 @@ def main():
     if pid == 0:
         os.execvp(command[0], command)
     out = bytearray()
+    prompt = "(Enter) ──".encode()
     prompts = leaked = 0
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -39,11 +40,15 @@ def main():
         if not chunk:
             break
         out.extend(chunk)
-        if out.rstrip().endswith("(Enter) ──".encode()):
+        if out.count(prompt) > prompts:
             prompts += 1
-            # Anything before Enter is a frame shown too early.
-            ready, _, _ = select.select([fd], [], [], 0.15)
+            # A moment for anything that would come before Enter: only
+            # the end of the question's line may.
+            time.sleep(0.15)
+            ready, _, _ = select.select([fd], [], [], 0)
             if ready:
+                out.extend(os.read(fd, 65536))
+            if out[out.rindex(prompt) + len(prompt):].strip():
                 leaked += 1
             os.write(fd, b"\n")
     _, status = os.waitpid(pid, 0)
