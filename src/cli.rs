@@ -486,6 +486,11 @@ pub struct LabArgs {
     #[arg(long, requires = "worksheet")]
     pub answers: bool,
 
+    /// For a projector: the table at most 80 columns wide, its endpoints
+    /// by name (client → server), whatever the terminal.
+    #[arg(long, requires = "name")]
+    pub compact: bool,
+
     /// Also write the captured packets to FILE (pcap, for Wireshark).
     #[arg(long, value_name = "FILE", requires = "name")]
     pub pcap: Option<PathBuf>,

@@ -47,6 +47,7 @@
 pub mod aio;
 pub mod bench;
 pub mod cli;
+pub mod cli_pt;
 pub mod client;
 pub mod console;
 pub mod demo;
@@ -105,7 +106,14 @@ pub fn run(cli: Cli, lang: Lang) -> Result<u8> {
     let console = if reads_file { Console::stdio_buffered(lang, level) } else { Console::stdio(lang, level) };
     // On a terminal, lines fit its width, 100 columns at most (a line
     // longer than that is hard to read anyway); `--wide`: as they are.
-    let console = console.fit(if cli.wide { None } else { console::terminal_width().map(|w| w.min(100)) });
+    // `eco lab --compact`: 80 columns at most, terminal or not (a projector).
+    let compact = matches!(&cli.command, Command::Lab(args) if args.compact);
+    let width = match (compact, cli.wide) {
+        (true, _) => Some(console::terminal_width().unwrap_or(80).min(80)),
+        (false, true) => None,
+        (false, false) => console::terminal_width().map(|w| w.min(100)),
+    };
+    let console = console.fit(width);
     match cli.command {
         Command::Server(_) => unreachable!("handled above"),
         Command::Client(args) => run_client(args, &console).map(|()| 0),
@@ -253,6 +261,7 @@ fn view_of(args: &cli::ViewArgs, diagram: bool) -> trace::view::View {
         svg: args.svg.clone(),
         html: args.html.clone(),
         mermaid: args.mermaid.clone(),
+        ..Default::default()
     }
 }
 

@@ -160,8 +160,8 @@ pub fn number(text: &str, min: u64, max: u64) -> Result<u64, String> {
 }
 
 /// Prints a parse error (or `--help`, `--version`) and returns the exit
-/// status: clap's own text in English; in Portuguese eco's line for a bad
-/// value, an unknown argument or a missing one (clap's text otherwise).
+/// status: clap's own text in English; in Portuguese eco's line for each
+/// kind of error.
 pub fn report(error: &clap::Error) -> u8 {
     let code = u8::try_from(error.exit_code()).unwrap_or(2);
     // `--run python3 servidor.py`: the command's words taken for eco's.
@@ -172,12 +172,15 @@ pub fn report(error: &clap::Error) -> u8 {
             "eco: cada --run recebe uma linha de comando: use aspas, como em --run 'python3 servidor.py'"
         }
     };
-    if lang() == Lang::En
-        || !matches!(
-            error.kind(),
-            ErrorKind::ValueValidation | ErrorKind::InvalidValue | ErrorKind::UnknownArgument
-        )
-    {
+    // Help, version, and a help shown for want of arguments: clap's text
+    // (the Portuguese definition's, see `cli_pt`).
+    let shown = matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    if lang() == Lang::En || shown {
         let _ = error.print();
         if unquoted {
             eprintln!("{}", hint());
@@ -201,10 +204,34 @@ pub fn report(error: &clap::Error) -> u8 {
             valid if valid.is_empty() => format!("valor inválido '{value}' para {arg}"),
             valid => format!("valor inválido '{value}' para {arg}: os valores possíveis são {valid}"),
         },
-        _ => match context(ContextKind::SuggestedArg) {
+        ErrorKind::UnknownArgument => match context(ContextKind::SuggestedArg) {
             suggested if suggested.is_empty() => format!("argumento inesperado '{arg}'"),
             suggested => format!("argumento inesperado '{arg}': talvez '{suggested}'?"),
         },
+        ErrorKind::InvalidSubcommand => {
+            let sub = context(ContextKind::InvalidSubcommand);
+            match context(ContextKind::SuggestedSubcommand) {
+                suggested if suggested.is_empty() => format!("comando desconhecido '{sub}'"),
+                suggested => format!("comando desconhecido '{sub}': talvez '{suggested}'?"),
+            }
+        }
+        ErrorKind::ArgumentConflict => match context(ContextKind::PriorArg) {
+            prior if prior.is_empty() => format!("o argumento '{arg}' não pode ser usado aqui"),
+            prior => format!("o argumento '{arg}' não pode ser usado junto com '{prior}'"),
+        },
+        ErrorKind::MissingRequiredArgument => format!("faltam argumentos obrigatórios: {arg}"),
+        ErrorKind::MissingSubcommand => "falta o comando: server, client, trace, bench, demo ou lab".into(),
+        ErrorKind::TooManyValues => format!("valor a mais '{value}' para {arg}"),
+        ErrorKind::WrongNumberOfValues | ErrorKind::TooFewValues => {
+            format!("número errado de valores para {arg}")
+        }
+        ErrorKind::NoEquals => format!("{arg} precisa de um '=' antes do valor"),
+        ErrorKind::InvalidUtf8 => "um argumento não é UTF-8 válido".into(),
+        // Anything else clap may add: its own words.
+        _ => {
+            let _ = error.print();
+            return code;
+        }
     };
     eprintln!("eco: {line}\nPara mais informações, tente '--help'.");
     if unquoted {

@@ -195,12 +195,28 @@ pub fn run(job: &LabJob, console: &Console) -> Result<u8> {
     let rows: Vec<Row> = recording.frames.iter().map(|f| analyzer.push_captured(f)).collect();
     let labels: Vec<String> = programs.iter().map(|p| p.label.clone()).collect();
     let facts = Run::new(&rows, &recording.tracer.calls, &recording.tracer.socks, &roles, time_wait());
+    let points = lab.explain(&facts, variant);
+    let others: Vec<(&str, Said)> =
+        lab.variants().into_iter().filter(|(name, _)| Some(*name) != variant).collect();
     if let Some(sheet) = &job.worksheet {
         worksheet::print(&facts, *sheet, console);
     } else if job.step {
         step::walk(&rows, &recording.tracer, &labels, console);
     } else {
-        run::report(&recording.frames, &recording.tracer, &labels, &job.view, console)?;
+        // The page for a course: the narration first, then the pictures.
+        let mut view = job.view.clone();
+        let bare = |line: String| line.trim_matches(['─', ' ']).to_string();
+        view.title = Some(bare(lang.text(&LabMsg::Title { name: lab.name(), title: &lab.title() })));
+        let said: Vec<String> = points.iter().filter(|p| p.holds).map(|p| lang.text(&p.text)).collect();
+        view.notes.push((bare(lang.text(&LabMsg::WhatHappened)), said));
+        let tries: Vec<String> = others
+            .iter()
+            .map(|(name, what)| lang.text(&LabMsg::TryLine { lab: lab.name(), variant: name, what }))
+            .collect();
+        if !tries.is_empty() {
+            view.notes.push((bare(lang.text(&LabMsg::TryThis)), tries));
+        }
+        run::report(&recording.frames, &recording.tracer, &labels, &view, console)?;
     }
     recording.tell_losses(console);
     if let Some(path) = &job.pcap {
@@ -212,7 +228,6 @@ pub fn run(job: &LabJob, console: &Console) -> Result<u8> {
     if job.worksheet.is_some() {
         return Ok(0);
     }
-    let points = lab.explain(&facts, variant);
     console.say(&LabMsg::WhatHappened);
     for point in &points {
         if point.holds {

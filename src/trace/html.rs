@@ -78,7 +78,13 @@ fn table_html(html: &mut String, lines: &[Line], lang: Lang) {
 
 /// The page, with `title` on top and `rest` (calls on no connection,
 /// exit statuses) at the bottom.
-pub fn page(title: &str, sections: &[Section], rest: &[Line], lang: Lang) -> String {
+pub fn page(
+    title: &str,
+    notes: &[(String, Vec<String>)],
+    sections: &[Section],
+    rest: &[Line],
+    lang: Lang,
+) -> String {
     let mut html = String::new();
     let code = match lang {
         Lang::En => "en",
@@ -92,6 +98,13 @@ pub fn page(title: &str, sections: &[Section], rest: &[Line], lang: Lang) -> Str
         escape(title),
         escape(title)
     );
+    for (heading, items) in notes {
+        let _ = writeln!(html, "<section class=\"notes\">\n<h2>{}</h2>\n<ul>", escape(heading));
+        for item in items {
+            let _ = writeln!(html, "<li>{}</li>", escape(item));
+        }
+        html.push_str("</ul>\n</section>\n");
+    }
     for section in sections {
         let _ = writeln!(html, "<section class=\"connection\">\n<h2>{}</h2>", escape(&section.title));
         let _ = writeln!(

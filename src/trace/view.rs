@@ -30,6 +30,11 @@ pub struct View {
     pub html: Option<PathBuf>,
     /// `-`: standard output.
     pub mermaid: Option<PathBuf>,
+    /// The page's title, when not the programs' names (a lab's).
+    pub title: Option<String>,
+    /// Paragraphs the HTML page opens with: a heading and its items (a
+    /// lab's narration).
+    pub notes: Vec<(String, Vec<String>)>,
 }
 
 impl View {
@@ -170,7 +175,8 @@ pub fn export(
     }
     if let Some(path) = &view.html {
         let sections: Vec<Section> = conns.iter().map(|c| section(c, lang)).collect();
-        write(path, &html::page(title, &sections, loose, lang), console)?;
+        let title = view.title.as_deref().unwrap_or(title);
+        write(path, &html::page(title, &view.notes, &sections, loose, lang), console)?;
     }
     Ok(())
 }

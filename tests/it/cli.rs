@@ -109,13 +109,13 @@ fn usage_errors_in_portuguese() {
     let cases: [(&[&str], &str); 4] = [
         (
             &["client", "--lang", "pt", "--port", "70000"],
-            "eco: valor inválido '70000' para --port <PORT>: '70000' não serve: use um número inteiro de 1 a 65535",
+            "eco: valor inválido '70000' para --port <PORTA>: '70000' não serve: use um número inteiro de 1 a 65535",
         ),
-        (&["server", "--lang=pt", "--port"], "eco: falta o valor de --port <PORT>"),
+        (&["server", "--lang=pt", "--port"], "eco: falta o valor de --port <PORTA>"),
         (&["client", "--lang", "pt", "--hots", "x"], "eco: argumento inesperado '--hots': talvez '--host'?"),
         (
             &["bench", "--lang", "pt", "--rate", "0"],
-            "eco: valor inválido '0' para --rate <MSGS_PER_S>: '0' não é uma taxa",
+            "eco: valor inválido '0' para --rate <MSGS_POR_S>: '0' não é uma taxa",
         ),
     ];
     for (args, says) in cases {

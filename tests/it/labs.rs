@@ -85,7 +85,6 @@ pub const SYN: u16 = 0x02;
 pub const RST: u16 = 0x04;
 pub const ACK: u16 = 0x10;
 
-#[allow(dead_code)]
 pub fn path(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -402,4 +401,67 @@ fn worksheet_answers_match_tshark() {
     let sheet = text(&students.stdout);
     assert!(sheet.contains("1. What is the client's initial sequence number (ISN)"), "{sheet}");
     assert!(!sheet.contains("   → "), "{sheet}");
+}
+
+/// `eco --lang pt lab --help` and the lab's usage errors in Portuguese;
+/// the narration too (LANG=pt_BR.UTF-8).
+#[test]
+fn lab_help_usage_errors_and_narration_in_portuguese() {
+    let out = eco_output(&["--lang", "pt", "lab", "--help"]);
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    for line in [
+        "As surpresas clássicas do TCP, ao vivo e explicadas (sem NOME: a lista)",
+        "Uso: eco lab [OPÇÕES] [NOME]",
+        "Argumentos:",
+        "Opções:",
+        "--try <VARIAÇÃO>",
+        "Modo sala de aula: um quadro (e as suas chamadas) a cada Enter",
+        "Mostra a ajuda",
+    ] {
+        assert!(help.contains(line), "{line}: {help}");
+    }
+    for english in ["Usage:", "Options:", "Print help", "[default:", "possible values"] {
+        assert!(!help.contains(english), "{english}: {help}");
+    }
+    let out =
+        eco().args(["lab", "--answers"]).env("LANG", "pt_BR.UTF-8").env_remove("ECO_LANG").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr),
+        "eco: faltam argumentos obrigatórios: --worksheet, <NOME>\nPara mais informações, tente '--help'.\n"
+    );
+    let out = eco_output(&["--lang", "pt", "lab", "nagle"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).starts_with("eco: não existe o laboratório \"nagle\": os laboratórios são "));
+    if !root() {
+        return;
+    }
+    let out =
+        eco().args(["lab", "closing"]).env("LANG", "pt_BR.UTF-8").env_remove("ECO_LANG").output().unwrap();
+    let said = text(&out.stdout);
+    assert!(said.contains("── o que aconteceu ──"), "{said}");
+    assert!(said.contains("• Primeira conexão: shutdown(SHUT_WR) enviou o FIN do cliente"), "{said}");
+    assert!(said.contains("cliente: recv(1024) → ECONNRESET"), "{said}");
+}
+
+/// `--html` of a lab: the course page opens with the narration, then the
+/// diagram and the table; `--compact` keeps the table to 80 columns.
+#[test]
+fn a_labs_html_page_has_its_narration_and_compact_fits_80_columns() {
+    let Some(run) = lab("closing", &["--compact", "--html", "page.html"], true) else { return };
+    for line in run.stdout.lines() {
+        assert!(line.chars().count() <= 80, "{line}");
+    }
+    assert!(run.stdout.contains("client → server"), "{}", run.stdout);
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("page.html");
+    let out = eco().args(["--lang", "en", "lab", "closing", "--html", path(&page)]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("<h1>eco lab closing: shutdown(SHUT_WR) half-close"), "{html}");
+    let notes = html.find("<section class=\"notes\">\n<h2>what happened</h2>").expect("the narration");
+    let diagram = html.find("<svg").expect("the diagram");
+    assert!(notes < diagram);
+    assert!(html.contains("<li>First connection: shutdown(SHUT_WR) sent the client&apos;s FIN"), "{html}");
 }
