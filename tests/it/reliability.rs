@@ -702,10 +702,12 @@ fn threads_mode_out_of_threads_refuses_and_says_why() {
         return;
     }
     let Some(prlimit) = tool("prlimit") else { return };
-    let (cmd, dir) = eco_as_nobody(&[]);
+    // A user of its own: the process limit counts all of a user's
+    // processes, and other tests run as `nobody` meanwhile.
+    let (cmd, dir) = eco_as_user(65532, &[]);
     drop(cmd);
     let mut cmd = Command::new("setpriv");
-    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+    cmd.args(["--reuid=65532", "--regid=65532", "--clear-groups"])
         .arg(prlimit)
         .arg("--nproc=16")
         .arg(dir.path().join("eco"))

@@ -380,17 +380,28 @@ pub fn root() -> bool {
 }
 
 /// A command that runs `eco ARGS` as user `nobody` (uid 65534, no groups),
-/// from a copy of the binary in a directory that user can read, wherever
+/// from a link to the binary in a directory that user can read, wherever
 /// the checkout is. It runs in that directory, which is removed when the
 /// returned guard is dropped.
 pub fn eco_as_nobody(args: &[&str]) -> (Command, tempfile::TempDir) {
+    eco_as_user(65534, args)
+}
+
+/// The same as user `uid` (a test that limits a user's processes takes a
+/// uid of its own: other tests run as `nobody` at the same time).
+pub fn eco_as_user(uid: u32, args: &[&str]) -> (Command, tempfile::TempDir) {
     let guard = tempfile::Builder::new().prefix("eco-nobody-").tempdir().unwrap();
     let dir = guard.path().to_path_buf();
     std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let eco_copy = dir.join("eco");
-    std::fs::copy(eco_bin(), &eco_copy).unwrap();
+    // A hard link, not a copy: a copy is a file open for writing, and a
+    // child another test forks meanwhile inherits it until it execs, so
+    // running the copy could fail with "Text file busy".
+    if std::fs::hard_link(eco_bin(), &eco_copy).is_err() {
+        std::fs::copy(eco_bin(), &eco_copy).unwrap();
+    }
     let mut cmd = Command::new("setpriv");
-    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+    cmd.args([format!("--reuid={uid}"), format!("--regid={uid}"), "--clear-groups".into()])
         .arg(&eco_copy)
         .args(args)
         .current_dir(&dir);
