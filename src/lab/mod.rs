@@ -363,6 +363,26 @@ pub fn ms(d: Duration) -> String {
     }
 }
 
+/// A short time as a narration writes it: microseconds under a
+/// millisecond (`45 µs`), else as [`ms`].
+pub fn short(d: Duration) -> String {
+    if d < Duration::from_millis(1) { format!("{} µs", d.as_micros()) } else { ms(d) }
+}
+
+/// A number as Brazilian Portuguese writes it: `2,0 s`.
+pub fn pt(text: &str) -> String {
+    text.replace('.', ",")
+}
+
+/// Frame numbers as a narration lists them: `11, 12, 18–22`.
+pub fn frames<'a>(segs: impl IntoIterator<Item = &'a (&'a Row, &'a TcpRow)>) -> String {
+    let mut list = crate::trace::flow::Frames::default();
+    for (row, _) in segs {
+        list.push(row.no);
+    }
+    list.to_string().trim_matches(['[', ']']).to_string()
+}
+
 /// The flags of a segment, as `SYN` / `FIN, ACK`.
 pub fn has(tcp: &TcpRow, flag: u16) -> bool {
     tcp.seg.has(flag)

@@ -10,6 +10,8 @@ use std::process::Command;
 use socket2::{Domain, Socket, Type};
 
 /// The lab's server address: 127.0.0.1:5050 in the lab's own namespace.
+// Not used by the labs written so far (they connect with `connect`).
+#[allow(dead_code)]
 pub fn server_addr() -> SocketAddr {
     SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, super::PORT))
 }
@@ -24,6 +26,17 @@ pub fn listen_on(port: u16, backlog: i32, reuse: bool) -> io::Result<TcpListener
         socket.set_reuse_address(true)?;
     }
     socket.bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, port)).into())?;
+    socket.listen(backlog)?;
+    Ok(socket.into())
+}
+
+/// socket(), then `before` (options to set: a receive buffer is best set
+/// before listen(), since the window scale is agreed on in the handshake),
+/// bind(127.0.0.1:5050), listen(backlog).
+pub fn listen_with(backlog: i32, before: impl FnOnce(&Socket) -> io::Result<()>) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+    before(&socket)?;
+    socket.bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, super::PORT)).into())?;
     socket.listen(backlog)?;
     Ok(socket.into())
 }
@@ -88,6 +101,49 @@ fn nft(hook: &str, rules: &[&str]) -> io::Result<()> {
         return Err(io::Error::other(format!("nft refused the lab's rules:\n{script}")));
     }
     Ok(())
+}
+
+/// Turns `lo`'s TCP segmentation offload on or off, as `ethtool -K lo
+/// tso off` does (one ioctl; no safe wrapper exists). With it on (the
+/// default), the kernel hands loopback "super-segments" of several MSS
+/// (up to 64 KB) for a large send(); off, the segments are cut to the MSS
+/// before the capture sees them, as they would cross a real network.
+#[allow(unsafe_code)]
+pub fn loopback_tso(on: bool) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    /// struct ethtool_value, and the command that sets TSO.
+    #[repr(C)]
+    struct EthtoolValue {
+        cmd: u32,
+        data: u32,
+    }
+    const ETHTOOL_STSO: u32 = 0x1f;
+    let socket = Socket::new(Domain::IPV4, Type::DGRAM.cloexec(), None)?;
+    let mut value = EthtoolValue { cmd: ETHTOOL_STSO, data: u32::from(on) };
+    // SAFETY: an all-zero ifreq is a valid value of the C struct.
+    let mut request: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (slot, byte) in request.ifr_name.iter_mut().zip(c"lo".to_bytes_with_nul()) {
+        *slot = *byte as libc::c_char;
+    }
+    request.ifr_ifru.ifru_data = (&raw mut value).cast();
+    // SAFETY: `request` names `lo` and points at `value`, which outlives
+    // the call; the kernel reads `value` only.
+    if unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCETHTOOL, &raw mut request) } < 0 {
+        let e = io::Error::last_os_error();
+        return Err(io::Error::new(e.kind(), format!("turning lo's segmentation offload off: {e}")));
+    }
+    Ok(())
+}
+
+/// The kernel's TCP counter `name` in this namespace (`TCPLossProbes`:
+/// what `nstat -a` lists as TcpExtTCPLossProbes), from /proc/net/netstat:
+/// a line of names, then a line of values.
+pub fn tcp_counter(name: &str) -> Option<u64> {
+    let table = std::fs::read_to_string("/proc/net/netstat").ok()?;
+    let mut lines = table.lines().filter(|l| l.starts_with("TcpExt:"));
+    let (names, values) = (lines.next()?, lines.next()?);
+    let at = names.split_whitespace().position(|n| n == name)?;
+    values.split_whitespace().nth(at)?.parse().ok()
 }
 
 /// TCP states as /proc/net/tcp numbers them.

@@ -524,6 +524,7 @@ fn setsockopt(pid: Pid, args: [u64; 6]) -> Option<Op> {
         (libc::IPPROTO_TCP, libc::TCP_KEEPCNT) => "TCP_KEEPCNT",
         (libc::IPPROTO_TCP, libc::TCP_QUICKACK) => "TCP_QUICKACK",
         (libc::IPPROTO_TCP, libc::TCP_CORK) => "TCP_CORK",
+        (libc::IPPROTO_TCP, libc::TCP_MAXSEG) => "TCP_MAXSEG",
         (libc::SOL_SOCKET, libc::SO_REUSEADDR) => "SO_REUSEADDR",
         (libc::SOL_SOCKET, libc::SO_REUSEPORT) => "SO_REUSEPORT",
         (libc::SOL_SOCKET, libc::SO_KEEPALIVE) => "SO_KEEPALIVE",

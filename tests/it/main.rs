@@ -9,6 +9,7 @@ mod demo;
 mod golden;
 mod hardening;
 mod labs;
+mod labs_b;
 mod pictures;
 mod reliability;
 mod run;
