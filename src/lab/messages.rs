@@ -50,7 +50,7 @@ impl Sentences for LabMsg<'_> {
         match self {
             LabMsg::ListTitle => "TCP's classic surprises, live (eco lab NAME runs one):".into(),
             LabMsg::ListEntry { name, title } => format!("  {name:<20} {}", title.en),
-            LabMsg::ListVariants { variants } => format!("  {:<20}   try: --try {variants}", ""),
+            LabMsg::ListVariants { variants } => format!("  {:<20}   try: {variants}", ""),
             LabMsg::ListHow => "Each lab runs real programs in a network of its own (no root needed), \
                  shows the packets, the calls and the diagram, then explains what happened. \
                  --step: one frame per Enter; --worksheet: questions on this capture (--answers: \
@@ -74,7 +74,7 @@ impl Sentences for LabMsg<'_> {
         match self {
             LabMsg::ListTitle => "As surpresas clássicas do TCP, ao vivo (eco lab NOME roda uma):".into(),
             LabMsg::ListEntry { name, title } => format!("  {name:<20} {}", title.pt),
-            LabMsg::ListVariants { variants } => format!("  {:<20}   experimente: --try {variants}", ""),
+            LabMsg::ListVariants { variants } => format!("  {:<20}   experimente: {variants}", ""),
             LabMsg::ListHow => "Cada laboratório roda programas de verdade numa rede só dele (sem \
                  root), mostra os pacotes, as chamadas e o diagrama, e depois explica o que aconteceu. \
                  --step: um quadro a cada Enter; --worksheet: perguntas sobre esta captura (--answers: \

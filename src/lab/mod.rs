@@ -146,9 +146,9 @@ pub fn list(console: &Console) {
     console.say(&LabMsg::ListTitle);
     for lab in all() {
         console.say(&LabMsg::ListEntry { name: lab.name(), title: &lab.title() });
-        let variants: Vec<&str> = lab.variants().iter().map(|(name, _)| *name).collect();
+        let variants: Vec<String> = lab.variants().iter().map(|(name, _)| format!("--try {name}")).collect();
         if !variants.is_empty() {
-            console.say(&LabMsg::ListVariants { variants: &variants.join(", ") });
+            console.say(&LabMsg::ListVariants { variants: &variants.join(" | ") });
         }
     }
     console.say(&LabMsg::ListHow);
