@@ -71,6 +71,14 @@ enum A {
 pub fn print(run: &Run, sheet: Sheet, console: &Console) {
     let items = answer(run);
     console.say(&Title);
+    let streams = run.streams();
+    if let Some(stream) = chosen(run)
+        && streams.len() > 1
+        && run.stream(stream).iter().any(|(_, t)| t.seg.payload_len() > 0)
+    {
+        let first = run.stream(stream).first().map_or(0, |(r, _)| r.no);
+        console.say(&Which { stream, first, of: streams.len() });
+    }
     for (i, item) in items.iter().enumerate() {
         console.say(&Asked { n: i + 1, question: &item.question });
         if sheet == Sheet::Answers {
@@ -79,9 +87,23 @@ pub fn print(run: &Run, sheet: Sheet, console: &Console) {
     }
 }
 
-/// The first connection of the run: its client is whoever sent the SYN.
+/// The connection the questions are about: the first that carried data
+/// (else the first that completed its handshake, else the first). Its
+/// client is whoever sent the SYN.
+fn chosen(run: &Run) -> Option<u32> {
+    let streams = run.streams();
+    let opened = |s: &u32| run.stream(*s).iter().any(|(_, t)| t.seg.has(SYN) && t.seg.has(ACK));
+    let carried = |s: &u32| opened(s) && run.stream(*s).iter().any(|(_, t)| t.seg.payload_len() > 0);
+    streams
+        .iter()
+        .find(|s| carried(s))
+        .or_else(|| streams.iter().find(|s| opened(s)))
+        .or(streams.first())
+        .copied()
+}
+
 fn answer(run: &Run) -> Vec<Item> {
-    let stream = run.streams().first().copied();
+    let stream = chosen(run);
     let segs: Vec<(&Row, &TcpRow)> = stream.map(|s| run.stream(s)).unwrap_or_default();
     let syn = segs.iter().find(|(_, t)| t.seg.has(SYN) && !t.seg.has(ACK));
     let client = syn.map(|(_, t)| t.seg.src);
@@ -155,6 +177,35 @@ impl Sentences for Title {
         "── lista de exercícios: responda a partir desta captura (a tabela, ou o arquivo --pcap no \
          Wireshark) ──"
             .into()
+    }
+}
+
+/// Which connection the questions are about, when there are several.
+struct Which {
+    stream: u32,
+    first: usize,
+    of: usize,
+}
+
+impl Sentences for Which {
+    fn en(&self) -> String {
+        format!(
+            "(About connection {} of {}, tcp.stream == {}, from frame {}: the first that carried data.)",
+            self.stream + 1,
+            self.of,
+            self.stream,
+            self.first
+        )
+    }
+
+    fn pt(&self) -> String {
+        format!(
+            "(Sobre a conexão {} de {}, tcp.stream == {}, a partir do quadro {}: a primeira que levou dados.)",
+            self.stream + 1,
+            self.of,
+            self.stream,
+            self.first
+        )
     }
 }
 
