@@ -474,11 +474,11 @@ pub struct LabArgs {
 
     /// Classroom mode: one frame (and its calls) per Enter, with a question
     /// about what comes next before it is shown.
-    #[arg(long, requires = "name", conflicts_with = "worksheet")]
+    #[arg(long, requires = "name", conflicts_with_all = ["worksheet", "svg", "html", "mermaid"])]
     pub step: bool,
 
     /// Questions on this run's capture (ISNs, relative and raw sequence
-    /// numbers, RTTs, windows) instead of the table, for students.
+    /// numbers, RTTs, windows), after its table, for students.
     #[arg(long, requires = "name")]
     pub worksheet: bool,
 

@@ -52,6 +52,7 @@ fn localize(command: Command, name: &str) -> Command {
                 .short('V')
                 .long("version")
                 .action(ArgAction::Version)
+                .global(true)
                 .help("Mostra a versão")
                 .help_heading("Opções"),
         );
@@ -341,7 +342,7 @@ pub fn help(name: &str, id: &str) -> Option<&'static str> {
         }
         ("lab", "worksheet") => {
             "Perguntas sobre a captura desta execução (ISNs, números de sequência relativos e brutos, RTTs, \
-             janelas) em vez da tabela, para os alunos"
+             janelas), depois da tabela, para os alunos"
         }
         ("lab", "answers") => "Com --worksheet: as respostas também (o gabarito do professor)",
         ("lab", "compact") => {

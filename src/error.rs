@@ -60,6 +60,12 @@ pub enum Error {
     LabVariant { lab: String, variant: String, known: String },
     /// A lab needs a network namespace of its own and cannot have one.
     LabDenied { reason: String },
+    /// `eco lab --html F` without a lab's name.
+    LabOptionWithoutName { option: String },
+    /// A lab needs a program that is not installed (`nft`).
+    LabNeeds { lab: String, program: String, package: String },
+    /// An output file (`--pcap`, `--html`...) whose directory cannot be written.
+    OutputPath { path: PathBuf, reason: String },
     /// `--read FILE` could not be read as pcap or pcapng.
     PcapRead { path: PathBuf, source: io::Error },
     /// `--pcap FILE` could not be written.
@@ -104,6 +110,8 @@ impl Error {
             | Error::DatagramTooLong { .. }
             | Error::BadCommand { .. }
             | Error::LabUnknown { .. }
+            | Error::OutputPath { .. }
+            | Error::LabOptionWithoutName { .. }
             | Error::LabVariant { .. } => 2,
             _ => 1,
         }
@@ -240,11 +248,30 @@ impl Sentences for Error {
             Error::LabVariant { lab, variant, known } if known.is_empty() => {
                 format!("lab {lab} has no variation {variant:?} (it has none): drop --try")
             }
+            Error::LabVariant { lab, variant, known } if !known.contains(',') => {
+                format!("lab {lab} has no variation {variant:?}: its variation is {known}")
+            }
             Error::LabVariant { lab, variant, known } => {
                 format!("lab {lab} has no variation {variant:?}: try one of {known}")
             }
+            Error::LabOptionWithoutName { option } => {
+                format!(
+                    "{option} needs a lab: name one, as in `eco lab closing {option} ...` (`eco lab` lists them)"
+                )
+            }
+            Error::LabNeeds { lab, program, package } => format!(
+                "lab {lab} needs the program `{program}`, which is not installed: install it (Debian, \
+                 Ubuntu: apt install {package}), or try another lab"
+            ),
+            Error::OutputPath { path, reason } => {
+                format!(
+                    "cannot write {}: {reason}: choose a file in a directory you can write",
+                    path.display()
+                )
+            }
             Error::LabDenied { reason } => format!(
-                "a lab runs in a network namespace of its own, and none could be made ({reason}): allow                  user namespaces (sysctl kernel.unprivileged_userns_clone=1, or user.max_user_namespaces > 0),                  or run it as root"
+                "a lab runs in a network namespace of its own, and none could be made ({reason}): allow user \
+                 namespaces (sysctl kernel.unprivileged_userns_clone=1, or user.max_user_namespaces > 0)"
             ),
             Error::BadCommand { command } => format!(
                 "--run {command:?} is not a command line (an empty one, or a quote left open): quote each \
@@ -389,11 +416,28 @@ impl Sentences for Error {
             Error::LabVariant { lab, variant, known } if known.is_empty() => {
                 format!("o laboratório {lab} não tem a variação {variant:?} (não tem nenhuma): tire o --try")
             }
+            Error::LabVariant { lab, variant, known } if !known.contains(',') => {
+                format!("o laboratório {lab} não tem a variação {variant:?}: a variação dele é {known}")
+            }
             Error::LabVariant { lab, variant, known } => {
                 format!("o laboratório {lab} não tem a variação {variant:?}: experimente uma de {known}")
             }
+            Error::LabOptionWithoutName { option } => format!(
+                "{option} precisa de um laboratório: dê o nome, como em `eco lab closing {option} ...` (`eco \
+                 lab` os lista)"
+            ),
+            Error::LabNeeds { lab, program, package } => format!(
+                "o laboratório {lab} precisa do programa `{program}`, que não está instalado: instale-o \
+                 (Debian, Ubuntu: apt install {package}), ou experimente outro laboratório"
+            ),
+            Error::OutputPath { path, reason } => format!(
+                "não é possível gravar {}: {reason}: escolha um arquivo num diretório em que você possa gravar",
+                path.display()
+            ),
             Error::LabDenied { reason } => format!(
-                "um laboratório roda num namespace de rede próprio, e não foi possível criar um ({reason}):                  permita namespaces de usuário (sysctl kernel.unprivileged_userns_clone=1, ou                  user.max_user_namespaces > 0), ou rode como root"
+                "um laboratório roda num namespace de rede próprio, e não foi possível criar um ({reason}): \
+                 permita namespaces de usuário (sysctl kernel.unprivileged_userns_clone=1, ou \
+                 user.max_user_namespaces > 0)"
             ),
             Error::BadCommand { command } => format!(
                 "--run {command:?} não é uma linha de comando (vazia, ou com aspas abertas): use aspas como \

@@ -83,8 +83,11 @@ pub fn run(cli: Cli, lang: Lang) -> Result<u8> {
         Command::Demo(args) => args.view.mermaid.as_deref() == Some(std::path::Path::new("-")),
         _ => false,
     };
+    // A lab's output is its narration: `--log-format json` (for servers'
+    // logs) does not silence it.
+    let lab = matches!(cli.command, Command::Lab(_));
     let level = match (cli.log_format, cli.quiet || mermaid_out) {
-        (cli::LogFormat::Json, _) => console::Level::Silent,
+        (cli::LogFormat::Json, _) if !lab => console::Level::Silent,
         (_, true) => console::Level::Quiet,
         _ => console::Level::Normal,
     };
@@ -132,6 +135,21 @@ pub fn run(cli: Cli, lang: Lang) -> Result<u8> {
 
 fn run_lab(args: cli::LabArgs, console: &Console) -> Result<u8> {
     let Some(name) = &args.name else {
+        // `eco lab --html x.html`: a page of what? Say so, not the list.
+        let view = &args.view;
+        if let Some(option) = [
+            (view.svg.is_some(), "--svg"),
+            (view.html.is_some(), "--html"),
+            (view.mermaid.is_some(), "--mermaid"),
+            (view.bytes, "--bytes"),
+            (view.diagram, "--diagram"),
+            (view.no_diagram, "--no-diagram"),
+        ]
+        .iter()
+        .find_map(|(given, option)| given.then_some(*option))
+        {
+            return Err(Error::LabOptionWithoutName { option: option.into() });
+        }
         lab::list(console);
         return Ok(0);
     };
@@ -140,6 +158,21 @@ fn run_lab(args: cli::LabArgs, console: &Console) -> Result<u8> {
         return Err(Error::LabUnknown { name: name.clone(), known: known.join(", ") });
     };
     lab::check_variant(found, args.variant.as_deref())?;
+    // What the lab needs and where it writes, before it runs (it may take
+    // seconds).
+    for program in found.needs() {
+        if !on_path(program) {
+            return Err(Error::LabNeeds {
+                lab: name.clone(),
+                program: (*program).into(),
+                package: "nftables".into(),
+            });
+        }
+    }
+    let outputs = [&args.pcap, &args.view.html, &args.view.svg, &args.view.mermaid];
+    for path in outputs.into_iter().flatten() {
+        writable(path)?;
+    }
     let job = lab::LabJob {
         lab: found,
         variant: args.variant.clone(),
@@ -158,6 +191,40 @@ fn run_lab(args: cli::LabArgs, console: &Console) -> Result<u8> {
         trace::Access::Done(code) => Ok(code),
         trace::Access::Here => lab::run(&job, console),
         trace::Access::Denied(reason) => Err(Error::LabDenied { reason }),
+    }
+}
+
+/// Whether `program` is an executable file in PATH.
+fn on_path(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path).any(|dir| {
+        std::fs::metadata(dir.join(program)).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    })
+}
+
+/// An output file can be written: its directory exists and is writable
+/// (`-`, stdout, always can).
+fn writable(path: &std::path::Path) -> Result<()> {
+    if path == std::path::Path::new("-") {
+        return Ok(());
+    }
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let reason = if !dir.is_dir() {
+        Some(format!("{} is not a directory", dir.display()))
+    } else if path.is_dir() {
+        Some(format!("{} is a directory", path.display()))
+    } else {
+        rustix::fs::access(&dir, rustix::fs::Access::WRITE_OK)
+            .err()
+            .map(|e| format!("{}: {}", dir.display(), std::io::Error::from(e)))
+    };
+    match reason {
+        Some(reason) => Err(Error::OutputPath { path: path.to_path_buf(), reason }),
+        None => Ok(()),
     }
 }
 

@@ -105,6 +105,10 @@ impl super::Lab for Lab {
         let big_reads = recvs.get(..3) == Some(&[1024, 1024, 952]);
         let both = (FIRST.len() + SECOND.len()) as i64;
         let sends = data_segments(1);
+        let word = |n: usize, one: &'static str, many: &'static str| if n == 1 { one } else { many };
+        let (seg_en, seg_pt) =
+            (word(segments, "segment", "segments"), word(segments, "segmento", "segmentos"));
+        let (sends_en, sends_pt) = (word(sends, "segment", "segments"), word(sends, "segmento", "segmentos"));
         let udp_rows: Vec<u32> = run.rows.iter().filter(|r| r.protocol == "UDP").map(|r| r.length).collect();
         let udp_n = udp_rows.len();
         let cut = datagrams == [100, 1024];
@@ -112,10 +116,10 @@ impl super::Lab for Lab {
             Point::new(
                 big_reads,
                 said!(
-                    "One send() of {BIG} bytes went out in {segments} segment(s), and the server's \
+                    "One send() of {BIG} bytes went out in {segments} {seg_en}, and the server's \
                      recv(1024) returned 1024, 1024, then 952 bytes: recv() returns what has arrived, \
                      up to the size asked for. Where a \"message\" ends is not TCP's business.",
-                    "Um send() de {BIG} bytes saiu em {segments} segmento(s), e o recv(1024) do \
+                    "Um send() de {BIG} bytes saiu em {segments} {seg_pt}, e o recv(1024) do \
                      servidor devolveu 1024, 1024, e depois 952 bytes: o recv() devolve o que chegou, \
                      até o tamanho pedido. Onde uma \"mensagem\" termina não é assunto do TCP."
                 ),
@@ -123,10 +127,10 @@ impl super::Lab for Lab {
             Point::new(
                 recvs.get(3) == Some(&both),
                 said!(
-                    "Two send() calls, \"Olá, \" and \"Servidor\" ({sends} segment(s) on the wire), and \
+                    "Two send() calls, \"Olá, \" and \"Servidor\" ({sends} {sends_en} on the wire), and \
                      one recv() returned all {both} bytes. A protocol on TCP must mark its messages \
                      itself: a length in front, or a newline at the end.",
-                    "Duas chamadas send(), \"Olá, \" e \"Servidor\" ({sends} segmento(s) no fio), e um \
+                    "Duas chamadas send(), \"Olá, \" e \"Servidor\" ({sends} {sends_pt} no fio), e um \
                      recv() devolveu os {both} bytes. Um protocolo sobre TCP precisa marcar as suas \
                      mensagens: um comprimento na frente, ou uma quebra de linha no fim."
                 ),

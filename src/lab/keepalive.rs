@@ -33,6 +33,10 @@ impl super::Lab for Lab {
         )
     }
 
+    fn needs(&self) -> &'static [&'static str] {
+        &["nft"]
+    }
+
     fn roles(&self, _variant: Option<&str>) -> Vec<Role> {
         vec![Role::SERVER, Role::CLIENT]
     }
@@ -93,12 +97,13 @@ impl super::Lab for Lab {
                 said!(
                     "The connection was idle: after 1 s of silence the client's kernel sent a keepalive \
                      probe, then one a second (frames {yes} were answered): no data, one byte back in \
-                     sequence, and the server's kernel acknowledged each [TCP Keep-Alive ACK] while its \
-                     program slept.",
+                     sequence, and the server's kernel acknowledged each one while its program slept \
+                     (Wireshark tags such answers [TCP Keep-Alive ACK]).",
                     "A conexão estava ociosa: depois de 1 s de silêncio o kernel do cliente enviou uma \
                      sonda de keepalive, e depois uma por segundo (os quadros {yes} foram respondidos): \
                      sem dados, um byte para trás na sequência, e o kernel do servidor confirmou cada \
-                     uma [TCP Keep-Alive ACK] enquanto o seu programa dormia."
+                     uma enquanto o seu programa dormia (o Wireshark marca essas respostas como [TCP \
+                     Keep-Alive ACK])."
                 ),
             ),
             Point::new(

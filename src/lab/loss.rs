@@ -91,6 +91,10 @@ impl super::Lab for Lab {
         ]
     }
 
+    fn needs(&self) -> &'static [&'static str] {
+        &["nft"]
+    }
+
     fn roles(&self, _variant: Option<&str>) -> Vec<Role> {
         vec![Role::SERVER, Role::CLIENT]
     }
@@ -361,12 +365,13 @@ fn dup_ack_points(f: &Facts, sack: bool) -> Vec<Point> {
     let (n, list) = (dups.len(), frames(&dups));
     let (_, hole, again) = f.hole_numbers();
     let tagged = dups.iter().filter(|(_, t)| t.tags.dup_ack.is_some()).count();
+    let updates = n - tagged;
     let aside = if tagged < n {
         said!(
-            " (Wireshark tags {tagged} of them [TCP Dup ACK], and calls one whose window changed a \
+            " (Wireshark tags {tagged} of them [TCP Dup ACK], and the {updates} whose window changed \
              [TCP Window Update])",
-            " (o Wireshark marca {tagged} deles como [TCP Dup ACK], e chama um cuja janela mudou \
-             de [TCP Window Update])"
+            " (o Wireshark marca {tagged} deles como [TCP Dup ACK], e os {updates} cuja janela mudou \
+             como [TCP Window Update])"
         )
     } else {
         said!("", "")
@@ -434,11 +439,15 @@ fn dup_ack_points(f: &Facts, sack: bool) -> Vec<Point> {
                 "Frame {again} [TCP Fast Retransmission]: the client resent the segment at the \
                  hole, {took} after the first try, without waiting for its 200 ms timer. Without \
                  SACK, Linux goes by the textbook rule: three duplicate ACKs mean a loss \
-                 (NewReno, RFC 6582; nstat counts it as TcpExtTCPRenoRecovery).",
+                 (NewReno, RFC 6582; nstat counts it as TcpExtTCPRenoRecovery). It came only after all \
+                 of them here: the client's kernel was still in its send() call, and reads the ACKs \
+                 that arrived meanwhile once it returns.",
                 "Quadro {again} [TCP Fast Retransmission]: o cliente reenviou o segmento do \
                  buraco, {took_pt} depois da primeira tentativa, sem esperar o seu temporizador de \
                  200 ms. Sem SACK, o Linux segue a regra dos livros: três ACKs duplicados indicam \
-                 uma perda (NewReno, RFC 6582; o nstat a conta como TcpExtTCPRenoRecovery)."
+                 uma perda (NewReno, RFC 6582; o nstat a conta como TcpExtTCPRenoRecovery). Aqui ela \
+                 só veio depois de todos eles: o kernel do cliente ainda estava na chamada send(), e lê \
+                 os ACKs que chegaram nesse meio-tempo quando ela retorna."
             ),
         ));
     }

@@ -63,6 +63,11 @@ pub trait Lab: Sync {
     /// The programs, in the order they start (each once the one before
     /// listens or connects).
     fn roles(&self, variant: Option<&str>) -> Vec<Role>;
+    /// The programs it runs besides eco (`nft` for a firewall rule),
+    /// checked before anything starts.
+    fn needs(&self) -> &'static [&'static str] {
+        &[]
+    }
     /// Before the programs start, in the namespace: kernel settings,
     /// firewall rules.
     fn setup(&self, _variant: Option<&str>) -> io::Result<()> {
@@ -198,10 +203,10 @@ pub fn run(job: &LabJob, console: &Console) -> Result<u8> {
     let points = lab.explain(&facts, variant);
     let others: Vec<(&str, Said)> =
         lab.variants().into_iter().filter(|(name, _)| Some(*name) != variant).collect();
-    if let Some(sheet) = &job.worksheet {
-        worksheet::print(&facts, *sheet, console);
-    } else if job.step {
-        step::walk(&rows, &recording.tracer, &labels, console);
+    if job.step {
+        if !step::walk(&rows, &recording.tracer, &labels, console) {
+            return Ok(130);
+        }
     } else {
         // The page for a course: the narration first, then the pictures.
         let mut view = job.view.clone();
@@ -217,6 +222,10 @@ pub fn run(job: &LabJob, console: &Console) -> Result<u8> {
             view.notes.push((bare(lang.text(&LabMsg::TryThis)), tries));
         }
         run::report(&recording.frames, &recording.tracer, &labels, &view, console)?;
+    }
+    // The questions come after the table they are answered from.
+    if let Some(sheet) = &job.worksheet {
+        worksheet::print(&facts, *sheet, job.pcap.is_some(), console);
     }
     recording.tell_losses(console);
     if let Some(path) = &job.pcap {

@@ -38,12 +38,16 @@ impl super::Lab for Lab {
         vec![(
             "linear",
             said!(
-                "the kernel's own SYN timers: since Linux 6.7 the first retries come 1 s apart \
+                "the kernel's own SYN timers: since Linux 6.5 the first retries come 1 s apart \
                  (net.ipv4.tcp_syn_linear_timeouts), then they double",
-                "os temporizadores de SYN do próprio kernel: desde o Linux 6.7 as primeiras \
+                "os temporizadores de SYN do próprio kernel: desde o Linux 6.5 as primeiras \
                  retransmissões vêm a 1 s uma da outra (net.ipv4.tcp_syn_linear_timeouts), depois dobram"
             ),
         )]
+    }
+
+    fn needs(&self) -> &'static [&'static str] {
+        &["nft"]
     }
 
     fn roles(&self, _variant: Option<&str>) -> Vec<Role> {
@@ -52,7 +56,7 @@ impl super::Lab for Lab {
 
     fn setup(&self, variant: Option<&str>) -> io::Result<()> {
         // The textbook's exponential back-off from the first retry (the
-        // setting is absent before Linux 6.7, where that is the rule).
+        // setting is absent before Linux 6.5, where that is the rule).
         if variant != Some("linear")
             && std::path::Path::new("/proc/sys/net/ipv4/tcp_syn_linear_timeouts").exists()
         {
@@ -160,11 +164,11 @@ impl super::Lab for Lab {
                 doubling,
                 said!(
                     "The SYNs came {spacing} apart: each wait twice the one before (exponential \
-                     back-off), so a lost SYN costs 1 s, then 3 s, then 7 s... (Linux 6.7 and later \
+                     back-off), so a lost SYN costs 1 s, then 3 s, then 7 s... (Linux 6.5 and later \
                      start with a few 1 s waits: see --try linear.)",
                     "Os SYNs vieram com {spacing} de intervalo: cada espera o dobro da anterior (recuo \
                      exponencial), então um SYN perdido custa 1 s, depois 3 s, depois 7 s... (O Linux \
-                     6.7 em diante começa com algumas esperas de 1 s: veja --try linear.)"
+                     6.5 em diante começa com algumas esperas de 1 s: veja --try linear.)"
                 ),
             ));
         }

@@ -3,8 +3,9 @@
 //! class to answer before it is revealed.
 
 use std::collections::HashMap;
-use std::io::BufRead;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::console::Console;
 use crate::i18n::Sentences;
@@ -14,7 +15,9 @@ use crate::trace::packet::{ACK, FIN, RST, SYN};
 use crate::trace::syscalls::Tracer;
 use crate::trace::table::Table;
 
-pub fn walk(rows: &[Row], tracer: &Tracer, labels: &[String], console: &Console) {
+/// Shows the rows one per Enter. Returns false when Ctrl-C (or SIGTERM)
+/// ended it: the caller exits 130, as after an interrupted run.
+pub fn walk(rows: &[Row], tracer: &Tracer, labels: &[String], console: &Console) -> bool {
     let lang = console.lang();
     let placed = calls::place(&tracer.calls, &tracer.socks, rows, labels);
     let events = placed.iter().map(|p| (p.call.at, lang.text(&Line(p)))).collect();
@@ -26,20 +29,65 @@ pub fn walk(rows: &[Row], tracer: &Tracer, labels: &[String], console: &Console)
         }
     }
     let mut table = Table::new(console, events).with_names(names.into_iter().collect());
-    let mut stdin = std::io::stdin().lock();
+    // Ctrl-C while waiting for Enter: the kernel restarts the read after
+    // the signal, so stdin is polled a few times a second and the flag
+    // checked in between.
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let _ = signal_hook::flag::register(signal, Arc::clone(&stop));
+    }
     // Once stdin ends (nobody at the keyboard), the rest is shown at once.
     let mut asking = true;
     for (i, row) in rows.iter().enumerate() {
         if asking && i > 0 {
             console.say(&Ask { next: row.no, of: rows.len(), after: &rows[i - 1] });
-            let mut line = String::new();
-            asking = stdin.read_line(&mut line).is_ok_and(|n| n > 0);
+            match wait_for_enter(&stop) {
+                Waited::Enter => {}
+                Waited::End => asking = false,
+                Waited::Stopped => return false,
+            }
+        }
+        // Whoever read our output has gone (`| head`): nothing to show to.
+        if console.stdout_gone() {
+            return true;
         }
         table.row(row);
     }
     table.finish();
+    true
 }
 
+enum Waited {
+    Enter,
+    /// stdin ended (Ctrl-D, or not a terminal and empty).
+    End,
+    /// Ctrl-C or SIGTERM.
+    Stopped,
+}
+
+/// Waits for a line on stdin, or a signal. stdin is read a byte at a
+/// time, straight from its descriptor (no buffer that poll() cannot see).
+fn wait_for_enter(stop: &AtomicBool) -> Waited {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    let stdin = std::io::stdin();
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            return Waited::Stopped;
+        }
+        let mut fds = [PollFd::new(&stdin, PollFlags::IN)];
+        let timeout = Timespec { tv_sec: 0, tv_nsec: 200_000_000 };
+        if !matches!(poll(&mut fds, Some(&timeout)), Ok(n) if n > 0) {
+            continue;
+        }
+        let mut byte = [0u8; 1];
+        match rustix::io::read(&stdin, &mut byte) {
+            Ok(1) if byte[0] == b'\n' => return Waited::Enter,
+            Ok(1) => {}
+            Err(rustix::io::Errno::INTR) => {}
+            _ => return Waited::End,
+        }
+    }
+}
 /// "Frame 2 of 10 — what answers a SYN? (Enter)"
 struct Ask<'a> {
     next: usize,

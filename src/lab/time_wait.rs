@@ -102,6 +102,12 @@ impl super::Lab for Lab {
             .map(|(local, remote)| format!("TIME-WAIT {local} {remote}"))
             .collect();
         let n = waiting.len();
+        // The second client's connection, refused (default variation).
+        let refused_again = run
+            .streams()
+            .get(1)
+            .and_then(|s| run.stream(*s).into_iter().find(|(_, t)| has(t, crate::trace::packet::RST)))
+            .map_or(0, |(r, _)| r.no);
         let list = waiting.join("; ");
         let closed_first = Point::new(
             server_first,
@@ -151,6 +157,15 @@ impl super::Lab for Lab {
                     "Reiniciado na hora, o bind(127.0.0.1:5050) do servidor falhou com EADDRINUSE, \
                      \"Address already in use\", embora nada escute ali: a porta está presa pela conexão \
                      em TIME_WAIT."
+                ),
+            ),
+            Point::new(
+                refused_again > 0,
+                said!(
+                    "Frame {refused_again}: the second client was refused (RST): with no bind, no \
+                     listen, nothing listens on 5050 any more. The clients pay for the restart.",
+                    "Quadro {refused_again}: o segundo cliente foi recusado (RST): sem bind, sem listen, \
+                     nada mais escuta na 5050. Os clientes pagam pelo reinício."
                 ),
             ),
             Point::new(

@@ -68,9 +68,9 @@ enum A {
     },
 }
 
-pub fn print(run: &Run, sheet: Sheet, console: &Console) {
+pub fn print(run: &Run, sheet: Sheet, pcap: bool, console: &Console) {
     let items = answer(run);
-    console.say(&Title);
+    console.say(&Title { pcap });
     let streams = run.streams();
     if let Some(stream) = chosen(run)
         && streams.len() > 1
@@ -111,16 +111,26 @@ fn answer(run: &Run) -> Vec<Item> {
     let syn_ack = segs.iter().find(|(_, t)| t.seg.has(SYN) && t.seg.has(ACK));
     let data: Vec<&(&Row, &TcpRow)> =
         segs.iter().filter(|(_, t)| from_client(t) && t.seg.payload_len() > 0 && !t.tags.resent()).collect();
-    let rtts = data
-        .iter()
-        .filter_map(|(row, t)| {
-            let end = t.seq.wrapping_add(t.seg.payload_len());
-            let acked = segs.iter().find(|(r, a)| {
-                r.no > row.no && !from_client(a) && a.ack.is_some_and(|ack| ack.wrapping_sub(end) as i32 >= 0)
-            })?;
-            Some((row.no, acked.0.no, acked.0.ts.saturating_sub(row.ts)))
-        })
-        .collect();
+    // As Wireshark measures it: each ACK that acknowledges new data, and
+    // the segment that ends exactly there; none for a segment sent again
+    // (Karn: which copy was acknowledged cannot be told).
+    let resent: Vec<u32> =
+        segs.iter().filter(|(_, t)| from_client(t) && t.tags.resent()).map(|(_, t)| t.seq).collect();
+    let mut highest = 0u32;
+    let mut rtts = Vec::new();
+    for (ack_row, a) in segs.iter().filter(|(_, a)| !from_client(a)) {
+        let Some(ack) = a.ack else { continue };
+        if ack.wrapping_sub(highest) as i32 <= 0 {
+            continue;
+        }
+        highest = ack;
+        let acked = data.iter().find(|(row, t)| {
+            row.no < ack_row.no && t.seq.wrapping_add(t.seg.payload_len()) == ack && !resent.contains(&t.seq)
+        });
+        if let Some((row, _)) = acked {
+            rtts.push((row.no, ack_row.no, ack_row.ts.saturating_sub(row.ts)));
+        }
+    }
     let shift = syn_ack.and_then(|(_, t)| {
         t.seg.options.iter().find_map(|o| match o {
             crate::trace::packet::TcpOpt::WindowScale(s) => Some(*s),
@@ -166,17 +176,33 @@ fn answer(run: &Run) -> Vec<Item> {
     ]
 }
 
-struct Title;
+struct Title {
+    /// The capture is kept in a file (`--pcap`).
+    pcap: bool,
+}
 
 impl Sentences for Title {
     fn en(&self) -> String {
-        "── worksheet: answer from this capture (the table, or the --pcap file in Wireshark) ──".into()
+        if self.pcap {
+            "── worksheet: answer from this capture (the table above, or the --pcap file in Wireshark) ──"
+                .into()
+        } else {
+            "── worksheet: answer from the table above (each run has new numbers: add --pcap FILE to keep \
+             this capture for Wireshark) ──"
+                .into()
+        }
     }
 
     fn pt(&self) -> String {
-        "── lista de exercícios: responda a partir desta captura (a tabela, ou o arquivo --pcap no \
-         Wireshark) ──"
-            .into()
+        if self.pcap {
+            "── lista de exercícios: responda a partir desta captura (a tabela acima, ou o arquivo --pcap no \
+             Wireshark) ──"
+                .into()
+        } else {
+            "── lista de exercícios: responda a partir da tabela acima (cada execução tem números novos: \
+             junte --pcap ARQUIVO para guardar esta captura para o Wireshark) ──"
+                .into()
+        }
     }
 }
 
@@ -231,7 +257,8 @@ impl Sentences for Asked<'_> {
             }
             Q::Rtt => {
                 "For each data segment of the client, which frame acknowledges it, and what is the \
-                 RTT (time from the segment to its ACK)?"
+                 RTT (time from the segment to its ACK)? (As Wireshark's tcp.analysis.ack_rtt: the \
+                 segment an ACK ends at; none for a segment sent again.)"
             }
             Q::Window => {
                 "What receive window does the server advertise in its SYN-ACK (the raw field), \
@@ -259,7 +286,8 @@ impl Sentences for Asked<'_> {
             }
             Q::Rtt => {
                 "Para cada segmento de dados do cliente, qual quadro o confirma, e qual é o RTT (tempo \
-                 do segmento até o seu ACK)?"
+                 do segmento até o seu ACK)? (Como o tcp.analysis.ack_rtt do Wireshark: o segmento em \
+                 que um ACK termina; nenhum para um segmento reenviado.)"
             }
             Q::Window => {
                 "Que janela de recepção o servidor anuncia no seu SYN-ACK (o campo bruto), e \
@@ -280,13 +308,20 @@ fn rtt_ms(d: &Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1000.0)
 }
 
+/// The same with a decimal comma, as Portuguese writes it.
+fn rtt_ms_pt(d: &Duration) -> String {
+    rtt_ms(d).replace('.', ",")
+}
+
 impl Sentences for Answered<'_> {
     fn en(&self) -> String {
         let text = match self.answer {
             None => "(not in this capture)".to_string(),
             Some(A::Isn { frame, raw }) => format!("{raw} (frame {frame})"),
             Some(A::ServerIsn { frame, raw, ack }) => {
-                format!("{raw} (frame {frame}); ack {ack}: the client's ISN + 1, the SYN counts as one byte")
+                format!(
+                    "{raw} (frame {frame}); ack {ack}: the client's ISN + 1: the SYN takes one sequence number"
+                )
             }
             Some(A::FirstData { frame, seq, raw, len }) => {
                 format!("frame {frame}: relative seq {seq}, raw {raw}, {len} bytes")
@@ -318,7 +353,9 @@ impl Sentences for Answered<'_> {
             None => "(não está nesta captura)".to_string(),
             Some(A::Isn { frame, raw }) => format!("{raw} (quadro {frame})"),
             Some(A::ServerIsn { frame, raw, ack }) => {
-                format!("{raw} (quadro {frame}); ack {ack}: o ISN do cliente + 1, o SYN conta como um byte")
+                format!(
+                    "{raw} (quadro {frame}); ack {ack}: o ISN do cliente + 1: o SYN ocupa um número de sequência"
+                )
             }
             Some(A::FirstData { frame, seq, raw, len }) => {
                 format!("quadro {frame}: seq relativo {seq}, bruto {raw}, {len} bytes")
@@ -326,7 +363,7 @@ impl Sentences for Answered<'_> {
             Some(A::Rtt(rtts)) if rtts.is_empty() => "(nenhum segmento de dados foi confirmado)".into(),
             Some(A::Rtt(rtts)) => rtts
                 .iter()
-                .map(|(data, ack, rtt)| format!("quadro {data} → ACK no quadro {ack}: {}", rtt_ms(rtt)))
+                .map(|(data, ack, rtt)| format!("quadro {data} → ACK no quadro {ack}: {}", rtt_ms_pt(rtt)))
                 .collect::<Vec<_>>()
                 .join("; "),
             Some(A::Window { frame, raw, scaled, shift }) => match shift {

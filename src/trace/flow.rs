@@ -817,6 +817,9 @@ pub enum Phase {
     Handshake { frames: Frames, syn_resent: u32 },
     /// A SYN answered by a reset: nothing listened on that port.
     Refused { frames: Frames },
+    /// SYNs that nothing answered (a firewall that drops, a machine that
+    /// is off): no connection.
+    Unanswered { frames: Frames, syns: u32 },
     /// Data segments and their ACKs. Bytes count each byte once, however
     /// often it was sent; `resent`: segments sent again. `echo`: eco's own
     /// exchange, where the server's bytes are the echo. `mid_stream`: the
@@ -1003,6 +1006,12 @@ impl PhaseBuilder {
                 (from..=to).for_each(|n| frames.push(n));
             }
             phases.push(Phase::Refused { frames });
+            return phases;
+        }
+        // SYNs and nothing else: the handshake never happened.
+        if !self.syn_ack_seen && !self.handshake.is_empty() && self.reset.is_empty() && self.data.is_empty() {
+            let syns = self.syns[0] + self.syns[1];
+            phases.push(Phase::Unanswered { frames: self.handshake, syns });
             return phases;
         }
         if !self.handshake.is_empty() {

@@ -220,6 +220,7 @@ fn frames_of(phase: &Phase) -> &super::flow::Frames {
     match phase {
         Phase::Handshake { frames, .. }
         | Phase::Refused { frames }
+        | Phase::Unanswered { frames, .. }
         | Phase::Data { frames, .. }
         | Phase::Close { frames, .. }
         | Phase::Reset { frames, .. } => frames,
@@ -268,6 +269,7 @@ impl Sentences for PhaseName<'_> {
         match self.0 {
             Phase::Handshake { .. } => "three-way handshake",
             Phase::Refused { .. } => "refused",
+            Phase::Unanswered { .. } => "no answer",
             Phase::Data { .. } => "data and ACKs",
             Phase::Close { one_sided: true, .. } => "close from one side",
             Phase::Close { segments: 3, .. } => "close in three segments",
@@ -282,6 +284,7 @@ impl Sentences for PhaseName<'_> {
         match self.0 {
             Phase::Handshake { .. } => "three-way handshake (aperto de mão em três vias)",
             Phase::Refused { .. } => "recusada",
+            Phase::Unanswered { .. } => "sem resposta",
             Phase::Data { .. } => "dados e ACKs",
             Phase::Close { one_sided: true, .. } => "encerramento de um lado só",
             Phase::Close { segments: 3, .. } => "encerramento em três segmentos",

@@ -278,12 +278,18 @@ fn phase_en(phase: &Phase) -> String {
             );
             if *syn_resent > 0 {
                 text.push_str(&format!(
-                    " {syn_resent} {} sent again: no answer came in time (the first wait is 1 s, then 2 s, 4 s...).",
+                    " {syn_resent} {} sent again: no answer came in time (the waits grow: 1 s, then longer).",
                     plural(u64::from(*syn_resent), "SYN was", "SYNs were")
                 ));
             }
             text
         }
+        Phase::Unanswered { frames, syns } => format!(
+            "{frames}: No answer: {syns} {} and nothing came back (a firewall that drops, or a machine \
+             that is off); the client's kernel sent it again after waits that grow, then connect() \
+             failed with \"Connection timed out\".",
+            plural(u64::from(*syns), "SYN", "SYNs")
+        ),
         Phase::Refused { frames } => format!(
             "{frames}: Refused: the SYN was answered with a reset (RST): nothing listened on that port, \
              and connect() failed with \"Connection refused\"."
@@ -358,13 +364,18 @@ fn phase_pt(phase: &Phase) -> String {
             );
             if *syn_resent > 0 {
                 text.push_str(&format!(
-                    " {syn_resent} SYN {} de novo: a resposta não veio a tempo (a primeira espera é de 1 s, \
-                     depois 2 s, 4 s...).",
+                    " {syn_resent} SYN {} de novo: a resposta não veio a tempo (as esperas crescem: 1 s, \
+                     depois mais).",
                     plural(u64::from(*syn_resent), "foi enviado", "foram enviados")
                 ));
             }
             text
         }
+        Phase::Unanswered { frames, syns } => format!(
+            "{frames}: Sem resposta: {syns} SYN e nada voltou (um firewall que descarta, ou uma máquina \
+             desligada); o kernel do cliente o reenviou depois de esperas que crescem, e então o \
+             connect() falhou com \"Connection timed out\"."
+        ),
         Phase::Refused { frames } => format!(
             "{frames}: Recusada: o SYN foi respondido com um reset (RST): nada escutava naquela porta, e \
              connect() falhou com \"Connection refused\"."

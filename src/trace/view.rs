@@ -236,7 +236,11 @@ fn lines(rows: &[&Row], events: &[(Duration, Option<SocketAddr>, String)]) -> Ve
 fn section(conn: &Connection, lang: Lang) -> Section {
     let lines = lines(&conn.rows, &conn.events);
     Section {
-        title: lang.text(&Words::Connection { client: &conn.client, server: &conn.server }),
+        // Without the terminal's "── … ──" (a heading on the page).
+        title: lang
+            .text(&Words::Connection { client: &conn.client, server: &conn.server })
+            .trim_matches(['─', ' '])
+            .to_string(),
         ladder: conn.ladder(lang),
         lines,
         phases: conn.phases.iter().map(|p| lang.text(&Msg::Phase(p))).collect(),

@@ -114,7 +114,7 @@ fn eco_lab_lists_the_ten_labs_and_an_unknown_one_is_a_usage_error() {
     let out = eco_output(&["--lang", "en", "lab", "handshake-and-close", "--try", "fast"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        text(&out.stderr).contains("has no variation \"fast\": try one of slow-close"),
+        text(&out.stderr).contains("has no variation \"fast\": its variation is slow-close"),
         "{}",
         text(&out.stderr)
     );
@@ -351,6 +351,20 @@ fn step_reveals_one_frame_per_enter() {
         "{output}"
     );
     assert!(output.contains("── o que aconteceu ──"), "{output}");
+    // Ctrl-C at the third question: the lab ends there, 130, as an
+    // interrupted run does (it used to wait for Enter whatever came).
+    let out = Command::new("python3")
+        .arg(python_script("step_through.py"))
+        .args(["--interrupt-at", "3"])
+        .arg(eco_bin())
+        .args(["lab", "handshake-and-close", "--step"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let output = report["output"].as_str().unwrap();
+    assert_eq!(report["status"], 130, "{output}");
+    assert_eq!(report["prompts"], 3, "{output}");
+    assert!(!output.contains("── what happened ──"), "{output}");
 }
 
 /// The worksheet's answers are tshark's fields of the same capture.
@@ -381,7 +395,9 @@ fn worksheet_answers_match_tshark() {
         out.contains(&format!("frame {}: relative seq {}, raw {}, {} bytes", data + 1, d[2], d[0], d[3])),
         "{out}"
     );
-    // Each client data segment's ACK, and tshark's RTT for it.
+    // Each client data segment's ACK, and tshark's RTT for it: the same
+    // pairs, no more.
+    let mut pairs = 0;
     for (i, f) in fields.iter().enumerate() {
         // Only the ACKs of data (tshark has the handshake's too).
         let acked: usize = match f[6].parse() {
@@ -394,7 +410,9 @@ fn worksheet_answers_match_tshark() {
         let rtt: f64 = f[7].parse().unwrap();
         let line = format!("frame {} → ACK in frame {}: {:.3} ms", f[6], i + 1, rtt * 1000.0);
         assert!(out.contains(&line), "{line}: {out}");
+        pairs += 1;
     }
+    assert_eq!(out.matches(" → ACK in frame ").count(), pairs, "{out}");
     assert!(
         out.contains(&format!("   → {} (frame 2); window scale {}", fields[1][4], fields[1][5])),
         "{out}"
@@ -469,4 +487,32 @@ fn a_labs_html_page_has_its_narration_and_compact_fits_80_columns() {
     let diagram = html.find("<svg").expect("the diagram");
     assert!(notes < diagram);
     assert!(html.contains("<li>First connection: shutdown(SHUT_WR) sent the client&apos;s FIN"), "{html}");
+}
+
+/// What would fail after a lab has run is refused before: an output in a
+/// directory that does not exist, an export without a lab, a lab whose
+/// firewall needs `nft` where there is none.
+#[test]
+fn a_labs_bad_outputs_and_missing_programs_are_told_before_it_runs() {
+    let started = std::time::Instant::now();
+    let out = eco_output(&["--lang", "en", "lab", "keepalive", "--pcap", "/nonexistent/dir/x.pcap"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr),
+        "eco: cannot write /nonexistent/dir/x.pcap: /nonexistent/dir is not a directory: choose a file in a \
+         directory you can write\n"
+    );
+    // keepalive takes 5 s when it runs.
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    let out = eco_output(&["--lang", "en", "lab", "--html", "x.html"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).starts_with("eco: --html needs a lab: name one"), "{}", text(&out.stderr));
+    let out = eco().args(["--lang", "pt", "lab", "loss"]).env("PATH", "/nonexistent").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr)
+            .starts_with("eco: o laboratório loss precisa do programa `nft`, que não está instalado"),
+        "{}",
+        text(&out.stderr)
+    );
 }

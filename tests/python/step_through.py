@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Presses Enter through `eco lab NAME --step`, as a class would.
 
-    python3 step_through.py COMMAND [ARG...]
+    python3 step_through.py [--interrupt-at N] COMMAND [ARG...]
 
 The command runs in a pseudo-terminal (its stdin is a terminal, as in a
 classroom). Each time its output ends with a question ("... (Enter) ──"),
@@ -9,7 +9,8 @@ this waits a moment to see whether anything more comes before Enter is
 pressed (nothing should: the next frame is revealed only then), then
 presses Enter. Prints one JSON object: {"prompts": N, "leaked": M,
 "status": S, "output": TEXT}, where "leaked" counts the prompts after which
-output came before Enter was pressed.
+output came before Enter was pressed. With --interrupt-at N, Ctrl-C is
+typed at the Nth question instead of Enter.
 """
 
 import json
@@ -22,6 +23,9 @@ import time
 
 def main():
     command = sys.argv[1:]
+    interrupt_at = None
+    if command[0] == "--interrupt-at":
+        interrupt_at, command = int(command[1]), command[2:]
     pid, fd = pty.fork()
     if pid == 0:
         os.execvp(command[0], command)
@@ -50,7 +54,8 @@ def main():
                 out.extend(os.read(fd, 65536))
             if out[out.rindex(prompt) + len(prompt):].strip():
                 leaked += 1
-            os.write(fd, b"\n")
+            # The terminal turns ^C into SIGINT for the foreground group.
+            os.write(fd, b"\x03" if prompts == interrupt_at else b"\n")
     _, status = os.waitpid(pid, 0)
     text = out.decode("utf-8", "replace").replace("\r\n", "\n")
     print(json.dumps({"prompts": prompts, "leaked": leaked, "status": os.waitstatus_to_exitcode(status), "output": text}))
