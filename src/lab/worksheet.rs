@@ -27,6 +27,12 @@ struct Item {
 }
 
 enum Q {
+    /// Asked only when the capture has them (any connection):
+    Resets,
+    Resent,
+    DupAcks,
+    ZeroWindow,
+    Probes,
     ClientIsn,
     ServerIsn,
     FirstData,
@@ -37,6 +43,19 @@ enum Q {
 }
 
 enum A {
+    /// Each RST: its frame and the port it came from.
+    Resets(Vec<(usize, u16)>),
+    /// Each segment sent again: its frame, the frame it repeats, the time between.
+    Resent(Vec<(usize, usize, Duration)>),
+    /// How many duplicate ACKs, and the frames.
+    DupAcks(Vec<usize>),
+    /// The frames that advertise a zero window, and the first update after.
+    ZeroWindow {
+        zero: Vec<usize>,
+        update: Option<usize>,
+    },
+    /// Each keepalive probe: its frame and the time since the one before.
+    Probes(Vec<(usize, Option<Duration>)>),
     Isn {
         frame: usize,
         raw: u32,
@@ -174,6 +193,78 @@ fn answer(run: &Run) -> Vec<Item> {
                 .map(|(r, t)| A::FirstFin { frame: r.no, client: from_client(t) }),
         },
     ]
+    .into_iter()
+    .chain(whole_capture(run))
+    .collect()
+}
+
+/// Questions on what this capture shows beyond one exchange (every
+/// connection), asked only when it has them: resets, segments sent again,
+/// duplicate ACKs, zero windows, keepalive probes — Wireshark's analysis
+/// flags, to be found with its display filters.
+fn whole_capture(run: &Run) -> Vec<Item> {
+    use crate::trace::packet::RST;
+    let all: Vec<(&Row, &TcpRow)> = run.tcp().collect();
+    let mut items = Vec::new();
+    let resets: Vec<(usize, u16)> =
+        all.iter().filter(|(_, t)| t.seg.has(RST)).map(|(r, t)| (r.no, t.seg.src.port())).collect();
+    if !resets.is_empty() {
+        items.push(Item { question: Q::Resets, answer: Some(A::Resets(resets)) });
+    }
+    let resent: Vec<(usize, usize, Duration)> = all
+        .iter()
+        .filter(|(_, t)| t.tags.resent())
+        .filter_map(|(r, t)| {
+            // The first segment from the same end of the same connection
+            // with the same (relative) sequence number.
+            let (first, _) = all.iter().find(|(o, u)| {
+                o.no < r.no
+                    && u.stream == t.stream
+                    && u.seg.src == t.seg.src
+                    && u.seq == t.seq
+                    && !u.tags.resent()
+            })?;
+            Some((r.no, first.no, r.ts.saturating_sub(first.ts)))
+        })
+        .collect();
+    if !resent.is_empty() {
+        items.push(Item { question: Q::Resent, answer: Some(A::Resent(resent)) });
+    }
+    let dups: Vec<usize> = all.iter().filter(|(_, t)| t.tags.dup_ack.is_some()).map(|(r, _)| r.no).collect();
+    if !dups.is_empty() {
+        items.push(Item { question: Q::DupAcks, answer: Some(A::DupAcks(dups)) });
+    }
+    let zero: Vec<usize> = all.iter().filter(|(_, t)| t.tags.zero_window).map(|(r, _)| r.no).collect();
+    if let Some(&first) = zero.first() {
+        let update = all.iter().find(|(r, t)| r.no > first && t.tags.window_update).map(|(r, _)| r.no);
+        items.push(Item { question: Q::ZeroWindow, answer: Some(A::ZeroWindow { zero, update }) });
+    }
+    let probes: Vec<&(&Row, &TcpRow)> = all.iter().filter(|(_, t)| t.tags.keep_alive).collect();
+    if !probes.is_empty() {
+        let spaced = probes
+            .iter()
+            .enumerate()
+            .map(|(i, (r, _))| (r.no, i.checked_sub(1).map(|j| r.ts.saturating_sub(probes[j].0.ts))))
+            .collect();
+        items.push(Item { question: Q::Probes, answer: Some(A::Probes(spaced)) });
+    }
+    items
+}
+
+/// "4, 5, 9" from frame numbers.
+fn list(frames: &[usize]) -> String {
+    frames.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ")
+}
+
+/// Milliseconds under a second, else seconds, with three decimals (a
+/// decimal comma in Portuguese).
+fn secs(d: &Duration, pt: bool) -> String {
+    let text = if d.as_secs() == 0 {
+        format!("{:.3} ms", d.as_secs_f64() * 1000.0)
+    } else {
+        format!("{:.3} s", d.as_secs_f64())
+    };
+    if pt { text.replace('.', ",") } else { text }
 }
 
 struct Title {
@@ -266,6 +357,21 @@ impl Sentences for Asked<'_> {
             }
             Q::Bytes => "How many bytes of data did the client send in all?",
             Q::FirstFin => "Which frame is the first FIN, and who sent it?",
+            Q::Resets => "Which frames are resets (RST), and from which port? (Filter: tcp.flags.reset == 1)",
+            Q::Resent => {
+                "Which frames are a segment sent again, which frame does each repeat, and how long after it? \
+                 (Filter: tcp.analysis.retransmission or tcp.analysis.fast_retransmission)"
+            }
+            Q::DupAcks => {
+                "How many duplicate ACKs are there, in which frames? (Filter: tcp.analysis.duplicate_ack)"
+            }
+            Q::ZeroWindow => {
+                "Which frames advertise a zero window, and which frame opens it again? (Filters: \
+                 tcp.analysis.zero_window, tcp.analysis.window_update)"
+            }
+            Q::Probes => {
+                "Which frames are keepalive probes, and how far apart? (Filter: tcp.analysis.keep_alive)"
+            }
         };
         format!("{}. {q}", self.n)
     }
@@ -295,6 +401,22 @@ impl Sentences for Asked<'_> {
             }
             Q::Bytes => "Quantos bytes de dados o cliente enviou ao todo?",
             Q::FirstFin => "Qual quadro é o primeiro FIN, e quem o enviou?",
+            Q::Resets => "Quais quadros são resets (RST), e de qual porta? (Filtro: tcp.flags.reset == 1)",
+            Q::Resent => {
+                "Quais quadros são um segmento reenviado, qual quadro cada um repete, e quanto tempo depois? \
+                 (Filtro: tcp.analysis.retransmission or tcp.analysis.fast_retransmission)"
+            }
+            Q::DupAcks => {
+                "Quantos ACKs duplicados há, em quais quadros? (Filtro: tcp.analysis.duplicate_ack)"
+            }
+            Q::ZeroWindow => {
+                "Quais quadros anunciam uma janela zero, e qual quadro a abre de novo? (Filtros: \
+                 tcp.analysis.zero_window, tcp.analysis.window_update)"
+            }
+            Q::Probes => {
+                "Quais quadros são sondas de keepalive, e a que distância uma da outra? (Filtro: \
+                 tcp.analysis.keep_alive)"
+            }
         };
         format!("{}. {q}", self.n)
     }
@@ -344,6 +466,29 @@ impl Sentences for Answered<'_> {
             Some(A::FirstFin { frame, client }) => {
                 format!("frame {frame}, sent by the {}", if *client { "client" } else { "server" })
             }
+            Some(A::Resets(resets)) => resets
+                .iter()
+                .map(|(f, port)| format!("frame {f} from port {port}"))
+                .collect::<Vec<_>>()
+                .join("; "),
+            Some(A::Resent(resent)) => resent
+                .iter()
+                .map(|(f, first, d)| format!("frame {f} repeats frame {first}, {} later", secs(d, false)))
+                .collect::<Vec<_>>()
+                .join("; "),
+            Some(A::DupAcks(frames)) => format!("{}: frames {}", frames.len(), list(frames)),
+            Some(A::ZeroWindow { zero, update }) => match update {
+                Some(u) => format!("zero window: frames {}; opened again by frame {u}", list(zero)),
+                None => format!("zero window: frames {}; not opened again in this capture", list(zero)),
+            },
+            Some(A::Probes(probes)) => probes
+                .iter()
+                .map(|(f, gap)| match gap {
+                    Some(d) => format!("frame {f} (+{})", secs(d, false)),
+                    None => format!("frame {f}"),
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
         };
         format!("   → {text}")
     }
@@ -378,6 +523,29 @@ impl Sentences for Answered<'_> {
             Some(A::FirstFin { frame, client }) => {
                 format!("quadro {frame}, enviado pelo {}", if *client { "cliente" } else { "servidor" })
             }
+            Some(A::Resets(resets)) => resets
+                .iter()
+                .map(|(f, port)| format!("quadro {f} da porta {port}"))
+                .collect::<Vec<_>>()
+                .join("; "),
+            Some(A::Resent(resent)) => resent
+                .iter()
+                .map(|(f, first, d)| format!("quadro {f} repete o quadro {first}, {} depois", secs(d, true)))
+                .collect::<Vec<_>>()
+                .join("; "),
+            Some(A::DupAcks(frames)) => format!("{}: quadros {}", frames.len(), list(frames)),
+            Some(A::ZeroWindow { zero, update }) => match update {
+                Some(u) => format!("janela zero: quadros {}; aberta de novo pelo quadro {u}", list(zero)),
+                None => format!("janela zero: quadros {}; não foi aberta de novo nesta captura", list(zero)),
+            },
+            Some(A::Probes(probes)) => probes
+                .iter()
+                .map(|(f, gap)| match gap {
+                    Some(d) => format!("quadro {f} (+{})", secs(d, true)),
+                    None => format!("quadro {f}"),
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
         };
         format!("   → {text}")
     }

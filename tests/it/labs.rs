@@ -516,3 +516,65 @@ fn a_labs_bad_outputs_and_missing_programs_are_told_before_it_runs() {
         text(&out.stderr)
     );
 }
+
+/// The worksheet's questions on the whole capture (segments sent again,
+/// duplicate ACKs, zero windows, keepalive probes, resets) name the frames
+/// Wireshark's analysis flags name.
+#[test]
+fn worksheet_capture_questions_name_the_frames_tshark_flags() {
+    let flagged = |run: &LabRun, field: &str| -> Vec<String> {
+        let fields = run.fields(&["frame.number", field]);
+        fields
+            .iter()
+            .filter(|f| !f[1].is_empty() && f[1] != "0" && f[1] != "False")
+            .map(|f| f[0].clone())
+            .collect()
+    };
+    let answer = |run: &LabRun, question: &str| -> String {
+        let at = run.stdout.find(question).unwrap_or_else(|| panic!("{question}: {}", run.stdout));
+        let rest = &run.stdout[at..];
+        rest.lines().nth(1).unwrap_or_default().to_string()
+    };
+    let checks: [(&str, &[&str]); 3] = [
+        (
+            "loss",
+            &[
+                "tcp.analysis.retransmission",
+                "tcp.analysis.fast_retransmission",
+                "tcp.analysis.duplicate_ack",
+            ],
+        ),
+        ("flow-control", &["tcp.analysis.zero_window"]),
+        ("keepalive", &["tcp.analysis.keep_alive"]),
+    ];
+    std::thread::scope(|scope| {
+        for (name, fields) in checks {
+            scope.spawn(move || {
+                let Some(run) = lab(name, &["--worksheet", "--answers"], true) else { return };
+                if tool("tshark").is_none() {
+                    return;
+                }
+                for field in fields {
+                    let frames = flagged(&run, field);
+                    let (question, prefix) = match *field {
+                        "tcp.analysis.duplicate_ack" => (". How many duplicate ACKs", "frames "),
+                        "tcp.analysis.zero_window" => {
+                            (". Which frames advertise a zero window", "zero window: frames ")
+                        }
+                        "tcp.analysis.keep_alive" => (". Which frames are keepalive probes", "frame "),
+                        _ => (". Which frames are a segment sent again", "frame "),
+                    };
+                    let line = answer(&run, question);
+                    assert!(!frames.is_empty(), "{name}: no {field}");
+                    for frame in &frames {
+                        assert!(
+                            line.contains(&format!("{prefix}{frame}"))
+                                || line.contains(&format!(", {frame}")),
+                            "{name}: {field} frame {frame} not in {line}"
+                        );
+                    }
+                }
+            });
+        }
+    });
+}
