@@ -61,6 +61,24 @@ pub enum Command {
     Demo(DemoArgs),
     /// TCP's classic surprises, live and explained (no NAME: the list).
     Lab(LabArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+    /// Print eco's manual page (roff), or write one per command to a directory.
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell: e.g. `eco completions bash > ~/.local/share/bash-completion/completions/eco`.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write eco.1 and eco-COMMAND.1 into DIR instead of printing eco.1.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 /// `--lang` values. A separate enum so that `i18n` does not depend on clap.

@@ -116,6 +116,8 @@ fn value_name(name: &str) -> &'static str {
         "SIZE" => "TAMANHO",
         "SPAWN" => "MODO",
         "CONNECTIONS" => "CONEXÕES",
+        "SHELL" => "SHELL",
+        "DIR" => "DIR",
         _ => "VALOR",
     }
 }
@@ -125,6 +127,7 @@ fn usage(name: &str) -> String {
     match name {
         "" => "Uso: eco [OPÇÕES] <COMANDO>".into(),
         "lab" => "Uso: eco lab [OPÇÕES] [NOME]".into(),
+        "completions" => "Uso: eco completions [OPÇÕES] <SHELL>".into(),
         other => format!("Uso: eco {other} [OPÇÕES]"),
     }
 }
@@ -142,6 +145,8 @@ fn about(name: &str) -> Option<&'static str> {
             "O exercício de sala de aula de ponta a ponta: um servidor e um cliente, as duas transcrições"
         }
         "lab" => "As surpresas clássicas do TCP, ao vivo e explicadas (sem NOME: a lista)",
+        "completions" => "Mostra um script de completação para o shell (bash, zsh, fish, elvish, powershell)",
+        "man" => "Mostra a página de manual do eco (roff), ou grava uma por comando num diretório",
         _ => return None,
     })
 }
@@ -344,6 +349,10 @@ pub fn help(name: &str, id: &str) -> Option<&'static str> {
             "Perguntas sobre a captura desta execução (ISNs, números de sequência relativos e brutos, RTTs, \
              janelas), depois da tabela, para os alunos"
         }
+        ("completions", "shell") => {
+            "O shell: por exemplo `eco completions bash > ~/.local/share/bash-completion/completions/eco`"
+        }
+        ("man", "out") => "Grava eco.1 e eco-COMANDO.1 em DIR em vez de mostrar eco.1",
         ("lab", "answers") => "Com --worksheet: as respostas também (o gabarito do professor)",
         ("lab", "compact") => {
             "Para um projetor: a tabela com no máximo 80 colunas, as pontas pelo nome (cliente → servidor), \

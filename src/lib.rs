@@ -123,6 +123,14 @@ pub fn run(cli: Cli, lang: Lang) -> Result<u8> {
         Command::Trace(args) => run_trace(args, &console),
         Command::Bench(args) => run_bench(args, &console),
         Command::Lab(args) => run_lab(args, &console),
+        Command::Completions(args) => {
+            // From the English definition: the words a shell completes are
+            // the options, the same in every language.
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(args.shell, &mut command, "eco", &mut std::io::stdout());
+            Ok(0)
+        }
+        Command::Man(args) => man(args.out.as_deref(), &console),
         Command::Demo(args) => match trace::access() {
             trace::Access::Done(code) => Ok(code),
             access => {
@@ -191,6 +199,41 @@ fn run_lab(args: cli::LabArgs, console: &Console) -> Result<u8> {
         trace::Access::Done(code) => Ok(code),
         trace::Access::Here => lab::run(&job, console),
         trace::Access::Denied(reason) => Err(Error::LabDenied { reason }),
+    }
+}
+
+/// `eco man`: the manual page on stdout, or one per command into `dir`.
+fn man(dir: Option<&std::path::Path>, console: &Console) -> Result<u8> {
+    let command = <Cli as clap::CommandFactory>::command();
+    let Some(dir) = dir else {
+        let mut page = Vec::new();
+        clap_mangen::Man::new(command)
+            .render(&mut page)
+            .map_err(|source| Error::Io { doing: error::Doing::Setup, source })?;
+        use std::io::Write;
+        let _ = std::io::stdout().write_all(&page);
+        return Ok(0);
+    };
+    if !dir.is_dir() {
+        return Err(Error::OutputPath { path: dir.to_path_buf(), reason: "not a directory".into() });
+    }
+    // eco.1, then eco-server.1, eco-client.1, ...
+    clap_mangen::generate_to(command, dir)
+        .map_err(|source| Error::WriteFile { path: dir.to_path_buf(), source })?;
+    console.note(&ManWritten(dir));
+    Ok(0)
+}
+
+/// `eco man --out DIR` is done.
+struct ManWritten<'a>(&'a std::path::Path);
+
+impl i18n::Sentences for ManWritten<'_> {
+    fn en(&self) -> String {
+        format!("wrote eco.1 and one page per command (eco-server.1, ...) in {}", self.0.display())
+    }
+
+    fn pt(&self) -> String {
+        format!("eco.1 e uma página por comando (eco-server.1, ...) gravados em {}", self.0.display())
     }
 }
 

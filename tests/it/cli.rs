@@ -140,3 +140,53 @@ fn usage_errors_in_portuguese() {
     let out = eco().args(["--lang", "pt", "--help"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
 }
+
+/// `eco completions bash` is a script bash accepts, naming eco's commands;
+/// `eco man` renders with man(1), one page per command with --out.
+#[test]
+fn completions_and_man_pages() {
+    let out = eco_output(&["completions", "bash"]);
+    assert!(out.status.success());
+    let script = text(&out.stdout);
+    for word in ["_eco()", "server", "trace", "lab"] {
+        assert!(script.contains(word), "{word}");
+    }
+    if let Some(bash) = tool("bash") {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("eco.bash");
+        std::fs::write(&file, &script).unwrap();
+        let check = std::process::Command::new(&bash).arg("-n").arg(&file).status().unwrap();
+        assert!(check.success(), "bash -n refused the completion script");
+        // Loaded, it completes `eco la` to `lab`.
+        let probe = format!(
+            "source {}; COMP_WORDS=(eco la); COMP_CWORD=1; COMP_LINE='eco la'; COMP_POINT=6; _eco eco la eco; \
+             echo \"${{COMPREPLY[@]}}\"",
+            file.display()
+        );
+        let out = std::process::Command::new(&bash).args(["-c", &probe]).output().unwrap();
+        assert_eq!(text(&out.stdout).trim(), "lab", "{}", text(&out.stderr));
+    }
+    let out = eco_output(&["man"]);
+    assert!(out.status.success());
+    let page = text(&out.stdout);
+    assert!(page.contains(".TH eco 1"), "{page}");
+    let dir = tempfile::tempdir().unwrap();
+    let out = eco_output(&["--lang", "en", "man", "--out", dir.path().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for name in ["eco.1", "eco-server.1", "eco-lab.1", "eco-trace.1"] {
+        assert!(dir.path().join(name).is_file(), "{name}");
+    }
+    if let Some(man) = tool("man") {
+        let out = std::process::Command::new(man)
+            .args(["-l"])
+            .arg(dir.path().join("eco-lab.1"))
+            .env("MANWIDTH", "80")
+            .env("MANPAGER", "cat")
+            .output()
+            .unwrap();
+        let rendered = text(&out.stdout);
+        assert!(rendered.contains("--worksheet"), "{rendered}{}", text(&out.stderr));
+    }
+    let out = eco_output(&["man", "--out", "/nonexistent/dir"]);
+    assert_eq!(out.status.code(), Some(2));
+}
