@@ -4,7 +4,7 @@
 //! trust.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use crate::support::*;
 
@@ -21,16 +21,7 @@ impl LabRun {
     /// tshark's `fields` for each frame (tab-separated in the file).
     pub fn fields(&self, fields: &[&str]) -> Vec<Vec<String>> {
         let Some(tshark) = tool("tshark") else { return Vec::new() };
-        let mut cmd = Command::new(tshark);
-        cmd.arg("-r").arg(&self.pcap);
-        cmd.args(["--disable-protocol", "ALL", "--enable-protocol", "frame,eth,ip,ipv6,tcp,udp"]);
-        cmd.args(["-T", "fields", "-E", "separator=\t"]);
-        for field in fields {
-            cmd.args(["-e", field]);
-        }
-        let out = cmd.stderr(Stdio::null()).output().expect("run tshark");
-        assert!(out.status.success());
-        text(&out.stdout).lines().map(|l| l.split('\t').map(String::from).collect()).collect()
+        tshark_fields(&tshark, &self.pcap, "frame,eth,ip,ipv6,tcp,udp", fields)
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
@@ -406,6 +406,22 @@ pub fn eco_as_user(uid: u32, args: &[&str]) -> (Command, tempfile::TempDir) {
         .args(args)
         .current_dir(&dir);
     (cmd, guard)
+}
+
+/// tshark's `fields` for each frame of `pcap` (tab-separated), with only
+/// the dissectors `protocols` enabled: a free port may belong to some
+/// other protocol's dissector, which would rewrite the Info column.
+pub fn tshark_fields(tshark: &Path, pcap: &Path, protocols: &str, fields: &[&str]) -> Vec<Vec<String>> {
+    let mut cmd = Command::new(tshark);
+    cmd.arg("-r").arg(pcap);
+    cmd.args(["--disable-protocol", "ALL", "--enable-protocol", protocols]);
+    cmd.args(["-T", "fields", "-E", "separator=\t"]);
+    for field in fields {
+        cmd.args(["-e", field]);
+    }
+    let out = cmd.stderr(Stdio::null()).output().expect("run tshark");
+    assert!(out.status.success());
+    text(&out.stdout).lines().map(|l| l.split('\t').map(String::from).collect()).collect()
 }
 
 /// stdout as text.

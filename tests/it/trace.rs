@@ -2,8 +2,8 @@
 //! layout, loss in a network namespace, IPv6, running unprivileged, golden
 //! pcaps, and `--attach`.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::PathBuf;
+use std::process::{Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -50,22 +50,6 @@ fn scratch() -> tempfile::TempDir {
     tempfile::Builder::new().prefix("eco-test-").tempdir().unwrap()
 }
 
-/// tshark's fields for each frame of `pcap`, with dissection limited to
-/// frame/eth/ip/ipv6/tcp: a free port may belong to some other protocol's
-/// dissector, which would rewrite the Info column.
-fn tshark(tshark: &Path, pcap: &Path, fields: &[&str]) -> Vec<Vec<String>> {
-    let mut cmd = Command::new(tshark);
-    cmd.arg("-r").arg(pcap);
-    cmd.args(["--disable-protocol", "ALL", "--enable-protocol", "frame,eth,ip,ipv6,tcp"]);
-    cmd.args(["-T", "fields", "-E", "separator=\t"]);
-    for field in fields {
-        cmd.args(["-e", field]);
-    }
-    let out = cmd.stderr(Stdio::null()).output().expect("run tshark");
-    assert!(out.status.success());
-    text(&out.stdout).lines().map(|l| l.split('\t').map(String::from).collect()).collect()
-}
-
 /// `eco trace ARGS --pcap F`, then every row against tshark's reading of F.
 fn trace_matches_tshark(args: &[&str]) -> (Output, Vec<Row>) {
     let dir = scratch();
@@ -87,7 +71,7 @@ fn trace_matches_tshark(args: &[&str]) -> (Output, Vec<Row>) {
         "tcp.len",
         "_ws.col.Info",
     ];
-    let theirs = tshark(&tshark_path, &pcap, &fields);
+    let theirs = tshark_fields(&tshark_path, &pcap, "frame,eth,ip,ipv6,tcp", &fields);
     assert_eq!(rows.len(), theirs.len(), "frame count; eco:\n{}", text(&out.stdout));
     for (ours, theirs) in rows.iter().zip(&theirs) {
         assert_eq!(ours.no.to_string(), theirs[0]);
@@ -255,7 +239,7 @@ fn trace_with_loss(rule: &str, args: &[&str]) -> Option<(Output, Vec<Row>)> {
     let out = ns.eco().args(["trace", "--lang", "en", "--pcap"]).arg(&pcap).args(args).output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let rows = rows(&text(&out.stdout));
-    let theirs = tshark(&tshark_path, &pcap, &["_ws.col.Info"]);
+    let theirs = tshark_fields(&tshark_path, &pcap, "frame,eth,ip,ipv6,tcp", &["_ws.col.Info"]);
     let ours: Vec<&str> = rows.iter().map(|r| r.info.as_str()).collect();
     let theirs: Vec<&str> = theirs.iter().map(|f| f[0].as_str()).collect();
     assert_eq!(ours, theirs);
