@@ -14,6 +14,16 @@ use std::time::Duration;
 use crate::bench::stats::Errors;
 use crate::i18n::{Lang, Sentences, Text};
 
+/// Why an output file cannot be written (checked before a lab runs).
+#[derive(Debug)]
+pub enum Unwritable {
+    NoDirectory(PathBuf),
+    IsDirectory,
+    Denied,
+    /// Another option (`--html`) names the same file.
+    Twice(String),
+}
+
 #[derive(Debug)]
 pub enum Error {
     /// `--host` is neither an IP address nor a name this machine resolves.
@@ -65,7 +75,7 @@ pub enum Error {
     /// A lab needs a program that is not installed (`nft`).
     LabNeeds { lab: String, program: String, package: String },
     /// An output file (`--pcap`, `--html`...) whose directory cannot be written.
-    OutputPath { path: PathBuf, reason: String },
+    OutputPath { path: PathBuf, why: Unwritable },
     /// `--read FILE` could not be read as pcap or pcapng.
     PcapRead { path: PathBuf, source: io::Error },
     /// `--pcap FILE` could not be written.
@@ -263,11 +273,14 @@ impl Sentences for Error {
                 "lab {lab} needs the program `{program}`, which is not installed: install it (Debian, \
                  Ubuntu: apt install {package}), or try another lab"
             ),
-            Error::OutputPath { path, reason } => {
-                format!(
-                    "cannot write {}: {reason}: choose a file in a directory you can write",
-                    path.display()
-                )
+            Error::OutputPath { path, why } => {
+                let why = match why {
+                    Unwritable::NoDirectory(dir) => format!("there is no directory {}", dir.display()),
+                    Unwritable::IsDirectory => "it is a directory".into(),
+                    Unwritable::Denied => "you may not write there".into(),
+                    Unwritable::Twice(other) => format!("{other} writes to the same file"),
+                };
+                format!("cannot write {}: {why}: choose another file", path.display())
             }
             Error::LabDenied { reason } => format!(
                 "a lab runs in a network namespace of its own, and none could be made ({reason}): allow user \
@@ -430,10 +443,15 @@ impl Sentences for Error {
                 "o laboratório {lab} precisa do programa `{program}`, que não está instalado: instale-o \
                  (Debian, Ubuntu: apt install {package}), ou experimente outro laboratório"
             ),
-            Error::OutputPath { path, reason } => format!(
-                "não é possível gravar {}: {reason}: escolha um arquivo num diretório em que você possa gravar",
-                path.display()
-            ),
+            Error::OutputPath { path, why } => {
+                let why = match why {
+                    Unwritable::NoDirectory(dir) => format!("não existe o diretório {}", dir.display()),
+                    Unwritable::IsDirectory => "é um diretório".into(),
+                    Unwritable::Denied => "você não pode gravar ali".into(),
+                    Unwritable::Twice(other) => format!("{other} grava no mesmo arquivo"),
+                };
+                format!("não é possível gravar {}: {why}: escolha outro arquivo", path.display())
+            }
             Error::LabDenied { reason } => format!(
                 "um laboratório roda num namespace de rede próprio, e não foi possível criar um ({reason}): \
                  permita namespaces de usuário (sysctl kernel.unprivileged_userns_clone=1, ou \

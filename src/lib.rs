@@ -177,9 +177,22 @@ fn run_lab(args: cli::LabArgs, console: &Console) -> Result<u8> {
             });
         }
     }
-    let outputs = [&args.pcap, &args.view.html, &args.view.svg, &args.view.mermaid];
-    for path in outputs.into_iter().flatten() {
+    let outputs = [
+        ("--pcap", &args.pcap),
+        ("--html", &args.view.html),
+        ("--svg", &args.view.svg),
+        ("--mermaid", &args.view.mermaid),
+    ];
+    let mut seen: Vec<(&str, &std::path::Path)> = Vec::new();
+    for (option, path) in outputs.iter().filter_map(|(o, p)| Some((*o, p.as_deref()?))) {
         writable(path)?;
+        if let Some((other, _)) = seen.iter().find(|(_, p)| *p == path && path != std::path::Path::new("-")) {
+            return Err(Error::OutputPath {
+                path: path.to_path_buf(),
+                why: error::Unwritable::Twice((*other).into()),
+            });
+        }
+        seen.push((option, path));
     }
     let job = lab::LabJob {
         lab: found,
@@ -215,7 +228,10 @@ fn man(dir: Option<&std::path::Path>, console: &Console) -> Result<u8> {
         return Ok(0);
     };
     if !dir.is_dir() {
-        return Err(Error::OutputPath { path: dir.to_path_buf(), reason: "not a directory".into() });
+        return Err(Error::OutputPath {
+            path: dir.to_path_buf(),
+            why: error::Unwritable::NoDirectory(dir.to_path_buf()),
+        });
     }
     // eco.1, then eco-server.1, eco-client.1, ...
     clap_mangen::generate_to(command, dir)
@@ -256,17 +272,19 @@ fn writable(path: &std::path::Path) -> Result<()> {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         _ => std::path::PathBuf::from("."),
     };
-    let reason = if !dir.is_dir() {
-        Some(format!("{} is not a directory", dir.display()))
+    use rustix::fs::{Access, access};
+    let why = if !dir.is_dir() {
+        Some(error::Unwritable::NoDirectory(dir))
     } else if path.is_dir() {
-        Some(format!("{} is a directory", path.display()))
+        Some(error::Unwritable::IsDirectory)
+    } else if path.exists() {
+        // An existing file is replaced: it must be writable itself.
+        access(path, Access::WRITE_OK).is_err().then_some(error::Unwritable::Denied)
     } else {
-        rustix::fs::access(&dir, rustix::fs::Access::WRITE_OK)
-            .err()
-            .map(|e| format!("{}: {}", dir.display(), std::io::Error::from(e)))
+        access(&dir, Access::WRITE_OK).is_err().then_some(error::Unwritable::Denied)
     };
-    match reason {
-        Some(reason) => Err(Error::OutputPath { path: path.to_path_buf(), reason }),
+    match why {
+        Some(why) => Err(Error::OutputPath { path: path.to_path_buf(), why }),
         None => Ok(()),
     }
 }

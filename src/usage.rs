@@ -217,6 +217,7 @@ pub fn report(error: &clap::Error) -> u8 {
         }
         ErrorKind::ArgumentConflict => match context(ContextKind::PriorArg) {
             prior if prior.is_empty() => format!("o argumento '{arg}' não pode ser usado aqui"),
+            prior if prior == arg => format!("o argumento '{arg}' não pode ser dado mais de uma vez"),
             prior => format!("o argumento '{arg}' não pode ser usado junto com '{prior}'"),
         },
         ErrorKind::MissingRequiredArgument => format!("faltam argumentos obrigatórios: {arg}"),

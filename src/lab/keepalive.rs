@@ -72,6 +72,24 @@ impl super::Lab for Lab {
     fn explain(&self, run: &Run, _variant: Option<&str>) -> Vec<Point> {
         let probes: Vec<_> = run.sent_by("client").into_iter().filter(|(_, t)| t.tags.keep_alive).collect();
         let answers: Vec<_> = run.sent_by("server");
+        // The first answer may be tagged [TCP Window Update]: its window
+        // differs from the one the server last advertised (its SYN-ACK's).
+        let first_update = probes
+            .first()
+            .and_then(|(p, _)| answers.iter().find(|(a, _)| a.no > p.no))
+            .filter(|(_, t)| t.tags.window_update)
+            .map(|(r, _)| r.no);
+        let (update_en, update_pt) = match first_update {
+            Some(no) => (
+                format!(
+                    "; frame {no}, the first, is tagged [TCP Window Update]: its window differs from the SYN-ACK's"
+                ),
+                format!(
+                    "; o quadro {no}, a primeira, é marcado [TCP Window Update]: a janela dele difere da do SYN-ACK"
+                ),
+            ),
+            None => (String::new(), String::new()),
+        };
         // A probe is answered when an ACK from the server follows it
         // before the next probe.
         let answered: Vec<usize> = probes
@@ -98,12 +116,12 @@ impl super::Lab for Lab {
                     "The connection was idle: after 1 s of silence the client's kernel sent a keepalive \
                      probe, then one a second (frames {yes} were answered): no data, one byte back in \
                      sequence, and the server's kernel acknowledged each one while its program slept \
-                     (Wireshark tags such answers [TCP Keep-Alive ACK]).",
+                     (Wireshark tags such answers [TCP Keep-Alive ACK]{update_en}).",
                     "A conexão estava ociosa: depois de 1 s de silêncio o kernel do cliente enviou uma \
                      sonda de keepalive, e depois uma por segundo (os quadros {yes} foram respondidos): \
                      sem dados, um byte para trás na sequência, e o kernel do servidor confirmou cada \
                      uma enquanto o seu programa dormia (o Wireshark marca essas respostas como [TCP \
-                     Keep-Alive ACK])."
+                     Keep-Alive ACK]{update_pt})."
                 ),
             ),
             Point::new(

@@ -367,11 +367,14 @@ fn dup_ack_points(f: &Facts, sack: bool) -> Vec<Point> {
     let tagged = dups.iter().filter(|(_, t)| t.tags.dup_ack.is_some()).count();
     let updates = n - tagged;
     let aside = if tagged < n {
+        let (those_en, those_pt) = if updates == 1 {
+            ("the one whose window changed", "o que teve a janela mudada")
+        } else {
+            ("the others, whose window changed,", "os outros, cuja janela mudou,")
+        };
         said!(
-            " (Wireshark tags {tagged} of them [TCP Dup ACK], and the {updates} whose window changed \
-             [TCP Window Update])",
-            " (o Wireshark marca {tagged} deles como [TCP Dup ACK], e os {updates} cuja janela mudou \
-             como [TCP Window Update])"
+            " (Wireshark tags {tagged} of them [TCP Dup ACK], and {those_en} [TCP Window Update])",
+            " (o Wireshark marca {tagged} deles como [TCP Dup ACK], e {those_pt} como [TCP Window Update])"
         )
     } else {
         said!("", "")

@@ -203,7 +203,8 @@ pub fn run(job: &LabJob, console: &Console) -> Result<u8> {
     let points = lab.explain(&facts, variant);
     let others: Vec<(&str, Said)> =
         lab.variants().into_iter().filter(|(name, _)| Some(*name) != variant).collect();
-    if job.step {
+    // Ctrl-C while the lab ran: what was captured, at once, and 130.
+    if job.step && !recording.interrupted {
         if !step::walk(&rows, &recording.tracer, &labels, console) {
             return Ok(130);
         }

@@ -113,6 +113,7 @@ impl super::Lab for Lab {
         let frames = frames.join(", ");
         let spacing: Vec<String> = gaps.iter().map(|g| format!("{g:.1} s")).collect();
         let spacing = spacing.join(", ");
+        let spacing_pt = spacing.replace('.', ",");
         let doubling = gaps.len() == RETRIES as usize
             && gaps.windows(2).all(|w| (1.7..2.3).contains(&(w[1] / w[0])))
             && gaps.first().is_some_and(|g| (0.9..1.3).contains(g));
@@ -152,7 +153,7 @@ impl super::Lab for Lab {
                      (tcp_syn_linear_timeouts, 4 by default), and only then doubles the wait. And {n} \
                      SYNs, not {RETRIES} + 1: tcp_syn_retries={RETRIES} is a time budget (1 + 2 + 4 s, as \
                      if the waits doubled), and 1 s waits fit more SYNs in it.",
-                    "Os SYNs vieram com {spacing} de intervalo: o Linux manda as primeiras \
+                    "Os SYNs vieram com {spacing_pt} de intervalo: o Linux manda as primeiras \
                      retransmissões de SYN a 1 s uma da outra (tcp_syn_linear_timeouts, 4 por padrão), e \
                      só então dobra a espera. E {n} SYNs, não {RETRIES} + 1: tcp_syn_retries={RETRIES} é \
                      um orçamento de tempo (1 + 2 + 4 s, como se as esperas dobrassem), e esperas de 1 s \
@@ -166,7 +167,7 @@ impl super::Lab for Lab {
                     "The SYNs came {spacing} apart: each wait twice the one before (exponential \
                      back-off), so a lost SYN costs 1 s, then 3 s, then 7 s... (Linux 6.5 and later \
                      start with a few 1 s waits: see --try linear.)",
-                    "Os SYNs vieram com {spacing} de intervalo: cada espera o dobro da anterior (recuo \
+                    "Os SYNs vieram com {spacing_pt} de intervalo: cada espera o dobro da anterior (recuo \
                      exponencial), então um SYN perdido custa 1 s, depois 3 s, depois 7 s... (O Linux \
                      6.5 em diante começa com algumas esperas de 1 s: veja --try linear.)"
                 ),

@@ -36,8 +36,12 @@ pub fn walk(rows: &[Row], tracer: &Tracer, labels: &[String], console: &Console)
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         let _ = signal_hook::flag::register(signal, Arc::clone(&stop));
     }
-    // Once stdin ends (nobody at the keyboard), the rest is shown at once.
-    let mut asking = true;
+    // Questions only to someone at a terminal who sees them: not with -q,
+    // not when stdout goes to a pipe or a file. Once stdin ends (Ctrl-D),
+    // the rest is shown at once.
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stdin())
+        && std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let mut asking = terminal && !console.is_quiet();
     for (i, row) in rows.iter().enumerate() {
         if asking && i > 0 {
             console.say(&Ask { next: row.no, of: rows.len(), after: &rows[i - 1] });

@@ -93,10 +93,10 @@ pub fn print(run: &Run, sheet: Sheet, pcap: bool, console: &Console) {
     let streams = run.streams();
     if let Some(stream) = chosen(run)
         && streams.len() > 1
-        && run.stream(stream).iter().any(|(_, t)| t.seg.payload_len() > 0)
     {
         let first = run.stream(stream).first().map_or(0, |(r, _)| r.no);
-        console.say(&Which { stream, first, of: streams.len() });
+        let data = run.stream(stream).iter().any(|(_, t)| t.seg.payload_len() > 0);
+        console.say(&Which { stream, first, of: streams.len(), data });
     }
     for (i, item) in items.iter().enumerate() {
         console.say(&Asked { n: i + 1, question: &item.question });
@@ -131,10 +131,9 @@ fn answer(run: &Run) -> Vec<Item> {
     let data: Vec<&(&Row, &TcpRow)> =
         segs.iter().filter(|(_, t)| from_client(t) && t.seg.payload_len() > 0 && !t.tags.resent()).collect();
     // As Wireshark measures it: each ACK that acknowledges new data, and
-    // the segment that ends exactly there; none for a segment sent again
-    // (Karn: which copy was acknowledged cannot be told).
-    let resent: Vec<u32> =
-        segs.iter().filter(|(_, t)| from_client(t) && t.tags.resent()).map(|(_, t)| t.seq).collect();
+    // the segment (its first copy) that ends exactly there, a FIN counting
+    // one. (TCP itself takes no sample from a segment sent again, Karn's
+    // rule: which copy was acknowledged cannot be told.)
     let mut highest = 0u32;
     let mut rtts = Vec::new();
     for (ack_row, a) in segs.iter().filter(|(_, a)| !from_client(a)) {
@@ -144,7 +143,8 @@ fn answer(run: &Run) -> Vec<Item> {
         }
         highest = ack;
         let acked = data.iter().find(|(row, t)| {
-            row.no < ack_row.no && t.seq.wrapping_add(t.seg.payload_len()) == ack && !resent.contains(&t.seq)
+            let end = t.seq.wrapping_add(t.seg.payload_len()).wrapping_add(u32::from(t.seg.has(FIN)));
+            row.no < ack_row.no && end == ack
         });
         if let Some((row, _)) = acked {
             rtts.push((row.no, ack_row.no, ack_row.ts.saturating_sub(row.ts)));
@@ -216,12 +216,15 @@ fn whole_capture(run: &Run) -> Vec<Item> {
         .filter(|(_, t)| t.tags.resent())
         .filter_map(|(r, t)| {
             // The first segment from the same end of the same connection
-            // with the same (relative) sequence number.
+            // with the same (relative) sequence number, length and flags
+            // (a bare ACK shares its Seq).
             let (first, _) = all.iter().find(|(o, u)| {
                 o.no < r.no
                     && u.stream == t.stream
                     && u.seg.src == t.seg.src
                     && u.seq == t.seq
+                    && u.seg.payload_len() == t.seg.payload_len()
+                    && u.seg.flags == t.seg.flags
                     && !u.tags.resent()
             })?;
             Some((r.no, first.no, r.ts.saturating_sub(first.ts)))
@@ -278,8 +281,8 @@ impl Sentences for Title {
             "── worksheet: answer from this capture (the table above, or the --pcap file in Wireshark) ──"
                 .into()
         } else {
-            "── worksheet: answer from the table above (each run has new numbers: add --pcap FILE to keep \
-             this capture for Wireshark) ──"
+            "── worksheet: the table above has relative numbers only; for the raw ones, and to keep this \
+             capture (each run has new numbers), add --pcap FILE and open it in Wireshark ──"
                 .into()
         }
     }
@@ -290,8 +293,8 @@ impl Sentences for Title {
              Wireshark) ──"
                 .into()
         } else {
-            "── lista de exercícios: responda a partir da tabela acima (cada execução tem números novos: \
-             junte --pcap ARQUIVO para guardar esta captura para o Wireshark) ──"
+            "── lista de exercícios: a tabela acima só tem números relativos; para os brutos, e para guardar \
+             esta captura (cada execução tem números novos), junte --pcap ARQUIVO e abra no Wireshark ──"
                 .into()
         }
     }
@@ -302,12 +305,15 @@ struct Which {
     stream: u32,
     first: usize,
     of: usize,
+    /// It carried data (else: none did).
+    data: bool,
 }
 
 impl Sentences for Which {
     fn en(&self) -> String {
+        let why = if self.data { "the first that carried data" } else { "none carried data" };
         format!(
-            "(About connection {} of {}, tcp.stream == {}, from frame {}: the first that carried data.)",
+            "(Questions 1-7 are about connection {} of {}, tcp.stream == {}, from frame {}: {why}.)",
             self.stream + 1,
             self.of,
             self.stream,
@@ -316,8 +322,9 @@ impl Sentences for Which {
     }
 
     fn pt(&self) -> String {
+        let why = if self.data { "a primeira que levou dados" } else { "nenhuma levou dados" };
         format!(
-            "(Sobre a conexão {} de {}, tcp.stream == {}, a partir do quadro {}: a primeira que levou dados.)",
+            "(As perguntas 1-7 são sobre a conexão {} de {}, tcp.stream == {}, a partir do quadro {}: {why}.)",
             self.stream + 1,
             self.of,
             self.stream,
@@ -349,7 +356,8 @@ impl Sentences for Asked<'_> {
             Q::Rtt => {
                 "For each data segment of the client, which frame acknowledges it, and what is the \
                  RTT (time from the segment to its ACK)? (As Wireshark's tcp.analysis.ack_rtt: the \
-                 segment an ACK ends at; none for a segment sent again.)"
+                 segment an ACK ends at, timed from its first copy; TCP itself takes no sample from a \
+                 segment sent again: Karn's rule.)"
             }
             Q::Window => {
                 "What receive window does the server advertise in its SYN-ACK (the raw field), \
@@ -370,7 +378,8 @@ impl Sentences for Asked<'_> {
                  tcp.analysis.zero_window, tcp.analysis.window_update)"
             }
             Q::Probes => {
-                "Which frames are keepalive probes, and how far apart? (Filter: tcp.analysis.keep_alive)"
+                "Which frames does Wireshark flag as keep-alive (probes of an idle connection, or of a \
+                 closed window), and how far apart? (Filter: tcp.analysis.keep_alive)"
             }
         };
         format!("{}. {q}", self.n)
@@ -393,7 +402,8 @@ impl Sentences for Asked<'_> {
             Q::Rtt => {
                 "Para cada segmento de dados do cliente, qual quadro o confirma, e qual é o RTT (tempo \
                  do segmento até o seu ACK)? (Como o tcp.analysis.ack_rtt do Wireshark: o segmento em \
-                 que um ACK termina; nenhum para um segmento reenviado.)"
+                 que um ACK termina, contado da sua primeira cópia; o próprio TCP não tira amostra de um \
+                 segmento reenviado: a regra de Karn.)"
             }
             Q::Window => {
                 "Que janela de recepção o servidor anuncia no seu SYN-ACK (o campo bruto), e \
@@ -414,8 +424,8 @@ impl Sentences for Asked<'_> {
                  tcp.analysis.zero_window, tcp.analysis.window_update)"
             }
             Q::Probes => {
-                "Quais quadros são sondas de keepalive, e a que distância uma da outra? (Filtro: \
-                 tcp.analysis.keep_alive)"
+                "Quais quadros o Wireshark marca como keep-alive (sondas de uma conexão ociosa, ou de \
+                 uma janela fechada), e a que distância um do outro? (Filtro: tcp.analysis.keep_alive)"
             }
         };
         format!("{}. {q}", self.n)
@@ -476,7 +486,14 @@ impl Sentences for Answered<'_> {
                 .map(|(f, first, d)| format!("frame {f} repeats frame {first}, {} later", secs(d, false)))
                 .collect::<Vec<_>>()
                 .join("; "),
-            Some(A::DupAcks(frames)) => format!("{}: frames {}", frames.len(), list(frames)),
+            Some(A::DupAcks(frames)) => {
+                format!(
+                    "{}: {} {}",
+                    frames.len(),
+                    if frames.len() == 1 { "frame" } else { "frames" },
+                    list(frames)
+                )
+            }
             Some(A::ZeroWindow { zero, update }) => match update {
                 Some(u) => format!("zero window: frames {}; opened again by frame {u}", list(zero)),
                 None => format!("zero window: frames {}; not opened again in this capture", list(zero)),
@@ -533,7 +550,14 @@ impl Sentences for Answered<'_> {
                 .map(|(f, first, d)| format!("quadro {f} repete o quadro {first}, {} depois", secs(d, true)))
                 .collect::<Vec<_>>()
                 .join("; "),
-            Some(A::DupAcks(frames)) => format!("{}: quadros {}", frames.len(), list(frames)),
+            Some(A::DupAcks(frames)) => {
+                format!(
+                    "{}: {} {}",
+                    frames.len(),
+                    if frames.len() == 1 { "quadro" } else { "quadros" },
+                    list(frames)
+                )
+            }
             Some(A::ZeroWindow { zero, update }) => match update {
                 Some(u) => format!("janela zero: quadros {}; aberta de novo pelo quadro {u}", list(zero)),
                 None => format!("janela zero: quadros {}; não foi aberta de novo nesta captura", list(zero)),

@@ -73,6 +73,8 @@ pub struct Ladder {
     pub left: Side,
     pub right: Side,
     pub steps: Vec<Step>,
+    /// The language of its words (the SVG's column heading).
+    pub lang: Lang,
 }
 
 impl Ladder {
@@ -136,7 +138,7 @@ impl Ladder {
         for (ts, left, text) in calls {
             steps.push(Step::Call { left, time: offset(ts), text });
         }
-        Ladder { left, right, steps }
+        Ladder { left, right, steps, lang }
     }
 
     /// The ladder as text lines at most `width` columns wide (at least 40

@@ -278,7 +278,7 @@ fn phase_en(phase: &Phase) -> String {
             );
             if *syn_resent > 0 {
                 text.push_str(&format!(
-                    " {syn_resent} {} sent again: no answer came in time (the waits grow: 1 s, then longer).",
+                    " {syn_resent} {} sent again: no answer came in time, and the client's kernel sent it again.",
                     plural(u64::from(*syn_resent), "SYN was", "SYNs were")
                 ));
             }
@@ -286,8 +286,7 @@ fn phase_en(phase: &Phase) -> String {
         }
         Phase::Unanswered { frames, syns } => format!(
             "{frames}: No answer: {syns} {} and nothing came back (a firewall that drops, or a machine \
-             that is off); the client's kernel sent it again after waits that grow, then connect() \
-             failed with \"Connection timed out\".",
+             that is off): the client's kernel sent the SYN again, and again, and no connection was made.",
             plural(u64::from(*syns), "SYN", "SYNs")
         ),
         Phase::Refused { frames } => format!(
@@ -364,8 +363,8 @@ fn phase_pt(phase: &Phase) -> String {
             );
             if *syn_resent > 0 {
                 text.push_str(&format!(
-                    " {syn_resent} SYN {} de novo: a resposta não veio a tempo (as esperas crescem: 1 s, \
-                     depois mais).",
+                    " {syn_resent} SYN {} de novo: a resposta não veio a tempo, e o kernel do cliente o \
+                     reenviou.",
                     plural(u64::from(*syn_resent), "foi enviado", "foram enviados")
                 ));
             }
@@ -373,8 +372,7 @@ fn phase_pt(phase: &Phase) -> String {
         }
         Phase::Unanswered { frames, syns } => format!(
             "{frames}: Sem resposta: {syns} SYN e nada voltou (um firewall que descarta, ou uma máquina \
-             desligada); o kernel do cliente o reenviou depois de esperas que crescem, e então o \
-             connect() falhou com \"Connection timed out\"."
+             desligada): o kernel do cliente reenviou o SYN, e de novo, e nenhuma conexão se fez."
         ),
         Phase::Refused { frames } => format!(
             "{frames}: Recusada: o SYN foi respondido com um reset (RST): nada escutava naquela porta, e \

@@ -71,7 +71,11 @@ pub fn ladder(ladder: &Ladder, inline: bool) -> String {
             height - 10
         );
     }
-    let _ = writeln!(svg, "<text x=\"8\" y=\"36\" fill=\"#444\">No.  Time</text>");
+    let heading = match ladder.lang {
+        crate::i18n::Lang::En => "No.  Time",
+        crate::i18n::Lang::Pt => "Nº  Tempo",
+    };
+    let _ = writeln!(svg, "<text x=\"8\" y=\"36\" fill=\"#444\">{heading}</text>");
     let mut y = TOP;
     let mut band = 0;
     for step in &ladder.steps {

@@ -490,8 +490,7 @@ fn a_labs_bad_outputs_and_missing_programs_are_told_before_it_runs() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         text(&out.stderr),
-        "eco: cannot write /nonexistent/dir/x.pcap: /nonexistent/dir is not a directory: choose a file in a \
-         directory you can write\n"
+        "eco: cannot write /nonexistent/dir/x.pcap: there is no directory /nonexistent/dir: choose another file\n"
     );
     // keepalive takes 5 s when it runs.
     assert!(started.elapsed() < std::time::Duration::from_secs(2));
@@ -552,7 +551,9 @@ fn worksheet_capture_questions_name_the_frames_tshark_flags() {
                         "tcp.analysis.zero_window" => {
                             (". Which frames advertise a zero window", "zero window: frames ")
                         }
-                        "tcp.analysis.keep_alive" => (". Which frames are keepalive probes", "frame "),
+                        "tcp.analysis.keep_alive" => {
+                            (". Which frames does Wireshark flag as keep-alive", "frame ")
+                        }
                         _ => (". Which frames are a segment sent again", "frame "),
                     };
                     let line = answer(&run, question);
