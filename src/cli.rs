@@ -143,6 +143,11 @@ pub struct ServerArgs {
     #[arg(long)]
     pub once: bool,
 
+    /// The connection is standard input and output, accepted by inetd or
+    /// by systemd (`Accept=yes`, see contrib/): echo it, then exit.
+    #[arg(long, conflicts_with_all = ["once", "udp", "host", "port"])]
+    pub inetd: bool,
+
     /// Bytes read per `recv` call [default: 1024 in single mode, as the
     /// exercise's `recv(1024)`; 32768 otherwise]. Longer messages are still
     /// echoed whole.

@@ -179,6 +179,10 @@ pub fn help(name: &str, id: &str) -> Option<&'static str> {
              conexão)"
         }
         ("server", "once") => "Atende exatamente uma conexão e sai com 0 (como termina o exercício)",
+        ("server", "inetd") => {
+            "A conexão é a entrada e a saída padrão, aceita pelo inetd ou pelo systemd (`Accept=yes`, veja \
+             contrib/): ecoa a conexão e sai"
+        }
         ("server", "buffer") => {
             "Bytes lidos por chamada `recv` [padrão: 1024 no modo single, como o `recv(1024)` do exercício; \
              32768 nos outros]. Mensagens maiores são ecoadas inteiras mesmo assim"

@@ -92,6 +92,12 @@ pub fn run(cli: Cli, lang: Lang) -> Result<u8> {
         _ => console::Level::Normal,
     };
     let verbosity = if cli.quiet { -1 } else { cli.verbose.min(2) as i8 };
+    // `server --inetd`: stdout is the connection; nothing else goes there.
+    let level = if matches!(&cli.command, Command::Server(args) if args.inetd) {
+        console::Level::Silent
+    } else {
+        level
+    };
     if let Command::Server(args) = cli.command {
         // A server never waits for its output (see `console`): its notes
         // and its log share one background writer on stderr.
@@ -464,6 +470,9 @@ fn run_server(args: ServerArgs, console: Arc<Console>) -> Result<()> {
         udp: server::udp::Guard { per_source_rate: args.udp_rate_per_ip, global_rate: args.udp_rate },
         ..server::Config::new(mode)
     };
+    if args.inetd {
+        return server::inetd::serve(&config);
+    }
     let addr = net::resolve(&args.host, args.port)?[0];
     // Many connections need many descriptors: lift the soft limit to the
     // hard one, as Go's runtime does at start (the default soft 1024 is

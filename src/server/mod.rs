@@ -16,6 +16,7 @@
 
 mod async_tokio;
 mod conn;
+pub mod inetd;
 pub mod limits;
 mod messages;
 mod single;

@@ -223,3 +223,35 @@ fn single_mode_reads_1024_bytes_per_recv_yet_echoes_longer_messages_whole() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), format!("Echoed message: {message}\n"));
 }
+
+/// `eco server --inetd`: the connection is stdin and stdout (a socketpair
+/// here, as inetd or systemd's Accept=yes pass one): 200 000 random bytes
+/// come back whole, then eco exits 0; nothing else is written to the
+/// connection, even with -v when stderr is the same socket (as inetd
+/// passes it); with stderr apart, -v logs the connection there.
+#[test]
+fn inetd_mode_echoes_stdin_to_stdout_and_nothing_else() {
+    let Some(python) = tool("python3") else { return };
+    let run = |args: &[&str]| -> serde_json::Value {
+        let out = Command::new(&python).arg(python_script("inetd_pair.py")).args(args).output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let eco = eco_bin();
+    let eco = eco.to_str().unwrap();
+    let quiet = run(&[eco]);
+    assert_eq!((quiet["echoed_ok"].as_bool(), quiet["status"].as_i64()), (Some(true), Some(0)), "{quiet}");
+    assert_eq!(quiet["stderr"], "", "{quiet}");
+    let logged = run(&[eco, "-v"]);
+    assert_eq!(logged["echoed_ok"], true, "{logged}");
+    assert!(logged["stderr"].as_str().unwrap().contains("connection closed"), "{logged}");
+    assert!(logged["stderr"].as_str().unwrap().contains("bytes_in=200000"), "{logged}");
+    let shared = run(&["--stderr-too", eco, "-v"]);
+    assert_eq!(
+        (shared["echoed_ok"].as_bool(), shared["got"].as_i64()),
+        (Some(true), Some(200_000)),
+        "{shared}"
+    );
+    let out = eco_output(&["server", "--inetd", "--port", "5050"]);
+    assert_eq!(out.status.code(), Some(2));
+}
