@@ -108,6 +108,8 @@ pub enum Doing {
     Connect(SocketAddr),
     Talk(SocketAddr),
     Setup,
+    /// Taking the socket systemd passed (LISTEN_FDS).
+    Inherited,
 }
 
 impl Error {
@@ -337,6 +339,10 @@ impl Sentences for Error {
                     Doing::Connect(addr) => format!("cannot connect to {addr}: {reason}"),
                     Doing::Talk(addr) => format!("connection with {addr} failed: {reason}"),
                     Doing::Setup => reason,
+                    Doing::Inherited => format!(
+                        "the socket passed by systemd (LISTEN_FDS, descriptor 3) is not a listening TCP \
+                         socket: {reason}; use ListenStream= in the .socket unit"
+                    ),
                 }
             }
         }
@@ -509,6 +515,10 @@ impl Sentences for Error {
                     Doing::Connect(addr) => format!("não foi possível conectar a {addr}: {reason}"),
                     Doing::Talk(addr) => format!("a conexão com {addr} falhou: {reason}"),
                     Doing::Setup => reason,
+                    Doing::Inherited => format!(
+                        "o socket passado pelo systemd (LISTEN_FDS, descritor 3) não é um socket TCP que \
+                         escuta: {reason}; use ListenStream= na unidade .socket"
+                    ),
                 }
             }
         }

@@ -99,12 +99,15 @@ pub fn run(cli: Cli, lang: Lang) -> Result<u8> {
         level
     };
     if let Command::Server(args) = cli.command {
+        // The socket systemd passed (Accept=no), taken before any thread
+        // starts (it clears the variables that name it).
+        let inherited = if args.inetd { None } else { server::activation::inherited()? };
         // A server never waits for its output (see `console`): its notes
         // and its log share one background writer on stderr.
         let stderr = console::Lossy::spawn(std::io::stderr(), "eco-stderr");
         logging::init(cli.log_format, verbosity, Some(stderr.clone()));
         let console = Arc::new(Console::background(lang, level, stderr));
-        let result = run_server(args, Arc::clone(&console));
+        let result = run_server(args, inherited, Arc::clone(&console));
         // What is still queued gets a moment to be written.
         console.flush(std::time::Duration::from_secs(1));
         return result.map(|()| 0);
@@ -450,7 +453,11 @@ fn run_trace(args: TraceArgs, console: &Console) -> Result<u8> {
     trace::run_live(&job, capture, console).map(|()| 0)
 }
 
-fn run_server(args: ServerArgs, console: Arc<Console>) -> Result<()> {
+fn run_server(
+    args: ServerArgs,
+    inherited: Option<std::net::TcpListener>,
+    console: Arc<Console>,
+) -> Result<()> {
     let mode = server::Mode::from(args.mode);
     let nonzero = |n: usize| (n > 0).then_some(n);
     let config = server::Config {
@@ -468,6 +475,7 @@ fn run_server(args: ServerArgs, console: Arc<Console>) -> Result<()> {
             deny: args.deny,
         },
         udp: server::udp::Guard { per_source_rate: args.udp_rate_per_ip, global_rate: args.udp_rate },
+        inherited: inherited.is_some(),
         ..server::Config::new(mode)
     };
     if args.inetd {
@@ -479,7 +487,17 @@ fn run_server(args: ServerArgs, console: Arc<Console>) -> Result<()> {
     // a relic of select()).
     let _ = rlimit::increase_nofile_limit(u64::MAX);
     let serve_tcp = args.tcp || !args.udp;
-    let listener = if serve_tcp { Some(server::listen(addr, args.v6only, &config)?) } else { None };
+    let listener = match inherited {
+        // systemd's socket (--host and --port are its ListenStream=): the
+        // options every connection inherits are set on it as on our own.
+        Some(listener) => {
+            let setup = |source| Error::Io { doing: error::Doing::Inherited, source };
+            server::configure(&socket2::SockRef::from(&listener), &config).map_err(setup)?;
+            Some(listener)
+        }
+        None if serve_tcp => Some(server::listen(addr, args.v6only, &config)?),
+        None => None,
+    };
     // `--tcp --udp --port 0`: UDP takes the port the kernel gave TCP.
     let udp_addr = listener.as_ref().and_then(|l| l.local_addr().ok()).unwrap_or(addr);
     let udp = if args.udp { Some(server::bind_udp(udp_addr, args.v6only)?) } else { None };

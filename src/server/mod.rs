@@ -14,6 +14,7 @@
 //! [`threads`] a thread per client, [`async_tokio`] a tokio task per client,
 //! [`udp`] the datagram echo.
 
+pub mod activation;
 mod async_tokio;
 mod conn;
 pub mod inetd;
@@ -93,6 +94,9 @@ pub struct Config {
     pub limits: Limits,
     /// The datagram echo's reflection guard.
     pub udp: udp::Guard,
+    /// The listening socket came from systemd: a stop must not shut it
+    /// down (systemd keeps it for the next start).
+    pub inherited: bool,
 }
 
 impl Config {
@@ -108,6 +112,7 @@ impl Config {
             handle_signals: true,
             limits: Limits::default(),
             udp: udp::Guard::default(),
+            inherited: false,
         }
     }
 }
@@ -146,7 +151,7 @@ pub fn listen(addr: SocketAddr, v6only: bool, config: &Config) -> Result<TcpList
 /// Not the receive and send timeouts of the blocking modes' idle timeout:
 /// on a listening socket SO_RCVTIMEO also times out `accept()` itself, and
 /// an idle server would then fail its accepts (see `single::handle`).
-fn configure(socket: &Socket, config: &Config) -> io::Result<()> {
+pub(crate) fn configure(socket: &Socket, config: &Config) -> io::Result<()> {
     socket.set_tcp_nodelay(config.nodelay)?;
     if let Some(time) = config.limits.keepalive {
         // After `time` of silence, probe every `time / 6` (at least 1 s);
@@ -208,6 +213,7 @@ pub fn serve_both(
         }
     }
     let ticker = Ticker::start(&shared).map_err(setup)?;
+    activation::ready();
     let result = serve_until_stopped(listener, udp, &shared, &stop);
     ticker.stop();
     shared.tick();
@@ -386,6 +392,7 @@ impl Stop {
                     return;
                 }
                 watch.requested.cancel();
+                activation::stopping();
                 // shutdown() makes Linux fail a blocked accept() with EINVAL
                 // (and a blocked recvfrom() return 0): the loops wake up and
                 // see the request. The kernel stops answering SYNs.
@@ -396,7 +403,15 @@ impl Stop {
                     return;
                 }
                 if let Some(listener) = &listener {
-                    let _ = SockRef::from(listener).shutdown(Shutdown::Read);
+                    if shared.config.inherited {
+                        // systemd's socket: wake accept() with a connection
+                        // of our own, which the loop drops (see above).
+                        if let Ok(addr) = listener.local_addr() {
+                            let _ = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1));
+                        }
+                    } else {
+                        let _ = SockRef::from(listener).shutdown(Shutdown::Read);
+                    }
                 }
                 let open = shared.active.count();
                 shared.tell_stopping(open);

@@ -45,6 +45,9 @@ pub(super) fn accept(
         // socket, so a server left idle for hours answers the next client
         // at once.
         match listener.accept() {
+            // Stopping: what was accepted now (the connection that woke us
+            // from a socket systemd keeps, or a late client) is closed.
+            Ok(_) if stop.requested() => return None,
             Ok(accepted) => {
                 shared.accepted(backoff);
                 return Some(accepted);

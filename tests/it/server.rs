@@ -255,3 +255,26 @@ fn inetd_mode_echoes_stdin_to_stdout_and_nothing_else() {
     let out = eco_output(&["server", "--inetd", "--port", "5050"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+each_mode! {
+    /// Under systemd with a .socket unit (Accept=no): the listening socket
+    /// as descriptor 3 (LISTEN_FDS, LISTEN_PID), READY=1 and STOPPING=1
+    /// told on NOTIFY_SOCKET, a client echoed, SIGTERM → exit 0, and the
+    /// socket still listening afterwards: it is systemd's, for the next
+    /// start (the blocking modes used to shut it down to wake accept()).
+    fn systemd_socket_activation(mode) {
+        let Some(python) = tool("python3") else { return };
+        let out = Command::new(python)
+            .arg(python_script("systemd_socket.py"))
+            .arg(eco_bin())
+            .arg(mode)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        for key in ["ready", "echo", "stopping", "still_listening"] {
+            assert_eq!(report[key], true, "{key}: {report}");
+        }
+        assert_eq!(report["status"], 0, "{report}");
+    }
+}
