@@ -83,21 +83,20 @@ pub fn run(cli: Cli, lang: Lang) -> Result<u8> {
         Command::Demo(args) => args.view.mermaid.as_deref() == Some(std::path::Path::new("-")),
         _ => false,
     };
-    // A lab's output is its narration: `--log-format json` (for servers'
-    // logs) does not silence it.
-    let lab = matches!(cli.command, Command::Lab(_));
-    let level = match (cli.log_format, cli.quiet || mermaid_out) {
-        (cli::LogFormat::Json, _) if !lab => console::Level::Silent,
+    // Silent: `--log-format json` (the log is the output; not for a lab,
+    // whose output is its narration), or `server --inetd` (stdout is the
+    // connection: nothing else goes there).
+    let silent = match &cli.command {
+        Command::Server(args) if args.inetd => true,
+        Command::Lab(_) => false,
+        _ => cli.log_format == cli::LogFormat::Json,
+    };
+    let level = match (silent, cli.quiet || mermaid_out) {
+        (true, _) => console::Level::Silent,
         (_, true) => console::Level::Quiet,
         _ => console::Level::Normal,
     };
     let verbosity = if cli.quiet { -1 } else { cli.verbose.min(2) as i8 };
-    // `server --inetd`: stdout is the connection; nothing else goes there.
-    let level = if matches!(&cli.command, Command::Server(args) if args.inetd) {
-        console::Level::Silent
-    } else {
-        level
-    };
     if let Command::Server(args) = cli.command {
         // The socket systemd passed (Accept=no), taken before any thread
         // starts (it clears the variables that name it).
@@ -177,14 +176,8 @@ fn run_lab(args: cli::LabArgs, console: &Console) -> Result<u8> {
     lab::check_variant(found, args.variant.as_deref())?;
     // What the lab needs and where it writes, before it runs (it may take
     // seconds).
-    for program in found.needs() {
-        if !on_path(program) {
-            return Err(Error::LabNeeds {
-                lab: name.clone(),
-                program: (*program).into(),
-                package: "nftables".into(),
-            });
-        }
+    if found.firewall() && trace::run::find_program("nft").is_none() {
+        return Err(Error::LabNeeds { lab: name.clone(), program: "nft".into(), package: "nftables".into() });
     }
     let outputs = [
         ("--pcap", &args.pcap),
@@ -260,15 +253,6 @@ impl i18n::Sentences for ManWritten<'_> {
     fn pt(&self) -> String {
         format!("eco.1 e uma página por comando (eco-server.1, ...) gravados em {}", self.0.display())
     }
-}
-
-/// Whether `program` is an executable file in PATH.
-fn on_path(program: &str) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path).any(|dir| {
-        std::fs::metadata(dir.join(program)).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    })
 }
 
 /// An output file can be written: its directory exists and is writable

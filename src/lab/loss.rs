@@ -91,8 +91,8 @@ impl super::Lab for Lab {
         ]
     }
 
-    fn needs(&self) -> &'static [&'static str] {
-        &["nft"]
+    fn firewall(&self) -> bool {
+        true
     }
 
     fn roles(&self, _variant: Option<&str>) -> Vec<Role> {

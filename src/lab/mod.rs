@@ -63,10 +63,10 @@ pub trait Lab: Sync {
     /// The programs, in the order they start (each once the one before
     /// listens or connects).
     fn roles(&self, variant: Option<&str>) -> Vec<Role>;
-    /// The programs it runs besides eco (`nft` for a firewall rule),
-    /// checked before anything starts.
-    fn needs(&self) -> &'static [&'static str] {
-        &[]
+    /// Whether it sets firewall rules (with `nft`, checked before
+    /// anything starts).
+    fn firewall(&self) -> bool {
+        false
     }
     /// Before the programs start, in the namespace: kernel settings,
     /// firewall rules.
@@ -346,7 +346,6 @@ impl<'a> Run<'a> {
     /// The TCP streams (connections) of the run, by `tcp.stream`.
     pub fn streams(&self) -> Vec<u32> {
         let mut streams: Vec<u32> = self.tcp().map(|(_, t)| t.stream).collect();
-        streams.dedup();
         streams.sort_unstable();
         streams.dedup();
         streams

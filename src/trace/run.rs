@@ -355,7 +355,7 @@ fn start(
 
 /// `name` as `execvp` would find it: a path as it is, else the first
 /// executable file of that name in PATH.
-fn find_program(name: &str) -> Option<PathBuf> {
+pub(crate) fn find_program(name: &str) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     if name.contains('/') {
         return Some(PathBuf::from(name));
