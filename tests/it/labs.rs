@@ -165,6 +165,13 @@ fn refused_is_a_reset_at_once_and_a_dropped_syn_is_sent_again_after_1_then_2_sec
                     assert!((syns[1] - syns[0] - 1.0).abs() < 0.3, "{syns:?}");
                     assert!((syns[2] - syns[1] - second_gap).abs() < 0.3, "{syns:?}");
                     assert!(run.stdout.contains("ETIMEDOUT (Connection timed out)"), "{}", run.stdout);
+                    // SYNs nobody answered are no handshake.
+                    assert!(
+                        run.stdout.contains(&format!("No answer: {} SYNs and nothing came back", syns.len())),
+                        "{}",
+                        run.stdout
+                    );
+                    assert_eq!(run.stdout.matches("Three-way handshake").count(), 0, "{}", run.stdout);
                 })
             });
         }
@@ -543,6 +550,19 @@ fn worksheet_capture_questions_name_the_frames_tshark_flags() {
                 let Some(run) = lab(name, &["--worksheet", "--answers"], true) else { return };
                 if tool("tshark").is_none() {
                     return;
+                }
+                // An RTO retransmission repeats the frame tshark names
+                // (tcp.analysis.rto_frame), not a bare ACK with its Seq.
+                for f in run
+                    .fields(&["frame.number", "tcp.analysis.rto_frame"])
+                    .iter()
+                    .filter(|f| !f[1].is_empty())
+                {
+                    let line = answer(&run, ". Which frames are a segment sent again");
+                    assert!(
+                        line.contains(&format!("frame {} repeats frame {}", f[0], f[1])),
+                        "{name}: {line}"
+                    );
                 }
                 for field in fields {
                     let frames = flagged(&run, field);
