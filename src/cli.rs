@@ -181,44 +181,118 @@ pub struct ServerArgs {
     /// At most N connections at once; further clients wait in the kernel's
     /// backlog until one closes (their handshake completes, their data
     /// waits). 0: no limit.
-    #[arg(long, value_name = "N", default_value_t = 0, value_parser = parse_count)]
+    #[arg(help_heading = "Limits", long, value_name = "N", default_value_t = 0, value_parser = parse_count)]
     pub max_conns: usize,
 
     /// At most N connections at once from one IP address; more are refused
     /// at once (RST) and logged. 0: no limit.
-    #[arg(long, value_name = "N", default_value_t = 0, value_parser = parse_count)]
+    #[arg(help_heading = "Limits", long, value_name = "N", default_value_t = 0, value_parser = parse_count)]
     pub max_conns_per_ip: usize,
 
     /// Close a connection after SECONDS without being able to read or write
     /// (a silent client, or one that does not read its echo). 0: never.
-    #[arg(long, value_name = "SECONDS", default_value = "300", value_parser = parse_seconds)]
+    #[arg(help_heading = "Limits", long, value_name = "SECONDS", default_value = "300", value_parser = parse_seconds)]
     pub idle_timeout: Duration,
 
     /// TCP keepalive: probe a silent client after SECONDS (whole seconds,
     /// up to 32767), so that one that vanished is noticed and closed. 0: off.
-    #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = parse_keepalive)]
+    #[arg(help_heading = "Limits", long, value_name = "SECONDS", default_value = "60", value_parser = parse_keepalive)]
     pub keepalive: Duration,
 
     /// Close a connection after echoing BYTES. 0: no limit.
-    #[arg(long, value_name = "BYTES", default_value_t = 0)]
+    #[arg(help_heading = "Limits", long, value_name = "BYTES", default_value_t = 0)]
     pub max_bytes: u64,
 
     /// Only clients in these networks may connect (CIDR or address;
     /// repeat or separate with commas). Default: everyone.
-    #[arg(long, value_name = "CIDR", value_delimiter = ',', value_parser = crate::server::limits::parse_net)]
+    #[arg(help_heading = "Limits", long, value_name = "CIDR", value_delimiter = ',', value_parser = crate::server::limits::parse_net)]
     pub allow: Vec<ipnet::IpNet>,
 
     /// Clients in these networks are refused (checked before --allow).
-    #[arg(long, value_name = "CIDR", value_delimiter = ',', value_parser = crate::server::limits::parse_net)]
+    #[arg(help_heading = "Limits", long, value_name = "CIDR", value_delimiter = ',', value_parser = crate::server::limits::parse_net)]
     pub deny: Vec<ipnet::IpNet>,
 
     /// UDP: datagrams per second answered for one source address.
-    #[arg(long, value_name = "N", default_value_t = 100, value_parser = positive_u32)]
+    #[arg(help_heading = "Limits", long, value_name = "N", default_value_t = 100, value_parser = positive_u32)]
     pub udp_rate_per_ip: u32,
 
     /// UDP: datagrams per second answered in all.
-    #[arg(long, value_name = "N", default_value_t = 20_000, value_parser = positive_u32)]
+    #[arg(help_heading = "Limits", long, value_name = "N", default_value_t = 20_000, value_parser = positive_u32)]
     pub udp_rate: u32,
+
+    /// Read a PROXY protocol header (HAProxy v1 or v2) before echoing:
+    /// the client it names is the one logged and checked against --allow,
+    /// --deny and the per-IP limits; the header is not echoed. `required`
+    /// (the default of the bare flag) refuses a connection without a valid
+    /// one; `optional` also serves clients that connect directly.
+    #[arg(long, value_enum, value_name = "WHEN", num_args = 0..=1, default_missing_value = "required",
+          help_heading = "Behind a balancer")]
+    pub proxy_protocol: Option<crate::server::ProxyMode>,
+
+    /// Serve TLS: with --cert and --key, or a self-signed certificate for
+    /// localhost made at start (its SHA-256 fingerprint is printed).
+    #[arg(long, help_heading = "TLS")]
+    pub tls: bool,
+
+    /// The server's certificate chain (PEM).
+    #[arg(long, value_name = "FILE", requires_all = ["tls", "key"], help_heading = "TLS")]
+    pub cert: Option<PathBuf>,
+
+    /// The server's private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "FILE", requires_all = ["tls", "cert"], help_heading = "TLS")]
+    pub key: Option<PathBuf>,
+
+    /// Mutual TLS: ask every client for a certificate signed by a CA in
+    /// FILE (PEM), and refuse the handshake without one.
+    #[arg(long, value_name = "FILE", requires = "tls", help_heading = "TLS")]
+    pub client_ca: Option<PathBuf>,
+
+    /// ALPN protocols to offer, in order of preference (repeat or separate
+    /// with commas).
+    #[arg(long, value_name = "PROTOCOL", value_delimiter = ',', requires = "tls", help_heading = "TLS")]
+    pub alpn: Vec<String>,
+
+    /// Wait MS milliseconds before echoing each read's bytes.
+    #[arg(long, value_name = "MS", value_parser = parse_millis, help_heading = "Misbehaviour (to test clients)")]
+    pub delay: Option<Duration>,
+
+    /// With --delay: vary each wait by up to ± MS milliseconds, at random.
+    #[arg(long, value_name = "MS", value_parser = parse_millis, requires = "delay",
+          help_heading = "Misbehaviour (to test clients)")]
+    pub jitter: Option<Duration>,
+
+    /// Echo at most BYTES per second per connection (K, M, G suffixes).
+    #[arg(long, value_name = "BYTES", value_parser = parse_rate_bytes,
+          help_heading = "Misbehaviour (to test clients)")]
+    pub throttle: Option<u64>,
+
+    /// Close each connection (FIN) after echoing BYTES.
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes, help_heading = "Misbehaviour (to test clients)")]
+    pub close_after: Option<u64>,
+
+    /// Reset each connection (RST) after echoing BYTES.
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes, help_heading = "Misbehaviour (to test clients)")]
+    pub reset_after: Option<u64>,
+
+    /// Stop reading each connection after echoing BYTES: the client's
+    /// writes then block, as with a hung server (until --idle-timeout).
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes, help_heading = "Misbehaviour (to test clients)")]
+    pub stall_after: Option<u64>,
+
+    /// UDP: leave PERCENT of datagrams unanswered, at random (0 to 100).
+    #[arg(long, value_name = "PERCENT", value_parser = parse_percent,
+          help_heading = "Misbehaviour (to test clients)")]
+    pub drop_percent: Option<f64>,
+
+    /// Wait MS milliseconds before each accept(): clients wait in the
+    /// kernel's backlog meanwhile (connected, unanswered).
+    #[arg(long, value_name = "MS", value_parser = parse_millis, help_heading = "Misbehaviour (to test clients)")]
+    pub accept_delay: Option<Duration>,
+
+    /// Serve Prometheus metrics on http://ADDR/metrics, and /healthz
+    /// (e.g. 127.0.0.1:9090; port 0 picks a free one, printed on stderr).
+    #[arg(long, value_name = "ADDR", help_heading = "Operations")]
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Args)]
@@ -266,6 +340,41 @@ pub struct ClientArgs {
     /// 0: no limit.
     #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_seconds)]
     pub timeout: Duration,
+
+    /// Send a PROXY protocol header first, naming this client (to test a
+    /// balancer, or an `eco server --proxy-protocol`).
+    #[arg(long, value_enum, value_name = "VERSION", conflicts_with = "udp")]
+    pub proxy_protocol: Option<crate::proxy::Version>,
+
+    /// Speak TLS (after the PROXY header, if any). Prints what was
+    /// negotiated on stderr.
+    #[arg(long, conflicts_with_all = ["udp", "stdin"], help_heading = "TLS")]
+    pub tls: bool,
+
+    /// Accept any server certificate (a self-signed test server).
+    #[arg(long, requires = "tls", conflicts_with = "ca", help_heading = "TLS")]
+    pub insecure: bool,
+
+    /// Trust the CA certificates in FILE (PEM) instead of the system's.
+    #[arg(long, value_name = "FILE", requires = "tls", help_heading = "TLS")]
+    pub ca: Option<PathBuf>,
+
+    /// Our certificate (PEM), for a server that asks for one (mutual TLS).
+    #[arg(long, value_name = "FILE", requires_all = ["tls", "key"], help_heading = "TLS")]
+    pub cert: Option<PathBuf>,
+
+    /// Our private key (PEM), with --cert.
+    #[arg(long, value_name = "FILE", requires_all = ["tls", "cert"], help_heading = "TLS")]
+    pub key: Option<PathBuf>,
+
+    /// The server name to send (SNI) and to check the certificate against
+    /// [default: --host].
+    #[arg(long, value_name = "NAME", requires = "tls", help_heading = "TLS")]
+    pub sni: Option<String>,
+
+    /// ALPN protocols to offer (repeat or separate with commas).
+    #[arg(long, value_name = "PROTOCOL", value_delimiter = ',', requires = "tls", help_heading = "TLS")]
+    pub alpn: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -424,6 +533,10 @@ pub struct BenchArgs {
     /// Also write the report as a Markdown table to FILE (`-`: stdout).
     #[arg(long, value_name = "FILE")]
     pub export_markdown: Option<PathBuf>,
+    /// Start every connection with a PROXY protocol header naming it (to
+    /// load a balancer, or an `eco server --proxy-protocol`).
+    #[arg(long, value_enum, value_name = "VERSION", conflicts_with = "udp")]
+    pub proxy_protocol: Option<crate::proxy::Version>,
 }
 
 /// A TCP or UDP port, 1 to 65535.
@@ -451,6 +564,30 @@ fn parse_rate(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(rate) if rate > 0.0 && rate <= 1e7 => Ok(rate),
         _ => Err(BadValue::Rate(text).says()),
+    }
+}
+
+/// `--delay`, `--jitter`, `--accept-delay`: milliseconds, up to an hour.
+fn parse_millis(text: &str) -> Result<Duration, String> {
+    match text.trim().parse::<f64>() {
+        Ok(ms) if (0.0..=3_600_000.0).contains(&ms) => Ok(Duration::from_secs_f64(ms / 1000.0)),
+        _ => Err(BadValue::Millis(text).says()),
+    }
+}
+
+/// `--drop-percent`: 0 to 100.
+fn parse_percent(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(p) if (0.0..=100.0).contains(&p) => Ok(p),
+        _ => Err(BadValue::Percent(text).says()),
+    }
+}
+
+/// `--throttle`: a positive byte count per second.
+fn parse_rate_bytes(text: &str) -> Result<u64, String> {
+    match parse_bytes(text)? {
+        0 => Err(BadValue::Bytes(text).says()),
+        n => Ok(n),
     }
 }
 

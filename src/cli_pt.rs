@@ -86,11 +86,29 @@ fn localize(command: Command, name: &str) -> Command {
                 let arg = if names.is_empty() { arg } else { arg.value_names(names) };
                 let arg =
                     if takes_value { arg.hide_possible_values(true).hide_default_value(true) } else { arg };
-                if positional { arg.help_heading("Argumentos") } else { arg.help_heading("Opções") }
+                if positional {
+                    arg.help_heading("Argumentos")
+                } else {
+                    let heading = heading(arg.get_help_heading());
+                    arg.help_heading(heading)
+                }
             });
         }
     }
     command
+}
+
+/// A group of options in `--help` (`None`: the command's own options).
+fn heading(english: Option<&str>) -> &'static str {
+    match english {
+        None => "Opções",
+        Some("Limits") => "Limites",
+        Some("Behind a balancer") => "Atrás de um balanceador",
+        Some("TLS") => "TLS",
+        Some("Misbehaviour (to test clients)") => "Mau comportamento (para testar clientes)",
+        Some("Operations") => "Operação",
+        Some(other) => unreachable!("option group {other:?} without its Portuguese name"),
+    }
 }
 
 /// The placeholder of a value (`<FILE>` → `<ARQUIVO>`).
@@ -118,6 +136,12 @@ fn value_name(name: &str) -> &'static str {
         "CONNECTIONS" => "CONEXÕES",
         "SHELL" => "SHELL",
         "DIR" => "DIR",
+        "WHEN" => "QUANDO",
+        "PROTOCOL" => "PROTOCOLO",
+        "MS" => "MS",
+        "PERCENT" => "PORCENTO",
+        "ADDR" => "ENDEREÇO",
+        "VERSION" => "VERSÃO",
         _ => "VALOR",
     }
 }
@@ -227,6 +251,61 @@ pub fn help(name: &str, id: &str) -> Option<&'static str> {
         ("server", "deny") => "Clientes destas redes são recusados (verificado antes de --allow)",
         ("server", "udp_rate_per_ip") => "UDP: datagramas por segundo respondidos para um endereço de origem",
         ("server", "udp_rate") => "UDP: datagramas por segundo respondidos ao todo",
+        ("server", "proxy_protocol") => {
+            "Lê um cabeçalho PROXY protocol (HAProxy v1 ou v2) antes de ecoar: o cliente que ele nomeia é o \
+             que aparece no log e passa por --allow, --deny e os limites por IP; o cabeçalho não é ecoado. \
+             `required` (o padrão da opção sozinha) recusa uma conexão sem um válido; `optional` também \
+             atende clientes que conectam direto"
+        }
+        ("server", "tls") => {
+            "Atende TLS: com --cert e --key, ou um certificado autoassinado para localhost feito na \
+             partida (a impressão digital SHA-256 é mostrada)"
+        }
+        ("server", "cert") => "A cadeia de certificados do servidor (PEM)",
+        ("server", "key") => "A chave privada do servidor (PEM: PKCS#8, PKCS#1 ou SEC1)",
+        ("server", "client_ca") => {
+            "TLS mútuo: pede a cada cliente um certificado assinado por uma CA de ARQUIVO (PEM) e recusa o \
+             handshake sem um"
+        }
+        ("server" | "client", "alpn") => {
+            "Protocolos ALPN a oferecer, em ordem de preferência (repita ou separe com vírgulas)"
+        }
+        ("server", "delay") => "Espera MS milissegundos antes de ecoar os bytes de cada leitura",
+        ("server", "jitter") => "Com --delay: varia cada espera em até ± MS milissegundos, ao acaso",
+        ("server", "throttle") => "Ecoa no máximo BYTES por segundo por conexão (sufixos K, M, G)",
+        ("server", "close_after") => "Fecha cada conexão (FIN) depois de ecoar BYTES",
+        ("server", "reset_after") => "Reinicia cada conexão (RST) depois de ecoar BYTES",
+        ("server", "stall_after") => {
+            "Para de ler cada conexão depois de ecoar BYTES: as escritas do cliente então bloqueiam, como \
+             com um servidor travado (até --idle-timeout)"
+        }
+        ("server", "drop_percent") => "UDP: deixa PORCENTO dos datagramas sem resposta, ao acaso (0 a 100)",
+        ("server", "accept_delay") => {
+            "Espera MS milissegundos a cada accept(): os clientes esperam no backlog do kernel enquanto \
+             isso (conectados, sem resposta)"
+        }
+        ("server", "metrics") => {
+            "Serve métricas Prometheus em http://ENDEREÇO/metrics, e /healthz (p. ex. 127.0.0.1:9090; \
+             porta 0 escolhe uma livre, mostrada no stderr)"
+        }
+        ("client", "proxy_protocol") => {
+            "Envia antes um cabeçalho PROXY protocol com este cliente (para testar um balanceador, ou um \
+             `eco server --proxy-protocol`)"
+        }
+        ("client", "tls") => {
+            "Fala TLS (depois do cabeçalho PROXY, se houver). Mostra no stderr o que foi negociado"
+        }
+        ("client", "insecure") => {
+            "Aceita qualquer certificado do servidor (um servidor de teste autoassinado)"
+        }
+        ("client", "ca") => "Confia nos certificados de CA de ARQUIVO (PEM) em vez dos do sistema",
+        ("client", "cert") => "O nosso certificado (PEM), para um servidor que pede um (TLS mútuo)",
+        ("client", "key") => "A nossa chave privada (PEM), com --cert",
+        ("client", "sni") => "O nome do servidor a enviar (SNI) e a conferir no certificado [padrão: --host]",
+        ("bench", "proxy_protocol") => {
+            "Começa cada conexão com um cabeçalho PROXY protocol que a nomeia (para pôr carga num \
+             balanceador, ou num `eco server --proxy-protocol`)"
+        }
         ("client", "host") => "Endereço do servidor (um IP ou um nome como `localhost`)",
         ("client", "port") => "Porta TCP do servidor",
         ("client" | "trace", "message") => "A mensagem que o cliente envia",

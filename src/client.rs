@@ -18,6 +18,7 @@ use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use rustls::pki_types::ServerName;
 use socket2::SockRef;
 
 use crate::console::Console;
@@ -38,6 +39,130 @@ pub struct Config {
     /// How long a whole echo may take (`--stdin`: how long the rest of the
     /// echo may take to come once the input has ended).
     pub timeout: Duration,
+    /// `--proxy-protocol`: the header sent first.
+    pub proxy: Option<crate::proxy::Version>,
+    /// `--tls`: the handshake's settings and the server's name.
+    pub tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
+}
+
+impl Config {
+    /// A plain TCP client of `addrs`.
+    pub fn plain(addrs: Vec<SocketAddr>, connect_timeout: Duration, timeout: Duration) -> Config {
+        Config { addrs, connect_timeout, timeout, proxy: None, tls: None }
+    }
+}
+
+/// What the echo goes over: a TCP socket, or TLS on one.
+pub trait Stream: Read + Write {
+    fn tcp(&self) -> &TcpStream;
+
+    /// The server's address, for messages (also once a reset made the
+    /// socket forget it).
+    fn peer(&self) -> SocketAddr {
+        self.tcp().peer_addr().unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+}
+
+impl Stream for TcpStream {
+    fn tcp(&self) -> &TcpStream {
+        self
+    }
+}
+
+/// A connection as `eco client` opened it.
+pub struct Link {
+    peer: SocketAddr,
+    inner: Inner,
+}
+
+enum Inner {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Stream for Link {
+    fn tcp(&self) -> &TcpStream {
+        match &self.inner {
+            Inner::Plain(tcp) => tcp,
+            Inner::Tls(tls) => &tls.sock,
+        }
+    }
+
+    fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+}
+
+impl Read for Link {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match &mut self.inner {
+            Inner::Plain(tcp) => tcp.read(buf),
+            // A server that closes without TLS's close_notify has still
+            // closed: the echo check tells whether anything was missing.
+            Inner::Tls(tls) => match tls.read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+                other => other,
+            },
+        }
+    }
+}
+
+impl Write for Link {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match &mut self.inner {
+            Inner::Plain(tcp) => tcp.write(buf),
+            Inner::Tls(tls) => tls.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match &mut self.inner {
+            Inner::Plain(tcp) => tcp.flush(),
+            Inner::Tls(tls) => tls.flush(),
+        }
+    }
+}
+
+impl Link {
+    /// Closes our side in order: TLS's close_notify first, then the FIN
+    /// (when the link is dropped).
+    pub fn close(mut self) {
+        if let Inner::Tls(tls) = &mut self.inner {
+            tls.conn.send_close_notify();
+            let _ = tls.conn.complete_io(&mut tls.sock);
+        }
+    }
+}
+
+/// Connects as `config` says: TCP, the PROXY header, the TLS handshake
+/// (what it settled is told on stderr).
+pub fn open(config: &Config, console: &Console) -> Result<Link> {
+    let tcp = connect(config)?;
+    let addr = peer_of(&tcp)?;
+    let Some((tls, name)) = &config.tls else { return Ok(Link { peer: addr, inner: Inner::Plain(tcp) }) };
+    let failed = |problem: String| Error::TlsHandshake { addr, problem };
+    let mut conn =
+        rustls::ClientConnection::new(Arc::clone(tls), name.clone()).map_err(|e| failed(e.to_string()))?;
+    let mut tcp = tcp;
+    // The handshake, within --connect-timeout (a server that takes the TCP
+    // connection but never answers the hello must not hang us).
+    let wait = if config.connect_timeout.is_zero() { None } else { Some(config.connect_timeout) };
+    tcp.set_read_timeout(wait).map_err(|source| talk(Some(addr), source))?;
+    while conn.is_handshaking() {
+        if let Err(error) = conn.complete_io(&mut tcp) {
+            let problem = match error.kind() {
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+                    format!("no answer within {} s", config.connect_timeout.as_secs_f64())
+                }
+                io::ErrorKind::UnexpectedEof => "the server closed the connection (is it TLS?)".into(),
+                _ => error.to_string(),
+            };
+            return Err(failed(problem));
+        }
+    }
+    let negotiated = crate::tls::Negotiated::of(&conn, None);
+    console.note(&Msg::Tls { negotiated: &negotiated });
+    Ok(Link { peer: addr, inner: Inner::Tls(Box::new(rustls::StreamOwned::new(conn, tcp))) })
 }
 
 /// Opens a connection to the first address of `config` that accepts one.
@@ -55,9 +180,16 @@ pub fn connect(config: &Config) -> Result<TcpStream> {
             TcpStream::connect_timeout(&addr, config.connect_timeout)
         };
         match connected {
-            Ok(stream) => {
+            Ok(mut stream) => {
                 // TCP_NODELAY: send each message at once; see server::Config.
                 stream.set_nodelay(true).map_err(|source| talk(Some(addr), source))?;
+                if let Some(version) = config.proxy {
+                    // The header a balancer would send: this connection's
+                    // own addresses, client first.
+                    let local = stream.local_addr().map_err(|source| talk(Some(addr), source))?;
+                    let header = crate::proxy::build(version, local, addr);
+                    stream.write_all(&header).map_err(|source| talk(Some(addr), source))?;
+                }
                 return Ok(stream);
             }
             Err(source) => last_error = Some(Error::from_connect(addr, config.connect_timeout, source)),
@@ -69,7 +201,7 @@ pub fn connect(config: &Config) -> Result<TcpStream> {
 /// Sends `message` and reads back exactly as many bytes, into `echo`; fails
 /// unless the echo is identical and complete within `timeout`.
 pub fn round_trip(
-    stream: &mut TcpStream,
+    stream: &mut impl Stream,
     message: &[u8],
     timeout: Duration,
     echo: &mut Vec<u8>,
@@ -81,21 +213,24 @@ pub fn round_trip(
 }
 
 /// Hands all of `message` to the kernel.
-pub fn send(stream: &mut TcpStream, message: &[u8]) -> Result<()> {
+pub fn send(stream: &mut impl Stream, message: &[u8]) -> Result<()> {
     // send(): `write_all` hands every byte to the kernel, which sends them
     // in segments and retransmits what is lost; we do not wait for ACKs.
-    stream.write_all(message).map_err(|source| talk(peer_of(stream).ok(), source))
+    stream
+        .write_all(message)
+        .and_then(|()| stream.flush())
+        .map_err(|source| talk(Some(stream.peer()), source))
 }
 
 /// Reads exactly `message.len()` bytes into `echo` by `deadline` (which is
 /// `timeout` after the send) and checks them against `message`.
 pub fn receive_echo(
-    stream: &mut TcpStream,
+    stream: &mut impl Stream,
     message: &[u8],
     (deadline, timeout): (Instant, Duration),
     echo: &mut Vec<u8>,
 ) -> Result<()> {
-    let addr = peer_of(stream)?;
+    let addr = stream.peer();
     echo.clear();
     echo.resize(message.len(), 0);
     let mut got = 0;
@@ -110,7 +245,7 @@ pub fn receive_echo(
         if left.is_zero() {
             return Err(timed_out(got));
         }
-        stream.set_read_timeout(Some(left)).map_err(|source| talk(Some(addr), source))?;
+        stream.tcp().set_read_timeout(Some(left)).map_err(|source| talk(Some(addr), source))?;
         match stream.read(&mut echo[got..]) {
             Ok(0) => {
                 echo.truncate(got);
@@ -129,13 +264,13 @@ pub fn receive_echo(
 
 /// The exercise: one message, its echo printed, then close.
 pub fn run_message(config: &Config, message: &str, console: &Console) -> Result<()> {
-    let mut stream = connect(config)?;
+    let mut stream = open(config, console)?;
     let mut echo = Vec::with_capacity(message.len());
     round_trip(&mut stream, message.as_bytes(), config.timeout, &mut echo)?;
     console.say(&Msg::Echoed { message: &String::from_utf8_lossy(&echo) });
     // close(): our FIN goes out first; the server's recv() returns 0 and it
     // closes too.
-    drop(stream);
+    stream.close();
     Ok(())
 }
 
@@ -148,10 +283,10 @@ pub fn run_count(
     interval: Duration,
     console: &Console,
 ) -> Result<()> {
-    let mut stream = connect(config)?;
-    let peer = peer_of(&stream)?;
+    let mut stream = open(config, console)?;
+    let peer = peer_of(stream.tcp())?;
     // On Ctrl-C, shutting down our reading side wakes a read that waits.
-    let waker = stream.try_clone().map_err(|source| talk(Some(peer), source))?;
+    let waker = stream.tcp().try_clone().map_err(|source| talk(Some(peer), source))?;
     let interrupt = Interrupt::install(move || {
         let _ = waker.shutdown(Shutdown::Read);
     })?;
@@ -177,7 +312,7 @@ pub fn run_count(
         console.say(&Msg::RoundTripTime { bytes: message.len(), peer, seq, time });
         times.push(time);
     }
-    drop(stream);
+    stream.close();
     console.say(&summary(peer, sent, &times));
     Ok(())
 }
@@ -578,6 +713,8 @@ pub enum Msg<'a> {
     RoundTripTime { bytes: usize, peer: SocketAddr, seq: u64, time: Duration },
     /// `--count --udp`: no answer to one datagram within the timeout.
     RoundTripLost { peer: SocketAddr, seq: u64, timeout: Duration },
+    /// `--tls`: what the handshake settled (on stderr).
+    Tls { negotiated: &'a crate::tls::Negotiated },
     /// The summary after `--count` (or Ctrl-C).
     RoundTripSummary {
         peer: SocketAddr,
@@ -594,6 +731,7 @@ impl Text for Msg<'_> {
         match (lang, self) {
             (Lang::En, Msg::Echoed { message }) => format!("Echoed message: {message}"),
             (Lang::Pt, Msg::Echoed { message }) => format!("Mensagem ecoada: {message}"),
+            (_, Msg::Tls { negotiated }) => format!("TLS: {negotiated}"),
             (Lang::En, Msg::RoundTripTime { bytes, peer, seq, time }) => {
                 format!("{bytes} bytes from {peer}: seq={seq} time={} ms", Millis(*time))
             }
@@ -655,11 +793,11 @@ mod tests {
         // The first address refuses (nothing listens there any more).
         let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
         let open = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let config = Config {
-            addrs: vec![closed, open.local_addr().unwrap()],
-            connect_timeout: Duration::from_secs(5),
-            timeout: Duration::from_secs(5),
-        };
+        let config = Config::plain(
+            vec![closed, open.local_addr().unwrap()],
+            Duration::from_secs(5),
+            Duration::from_secs(5),
+        );
         let stream = connect(&config).expect("the second address answers");
         assert_eq!(stream.peer_addr().unwrap(), open.local_addr().unwrap());
     }

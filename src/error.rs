@@ -86,6 +86,10 @@ pub enum Error {
     DatagramTooLong { len: usize },
     /// `eco bench --size` out of range.
     BenchSize { size: usize, min: usize, max: usize, of: SizeOf },
+    /// TLS set-up: a certificate, key or CA file that cannot be used.
+    Tls { problem: String },
+    /// The client's TLS handshake failed (a certificate not trusted, ...).
+    TlsHandshake { addr: SocketAddr, problem: String },
     /// Any other I/O failure, with what eco was doing.
     Io { doing: Doing, source: io::Error },
 }
@@ -124,7 +128,8 @@ impl Error {
             | Error::LabUnknown { .. }
             | Error::OutputPath { .. }
             | Error::LabOptionWithoutName { .. }
-            | Error::LabVariant { .. } => 2,
+            | Error::LabVariant { .. }
+            | Error::Tls { .. } => 2,
             _ => 1,
         }
     }
@@ -298,6 +303,10 @@ impl Sentences for Error {
             Error::WriteFile { path, source } => {
                 format!("cannot write {}: {}", path.display(), source.text(en))
             }
+            Error::Tls { problem } => format!("TLS: {problem}"),
+            Error::TlsHandshake { addr, problem } => format!(
+                "the TLS handshake with {addr} failed: {problem} (a self-signed server: --insecure, or --ca FILE)"
+            ),
             Error::DatagramTooLong { len } => format!(
                 "a message of {len} bytes does not fit in one UDP datagram: send at most 65507 \
                  bytes with --udp, or use TCP"
@@ -473,6 +482,10 @@ impl Sentences for Error {
             Error::WriteFile { path, source } => {
                 format!("não foi possível gravar {}: {}", path.display(), source.text(pt))
             }
+            Error::Tls { problem } => format!("TLS: {problem}"),
+            Error::TlsHandshake { addr, problem } => format!(
+                "o handshake TLS com {addr} falhou: {problem} (servidor autoassinado: --insecure, ou --ca ARQUIVO)"
+            ),
             Error::DatagramTooLong { len } => format!(
                 "uma mensagem de {len} bytes não cabe num datagrama UDP: envie no máximo 65507 \
                  bytes com --udp, ou use TCP"

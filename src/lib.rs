@@ -56,8 +56,10 @@ pub mod i18n;
 pub mod lab;
 pub mod logging;
 pub mod net;
+pub mod proxy;
 pub mod server;
 pub mod tcp_info;
+pub mod tls;
 pub mod trace;
 pub mod usage;
 
@@ -327,6 +329,7 @@ fn run_bench(args: BenchArgs, console: &Console) -> Result<u8> {
         timeout: args.timeout,
         progress: !args.json && bench::progress_wanted(),
         stop,
+        proxy: args.proxy_protocol,
     };
     let modes: Vec<server::Mode> = if args.compare {
         vec![server::Mode::Async, server::Mode::Threads, server::Mode::Single]
@@ -460,6 +463,28 @@ fn run_server(
         },
         udp: server::udp::Guard { per_source_rate: args.udp_rate_per_ip, global_rate: args.udp_rate },
         inherited: inherited.is_some(),
+        proxy: args.proxy_protocol,
+        tls: if args.tls {
+            Some(tls::Server::new(&tls::ServerOptions {
+                cert: args.cert,
+                key: args.key,
+                client_ca: args.client_ca,
+                alpn: args.alpn,
+            })?)
+        } else {
+            None
+        },
+        misbehave: server::misbehave::Misbehaviour {
+            delay: args.delay.unwrap_or_default(),
+            jitter: args.jitter.unwrap_or_default(),
+            throttle: args.throttle,
+            close_after: args.close_after,
+            reset_after: args.reset_after,
+            stall_after: args.stall_after,
+            accept_delay: args.accept_delay.unwrap_or_default(),
+            drop_percent: args.drop_percent.unwrap_or_default(),
+        },
+        metrics: args.metrics,
         ..server::Config::new(mode)
     };
     if args.inetd {
@@ -489,10 +514,23 @@ fn run_server(
 }
 
 fn run_client(args: ClientArgs, console: &Console) -> Result<()> {
+    let tls = if args.tls {
+        let options = tls::ClientOptions {
+            insecure: args.insecure,
+            ca: args.ca,
+            cert: args.cert,
+            key: args.key,
+            sni: args.sni,
+            alpn: args.alpn,
+        };
+        Some((tls::client(&options)?, tls::server_name(&options, &args.host)?))
+    } else {
+        None
+    };
     let config = client::Config {
-        addrs: net::resolve(&args.host, args.port)?,
-        connect_timeout: args.connect_timeout,
-        timeout: args.timeout,
+        proxy: args.proxy_protocol,
+        tls,
+        ..client::Config::plain(net::resolve(&args.host, args.port)?, args.connect_timeout, args.timeout)
     };
     if args.udp {
         client::run_udp(&config, &args.message, args.count, args.interval, console)

@@ -67,6 +67,8 @@ pub enum BadValue<'a> {
         max: u64,
     },
     Net(&'a str),
+    Millis(&'a str),
+    Percent(&'a str),
     NetMapped {
         text: &'a str,
         v4: String,
@@ -90,6 +92,12 @@ impl Sentences for BadValue<'_> {
             }
             BadValue::Bytes(text) => format!("'{text}' is not a byte count: write e.g. 1048576, 512K, 1G"),
             BadValue::Seconds(text) => format!("'{text}' is not a number of seconds: write e.g. 2 or 0.5"),
+            BadValue::Millis(text) => {
+                format!("'{text}' is not a number of milliseconds from 0 to 3600000: write e.g. 200 or 2.5")
+            }
+            BadValue::Percent(text) => {
+                format!("'{text}' is not a percentage from 0 to 100: write e.g. 10 or 2.5")
+            }
             BadValue::SecondsRange(text) => format!("{text} seconds is out of range: use 0 to 86400"),
             BadValue::Count { text, max } => {
                 format!("'{text}' is not a connection count: use 0 (no limit) to {max}")
@@ -118,6 +126,12 @@ impl Sentences for BadValue<'_> {
             ),
             BadValue::Bytes(text) => {
                 format!("'{text}' não é uma quantidade de bytes: escreva por exemplo 1048576, 512K, 1G")
+            }
+            BadValue::Millis(text) => {
+                format!("'{text}' não é um número de milissegundos de 0 a 3600000: escreva p. ex. 200 ou 2.5")
+            }
+            BadValue::Percent(text) => {
+                format!("'{text}' não é uma porcentagem de 0 a 100: escreva p. ex. 10 ou 2.5")
             }
             BadValue::Seconds(text) => {
                 format!("'{text}' não é um número de segundos: escreva por exemplo 2 ou 0.5")

@@ -101,6 +101,8 @@ pub struct Config {
     pub progress: bool,
     /// Set on Ctrl-C: the run ends early and reports what it measured.
     pub stop: Arc<AtomicBool>,
+    /// `--proxy-protocol`: each connection starts with this header version.
+    pub proxy: Option<crate::proxy::Version>,
 }
 
 /// Finds which of `addrs` (all the addresses a `--host` stands for, in
@@ -167,6 +169,7 @@ pub fn run(config: &Config, server: Option<(u32, Option<Mode>)>) -> Result<Repor
         hard_deadline: start + warmup + config.duration + config.timeout,
         timeout: config.timeout,
         stop: Arc::clone(&config.stop),
+        proxy: config.proxy,
     };
     let progress = config.progress.then(|| progress_bar(warmup + config.duration));
     let block = matches!(config.load, Load::Bulk(_) | Load::Stream(_)).then(worker::bulk_block);

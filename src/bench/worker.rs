@@ -30,6 +30,8 @@ pub struct Plan {
     pub timeout: Duration,
     /// Set by Ctrl-C: stop early, as if `end` had come.
     pub stop: Arc<AtomicBool>,
+    /// `--proxy-protocol`: the header each connection starts with.
+    pub proxy: Option<crate::proxy::Version>,
 }
 
 impl Plan {
@@ -75,10 +77,18 @@ async fn connect_fd(
 async fn connect(addr: SocketAddr, plan: &Plan, stats: &mut Stats) -> Option<TcpStream> {
     let started = Instant::now();
     match tokio::time::timeout_at(plan.hard_deadline, TcpStream::connect(addr)).await {
-        Ok(Ok(stream)) => {
+        Ok(Ok(mut stream)) => {
             stats.record_connect(started.elapsed());
             // Small messages must not wait for Nagle.
             let _ = stream.set_nodelay(true);
+            if let Some(version) = plan.proxy {
+                // As a balancer would: the connection's own addresses.
+                let local = stream.local_addr().unwrap_or(addr);
+                if stream.write_all(&crate::proxy::build(version, local, addr)).await.is_err() {
+                    stats.errors.connect += 1;
+                    return None;
+                }
+            }
             Some(stream)
         }
         _ => {

@@ -95,7 +95,7 @@ impl super::Lab for Lab {
         );
         let before_accept = handshake.is_some_and(|(r, _)| r.ts < accepted)
             && acked.is_some_and(|(r, _)| r.ts < accepted)
-            && accepted > Default::default();
+            && accepted > std::time::Duration::ZERO;
         let waited = echo.zip(data).map(|((er, _), (dr, _))| er.ts.saturating_sub(dr.ts)).unwrap_or_default();
         let waited_ms = ms(waited);
         let first_fin =

@@ -26,7 +26,7 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 use tokio_util::task::TaskTracker;
 
 use super::conn::{Backoff, EndReason, Ended, Shared};
-use super::{Stop, ack_fin_apart, peer_took_bytes, reset, room};
+use super::{Stop, ack_fin_apart, custom, peer_took_bytes, reset, room};
 use crate::aio;
 use crate::error::{Doing, Error, Result};
 
@@ -136,12 +136,22 @@ async fn accept_loop(listener: TcpListener, loops: &Loops) -> std::io::Result<()
             }
         };
         shared.accepted(&mut backoff);
+        // --accept-delay: a server slow to take its clients. This one
+        // waits before it is served, the next ones in the kernel's backlog.
+        let delay = shared.config.misbehave.accept_delay;
+        if !delay.is_zero() {
+            tokio::select! {
+                _ = loops.stopping.cancelled() => break,
+                () = tokio::time::sleep(delay) => {}
+            }
+        }
         let Some(guard) = shared.admit(&stream, peer) else { continue };
         let cut = loops.cut.clone();
         loops.tracker.spawn(async move {
             let _permit = permit;
             let shared = Arc::clone(guard.shared());
             let ended = match stream.into_std() {
+                Ok(socket) if shared.config.custom() => return custom::serve(socket, guard, cut).await,
                 Ok(socket) => echo(socket, &shared, &cut).await,
                 Err(error) => Ended { bytes_in: 0, bytes_out: 0, reason: EndReason::from_error(error) },
             };
@@ -313,7 +323,7 @@ async fn guarded<T>(
 /// reset to the last activity plus the limit. When it fires on time, one
 /// more check: bytes the peer acknowledged meanwhile (a slow reader that
 /// our blocked write has not seen yet) count as activity.
-struct Idle {
+pub(super) struct Idle {
     limit: Option<Duration>,
     last: Instant,
     timer: Pin<Box<Sleep>>,
@@ -322,20 +332,20 @@ struct Idle {
 }
 
 impl Idle {
-    fn new(limit: Option<Duration>) -> Idle {
+    pub(super) fn new(limit: Option<Duration>) -> Idle {
         let last = Instant::now();
         let timer = Box::pin(tokio::time::sleep_until(last + limit.unwrap_or(Duration::from_secs(86_400))));
         Idle { limit, last, timer, acked: None }
     }
 
-    fn touch(&mut self) {
+    pub(super) fn touch(&mut self) {
         if self.limit.is_some() {
             self.last = Instant::now();
         }
     }
 
     /// Resolves once nothing happened for the limit (never without one).
-    async fn expired(&mut self, socket: &TcpStream) {
+    pub(super) async fn expired(&mut self, socket: impl std::os::fd::AsFd + Copy) {
         let Some(limit) = self.limit else { return std::future::pending().await };
         loop {
             self.timer.as_mut().await;

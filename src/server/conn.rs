@@ -11,9 +11,16 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::limits::PerIp;
+use super::metrics::Metrics;
+use super::misbehave::Act;
 use super::summary::Summary;
 use super::{Config, Msg, reset};
 use crate::console::Console;
+
+/// An IPv4 client of a dual-stack socket as a.b.c.d rather than ::ffff:a.b.c.d.
+fn canonical(peer: SocketAddr) -> SocketAddr {
+    SocketAddr::new(peer.ip().to_canonical(), peer.port())
+}
 
 /// Why a connection ended: the `reason` of its log line.
 #[derive(Debug)]
@@ -31,6 +38,10 @@ pub enum EndReason {
     Limit,
     /// Still open when the shutdown grace was over: reset.
     Shutdown,
+    /// `--close-after` / `--reset-after`: ended on purpose.
+    Planned(Act),
+    /// The TLS handshake failed (not TLS, an untrusted certificate, ...).
+    Tls(String),
     /// Any other I/O error.
     Error(io::Error),
 }
@@ -45,6 +56,8 @@ pub enum EndKind {
     Limit,
     Shutdown,
     Error,
+    Planned,
+    Tls,
 }
 
 impl EndReason {
@@ -75,6 +88,8 @@ impl EndReason {
             EndReason::Limit => Some(EndKind::Limit),
             EndReason::Shutdown => Some(EndKind::Shutdown),
             EndReason::Error(_) => Some(EndKind::Error),
+            EndReason::Planned(_) => Some(EndKind::Planned),
+            EndReason::Tls(_) => Some(EndKind::Tls),
         }
     }
 
@@ -88,6 +103,10 @@ impl EndReason {
             EndReason::Limit => "limit",
             EndReason::Shutdown => "shutdown",
             EndReason::Error(_) => "error",
+            EndReason::Planned(Act::Close) => "close_after",
+            EndReason::Planned(Act::Reset) => "reset_after",
+            EndReason::Planned(Act::Stall) => "stall_after",
+            EndReason::Tls(_) => "tls_handshake",
         }
     }
 }
@@ -110,6 +129,8 @@ pub enum Refusal {
     /// `--mode threads` could not start a thread for it (out of threads,
     /// `ulimit -u`, or of memory).
     NoThread,
+    /// `--proxy-protocol`: no valid header came first.
+    ProxyHeader,
 }
 
 impl Refusal {
@@ -119,6 +140,7 @@ impl Refusal {
             Refusal::NotAllowed => "not_allowed",
             Refusal::PerIpLimit => "per_ip_limit",
             Refusal::NoThread => "no_thread",
+            Refusal::ProxyHeader => "proxy_header",
         }
     }
 }
@@ -130,6 +152,8 @@ pub(super) struct Shared {
     pub active: Active,
     /// Floods of events, told once a second.
     pub summary: Summary,
+    /// The counters of `--metrics`.
+    pub metrics: Arc<Metrics>,
     per_ip: PerIp,
     /// Blocking modes: a handle on each open socket, so that the signal
     /// thread can cut them off when the grace is over.
@@ -150,7 +174,9 @@ pub(super) struct ConnGuard {
     /// The client, with an IPv4 client of a dual-stack socket shown as
     /// a.b.c.d rather than ::ffff:a.b.c.d.
     pub peer: SocketAddr,
-    ip: IpAddr,
+    /// The address counted against `--max-conns-per-ip` (none yet while a
+    /// PROXY header is awaited).
+    ip: Option<IpAddr>,
     started: Instant,
     registered: Option<u64>,
 }
@@ -162,6 +188,7 @@ impl Shared {
             config,
             active: Active::default(),
             summary: Summary::default(),
+            metrics: Arc::default(),
             per_ip: PerIp::default(),
             open: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(0),
@@ -173,31 +200,49 @@ impl Shared {
     /// Lets a just-accepted connection in, or refuses it: reset at once
     /// (RST), which tells the client, and told (at most once a second in
     /// full, the rest counted).
+    ///
+    /// With `--proxy-protocol` the client is the one its header names: the
+    /// connection only counts as open here, and is let in or refused once
+    /// the header is read ([`ConnGuard::readdress`]).
     pub(super) fn admit(self: &Arc<Self>, socket: impl AsFd, peer: SocketAddr) -> Option<ConnGuard> {
-        let ip = peer.ip().to_canonical();
-        let peer = SocketAddr::new(ip, peer.port());
-        let refusal = if !self.config.limits.admits(ip) {
-            Some(Refusal::NotAllowed)
-        } else if !self.per_ip.try_enter(ip, self.config.limits.max_conns_per_ip) {
-            Some(Refusal::PerIpLimit)
-        } else {
-            None
-        };
-        if let Some(refusal) = refusal {
-            reset(&socket);
-            self.summary.refused(&self.console, peer, refusal);
-            return None;
+        let peer = canonical(peer);
+        let ip = if self.config.proxy.is_some() { None } else { Some(self.let_in(&socket, peer)?) };
+        if ip.is_some() {
+            self.console.say(&Msg::Connected { peer, via: None });
+            tracing::debug!(peer = %peer, "connection opened");
         }
-        self.console.say(&Msg::Connected { peer });
-        tracing::debug!(peer = %peer, "connection opened");
         self.active.enter();
+        self.metrics.opened();
         Some(ConnGuard { shared: Arc::clone(self), peer, ip, started: Instant::now(), registered: None })
+    }
+
+    /// `--allow`, `--deny` and `--max-conns-per-ip` for a client at `peer`:
+    /// its address, counted, or a refusal (told, and the socket reset).
+    fn let_in(&self, socket: impl AsFd, peer: SocketAddr) -> Option<IpAddr> {
+        let ip = peer.ip();
+        let refusal = if !self.config.limits.admits(ip) {
+            Refusal::NotAllowed
+        } else if !self.per_ip.try_enter(ip, self.config.limits.max_conns_per_ip) {
+            Refusal::PerIpLimit
+        } else {
+            return Some(ip);
+        };
+        reset(&socket);
+        self.refuse(peer, refusal, None);
+        None
+    }
+
+    /// Tells and counts a refusal.
+    pub(super) fn refuse(&self, peer: SocketAddr, refusal: Refusal, detail: Option<&str>) {
+        self.metrics.refused(refusal.name());
+        self.summary.refused_for(&self.console, peer, refusal, detail);
     }
 
     /// An `accept` error: none of them may stop the server. Returns how long
     /// to pause, at most, before the next `accept` (zero for harmless ones);
     /// a connection that closes ends the pause early (see [`Backoff`]).
     pub(super) fn accept_failed(&self, error: &io::Error, backoff: &mut Backoff) -> Duration {
+        self.metrics.accept_failed();
         match error.kind() {
             // A client gave up between its handshake and our accept(), or a
             // signal interrupted the call: nothing to wait for.
@@ -248,6 +293,7 @@ impl Shared {
 
     /// Ctrl-C / SIGTERM / SIGHUP: tells that the server stops accepting.
     pub(super) fn tell_stopping(&self, open: usize) {
+        self.metrics.stopping();
         let grace = self.config.grace;
         self.console.note(&Msg::ShuttingDown { open, grace });
         tracing::info!(open, grace_s = grace.as_secs_f64(), "stopping");
@@ -278,6 +324,7 @@ impl ConnGuard {
     pub(super) fn finish(mut self, ended: Ended) {
         let (peer, duration, shared) = (self.peer, self.started.elapsed(), Arc::clone(&self.shared));
         let reason = if self.was_cut() { EndReason::Shutdown } else { ended.reason };
+        shared.metrics.ended(reason.name(), ended.bytes_in, ended.bytes_out);
         // The socket closes now (the registry held its last handle)...
         self.unregister();
         if !matches!(reason, EndReason::Fin) {
@@ -314,6 +361,23 @@ impl ConnGuard {
         self.registered = Some(id);
     }
 
+    /// `--proxy-protocol`: the header named the client (`Some`), or the
+    /// connection speaks for itself (`None`: no header where one is
+    /// optional, a LOCAL health check). Applies `--allow`, `--deny` and
+    /// `--max-conns-per-ip` to that client; `false` if it is refused (the
+    /// socket is then reset, and the refusal told).
+    pub(super) fn readdress(&mut self, socket: impl AsFd, client: Option<SocketAddr>) -> bool {
+        let via = self.peer;
+        let peer = client.map_or(via, canonical);
+        let Some(ip) = self.shared.let_in(&socket, peer) else { return false };
+        self.ip = Some(ip);
+        self.peer = peer;
+        let via = client.is_some().then_some(via);
+        self.shared.console.say(&Msg::Connected { peer, via });
+        tracing::debug!(peer = %peer, via = ?via, "connection opened");
+        true
+    }
+
     pub(super) fn shared(&self) -> &Arc<Shared> {
         &self.shared
     }
@@ -326,7 +390,10 @@ impl ConnGuard {
 impl Drop for ConnGuard {
     fn drop(&mut self) {
         self.unregister();
-        self.shared.per_ip.leave(self.ip);
+        if let Some(ip) = self.ip {
+            self.shared.per_ip.leave(ip);
+        }
+        self.shared.metrics.closed();
         self.shared.active.leave();
     }
 }

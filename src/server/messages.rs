@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use super::Mode;
 use super::conn::{EndKind, EndReason, Refusal};
+use super::misbehave::Act;
 use super::udp::Unanswered;
 use crate::i18n::{Lang, Sentences, Text, plural};
 
@@ -23,8 +24,17 @@ pub enum Msg<'a> {
     /// On stderr: where the server listens (tells the port when `--port 0`).
     /// `mode`: `None` for the UDP echo.
     Listening { addr: SocketAddr, mode: Option<Mode> },
-    /// A client's connection was accepted.
-    Connected { peer: SocketAddr },
+    /// A client's connection was accepted (`via`: the balancer that
+    /// forwarded it, from a PROXY protocol header).
+    Connected { peer: SocketAddr, via: Option<SocketAddr> },
+    /// At start: misbehaving on purpose, as these options ask.
+    Misbehaving { options: &'a [String] },
+    /// After a client's TLS handshake: what it settled.
+    TlsNegotiated { negotiated: &'a crate::tls::Negotiated },
+    /// At start: where `--metrics` answers.
+    MetricsAt { addr: SocketAddr },
+    /// At start: the self-signed certificate made for `--tls`.
+    SelfSigned { fingerprint: &'a str },
     /// That client's connection has closed.
     Closed,
     /// A connection that ended for a reason other than the client's close.
@@ -42,8 +52,9 @@ pub enum Msg<'a> {
     Stopped { finished: usize, cut: usize },
     /// `--max-conns` reached: new clients wait in the backlog.
     MaxConnsReached { max: usize },
-    /// A connection turned away right after accept.
-    Refused { peer: SocketAddr, refusal: Refusal },
+    /// A connection turned away right after accept (`detail`: what was
+    /// wrong with its PROXY header).
+    Refused { peer: SocketAddr, refusal: Refusal, detail: Option<&'a str> },
     /// More refusals in the last second, by reason, after the one told in full.
     RefusedMore { counts: &'a [(Refusal, u64)] },
     /// Connections that ended other than by the client's FIN in the last
@@ -61,7 +72,16 @@ impl Sentences for Msg<'_> {
         match self {
             Msg::Waiting => "Waiting for a client connection ...".into(),
             Msg::Listening { addr, mode } => format!("listening on {addr} (mode {})", mode_name(*mode)),
-            Msg::Connected { peer } => format!("Connected to {peer}"),
+            Msg::Connected { peer, via: None } => format!("Connected to {peer}"),
+            Msg::Connected { peer, via: Some(via) } => format!("Connected to {peer} (via {via})"),
+            Msg::TlsNegotiated { negotiated } => format!("TLS: {negotiated}"),
+            Msg::MetricsAt { addr } => format!("metrics on http://{addr}/metrics (health: /healthz)"),
+            Msg::Misbehaving { options } => {
+                format!("misbehaving on purpose, for testing clients: {}", options.join(", "))
+            }
+            Msg::SelfSigned { fingerprint } => format!(
+                "TLS with a self-signed certificate for localhost made at start; SHA-256 fingerprint {fingerprint}"
+            ),
             Msg::Closed => "Connection closed :)".into(),
             Msg::ConnectionEnded { peer, reason } => match reason {
                 EndReason::Fin => format!("closed {peer}: the client closed its side"),
@@ -73,6 +93,9 @@ impl Sentences for Msg<'_> {
                     format!("closed {peer}: the client stopped answering keepalive probes (vanished)")
                 }
                 EndReason::Limit => format!("closed {peer}: --max-bytes reached"),
+                EndReason::Planned(act @ Act::Reset) => format!("reset {peer} on purpose ({})", act.flag()),
+                EndReason::Planned(act) => format!("closed {peer} on purpose ({})", act.flag()),
+                EndReason::Tls(problem) => format!("closed {peer}: the TLS handshake failed: {problem}"),
                 EndReason::Shutdown => {
                     format!("reset {peer}: still open when the shutdown grace was over")
                 }
@@ -104,10 +127,13 @@ impl Sentences for Msg<'_> {
             Msg::MaxConnsReached { max } => format!(
                 "--max-conns reached ({max} open): new clients wait in the kernel's backlog until one closes"
             ),
-            Msg::Refused { peer, refusal } => match refusal {
+            Msg::Refused { peer, refusal, detail } => match refusal {
                 Refusal::NotAllowed => format!("refused {peer}: not allowed by --allow / --deny"),
                 Refusal::PerIpLimit => {
                     format!("refused {peer}: --max-conns-per-ip reached for {}", peer.ip())
+                }
+                Refusal::ProxyHeader => {
+                    format!("refused {peer}: no valid PROXY protocol header ({})", detail.unwrap_or("?"))
                 }
                 Refusal::NoThread => format!(
                     "refused {peer}: no thread could be started for it (out of threads: see ulimit -u, \
@@ -122,6 +148,7 @@ impl Sentences for Msg<'_> {
                         Refusal::NotAllowed => format!("{n} not allowed by --allow / --deny"),
                         Refusal::PerIpLimit => format!("{n} over --max-conns-per-ip"),
                         Refusal::NoThread => format!("{n} without a thread (out of threads)"),
+                        Refusal::ProxyHeader => format!("{n} without a valid PROXY header"),
                     })
                     .collect();
                 format!(
@@ -163,7 +190,16 @@ impl Sentences for Msg<'_> {
         match self {
             Msg::Waiting => "Aguardando conexão de um cliente ...".into(),
             Msg::Listening { addr, mode } => format!("escutando em {addr} (modo {})", mode_name(*mode)),
-            Msg::Connected { peer } => format!("Conectado em {peer}"),
+            Msg::Connected { peer, via: None } => format!("Conectado em {peer}"),
+            Msg::Connected { peer, via: Some(via) } => format!("Conectado em {peer} (via {via})"),
+            Msg::TlsNegotiated { negotiated } => format!("TLS: {negotiated}"),
+            Msg::MetricsAt { addr } => format!("métricas em http://{addr}/metrics (saúde: /healthz)"),
+            Msg::Misbehaving { options } => {
+                format!("comportando-se mal de propósito, para testar clientes: {}", options.join(", "))
+            }
+            Msg::SelfSigned { fingerprint } => format!(
+                "TLS com um certificado autoassinado para localhost feito na partida; impressão digital SHA-256 {fingerprint}"
+            ),
             Msg::Closed => "Conexão fechada :)".into(),
             Msg::ConnectionEnded { peer, reason } => match reason {
                 EndReason::Fin => format!("{peer} fechado: o cliente fechou o seu lado"),
@@ -175,6 +211,11 @@ impl Sentences for Msg<'_> {
                     format!("{peer} fechado: o cliente deixou de responder às sondas de keepalive (sumiu)")
                 }
                 EndReason::Limit => format!("{peer} fechado: --max-bytes atingido"),
+                EndReason::Planned(act @ Act::Reset) => {
+                    format!("{peer} reiniciado (RST) de propósito ({})", act.flag())
+                }
+                EndReason::Planned(act) => format!("{peer} fechado de propósito ({})", act.flag()),
+                EndReason::Tls(problem) => format!("{peer} fechado: o handshake TLS falhou: {problem}"),
                 EndReason::Shutdown => {
                     format!("{peer} reiniciado (RST): ainda aberto ao fim do prazo de encerramento")
                 }
@@ -207,10 +248,16 @@ impl Sentences for Msg<'_> {
             Msg::MaxConnsReached { max } => format!(
                 "--max-conns atingido ({max} abertas): novos clientes esperam no backlog do kernel até uma fechar"
             ),
-            Msg::Refused { peer, refusal } => match refusal {
+            Msg::Refused { peer, refusal, detail } => match refusal {
                 Refusal::NotAllowed => format!("{peer} recusado: não permitido por --allow / --deny"),
                 Refusal::PerIpLimit => {
                     format!("{peer} recusado: --max-conns-per-ip atingido para {}", peer.ip())
+                }
+                Refusal::ProxyHeader => {
+                    format!(
+                        "{peer} recusado: sem cabeçalho PROXY protocol válido ({})",
+                        detail.unwrap_or("?")
+                    )
                 }
                 Refusal::NoThread => format!(
                     "{peer} recusado: nenhuma thread pôde ser criada para ele (sem threads: veja ulimit -u, \
@@ -225,6 +272,7 @@ impl Sentences for Msg<'_> {
                         Refusal::NotAllowed => format!("{n} não permitida(s) por --allow / --deny"),
                         Refusal::PerIpLimit => format!("{n} acima de --max-conns-per-ip"),
                         Refusal::NoThread => format!("{n} sem thread (sem threads)"),
+                        Refusal::ProxyHeader => format!("{n} sem cabeçalho PROXY válido"),
                     })
                     .collect();
                 format!(
@@ -277,6 +325,8 @@ fn ended_en(kind: EndKind) -> &'static str {
         EndKind::Limit => "at --max-bytes",
         EndKind::Shutdown => "cut at the end of the grace",
         EndKind::Error => "by an error",
+        EndKind::Planned => "on purpose (--close-after, --reset-after)",
+        EndKind::Tls => "in a failed TLS handshake",
     }
 }
 
@@ -288,6 +338,8 @@ fn ended_pt(kind: EndKind) -> &'static str {
         EndKind::Limit => "em --max-bytes",
         EndKind::Shutdown => "cortadas no fim da carência",
         EndKind::Error => "por um erro",
+        EndKind::Planned => "de propósito (--close-after, --reset-after)",
+        EndKind::Tls => "num handshake TLS que falhou",
     }
 }
 
@@ -302,6 +354,8 @@ fn unanswered_en(why: Unanswered) -> &'static str {
         Unanswered::NetworkRate => "from a network (/24, /64) over its share of --udp-rate",
         Unanswered::NewSourceRate => "from new sources over their share of --udp-rate",
         Unanswered::GlobalRate => "over --udp-rate",
+        Unanswered::Dropped => "dropped on purpose (--drop-percent)",
+        Unanswered::ProxyHeader => "without a valid PROXY protocol header",
     }
 }
 
@@ -316,6 +370,8 @@ fn unanswered_pt(why: Unanswered) -> &'static str {
         Unanswered::NetworkRate => "de uma rede (/24, /64) acima da sua parte de --udp-rate",
         Unanswered::NewSourceRate => "de origens novas acima da sua parte de --udp-rate",
         Unanswered::GlobalRate => "acima de --udp-rate",
+        Unanswered::Dropped => "descartados de propósito (--drop-percent)",
+        Unanswered::ProxyHeader => "sem cabeçalho PROXY protocol válido",
     }
 }
 
@@ -330,8 +386,8 @@ mod tests {
         assert_eq!(Msg::Waiting.text(Lang::En), "Waiting for a client connection ...");
         assert_eq!(Msg::Closed.text(Lang::En), "Connection closed :)");
         let peer: SocketAddr = "127.0.0.1:49595".parse().unwrap();
-        assert_eq!(Msg::Connected { peer }.text(Lang::Pt), "Conectado em 127.0.0.1:49595");
-        assert_eq!(Msg::Connected { peer }.text(Lang::En), "Connected to 127.0.0.1:49595");
+        assert_eq!(Msg::Connected { peer, via: None }.text(Lang::Pt), "Conectado em 127.0.0.1:49595");
+        assert_eq!(Msg::Connected { peer, via: None }.text(Lang::En), "Connected to 127.0.0.1:49595");
     }
 
     #[test]

@@ -17,9 +17,12 @@
 pub mod activation;
 mod async_tokio;
 mod conn;
+mod custom;
 pub mod inetd;
 pub mod limits;
 mod messages;
+mod metrics;
+pub mod misbehave;
 mod single;
 mod summary;
 mod threads;
@@ -97,6 +100,23 @@ pub struct Config {
     /// The listening socket came from systemd: a stop must not shut it
     /// down (systemd keeps it for the next start).
     pub inherited: bool,
+    /// `--proxy-protocol`: a balancer's header comes first.
+    pub proxy: Option<ProxyMode>,
+    /// `--tls`: the handshake's settings.
+    pub tls: Option<crate::tls::Server>,
+    /// `--delay`, `--close-after`, ...: what to do wrong on purpose.
+    pub misbehave: misbehave::Misbehaviour,
+    /// `--metrics ADDR`: where to answer Prometheus.
+    pub metrics: Option<SocketAddr>,
+}
+
+/// `--proxy-protocol`: whether every connection must start with a header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProxyMode {
+    /// Read a header if one comes; a connection without one is a client's own.
+    Optional,
+    /// Refuse (reset) a connection that does not start with a valid header.
+    Required,
 }
 
 impl Config {
@@ -113,7 +133,17 @@ impl Config {
             limits: Limits::default(),
             udp: udp::Guard::default(),
             inherited: false,
+            proxy: None,
+            tls: None,
+            misbehave: misbehave::Misbehaviour::default(),
+            metrics: None,
         }
+    }
+
+    /// Whether connections take the [`custom`] echo loop (PROXY header,
+    /// TLS, misbehaviour) instead of their mode's plain one.
+    fn custom(&self) -> bool {
+        self.proxy.is_some() || self.tls.is_some() || self.misbehave.on_tcp()
     }
 }
 
@@ -211,6 +241,20 @@ pub fn serve_both(
             shared.console.note(&Msg::Listening { addr, mode });
             tracing::info!(addr = %addr, mode = mode.map_or("udp", Mode::name), "listening");
         }
+    }
+    let told = config.misbehave.describe();
+    if !told.is_empty() {
+        shared.console.note(&Msg::Misbehaving { options: &told });
+        tracing::info!(options = %told.join(", "), "misbehaving on purpose");
+    }
+    if let Some(fingerprint) = config.tls.as_ref().and_then(|tls| tls.self_signed.as_deref()) {
+        shared.console.note(&Msg::SelfSigned { fingerprint });
+        tracing::info!(sha256 = fingerprint, "tls: self-signed certificate");
+    }
+    if let Some(addr) = config.metrics {
+        let addr = metrics::serve(addr, Arc::clone(&shared.metrics))?;
+        shared.console.note(&Msg::MetricsAt { addr });
+        tracing::info!(addr = %addr, "metrics");
     }
     let ticker = Ticker::start(&shared).map_err(setup)?;
     activation::ready();

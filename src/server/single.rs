@@ -50,6 +50,13 @@ pub(super) fn accept(
             Ok(_) if stop.requested() => return None,
             Ok(accepted) => {
                 shared.accepted(backoff);
+                // --accept-delay: a server slow to take its clients. This
+                // one waits before serving it, and the next ones wait in
+                // the kernel's backlog meanwhile (their handshakes done).
+                let delay = shared.config.misbehave.accept_delay;
+                if !delay.is_zero() {
+                    std::thread::sleep(delay);
+                }
                 return Some(accepted);
             }
             // The signal thread shut the listening socket down to wake us.
@@ -68,6 +75,10 @@ pub(super) fn accept(
 /// (TCP_NODELAY and keepalive came with it: accepted sockets inherit the
 /// listening socket's options.)
 pub(super) fn handle(stream: TcpStream, mut guard: ConnGuard, buf: &mut [u8]) {
+    if guard.shared().config.custom() {
+        // A PROXY header, TLS or misbehaviour: the loop that does them.
+        return super::custom::serve_blocking(stream, guard);
+    }
     let limits = &guard.shared().config.limits;
     let (idle, max_bytes) = (limits.idle_timeout, limits.max_bytes);
     // The idle timeout: a recv() or send() that waits longer than this

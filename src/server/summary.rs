@@ -59,8 +59,19 @@ impl Summary {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// A connection turned away right after `accept`.
-    pub(crate) fn refused(&self, console: &Console, peer: SocketAddr, refusal: Refusal) {
+    /// A connection turned away right after `accept` (`detail`: what was
+    /// wrong with its PROXY header).
+    pub(crate) fn refused_for(
+        &self,
+        console: &Console,
+        peer: SocketAddr,
+        refusal: Refusal,
+        detail: Option<&str>,
+    ) {
+        if let Some(detail) = detail {
+            // Always in the log, even when the console only counts it.
+            tracing::debug!(peer = %peer, reason = refusal.name(), detail, "refusal detail");
+        }
         let mut state = self.state();
         if state.refusing {
             *state.refused.entry(refusal).or_default() += 1;
@@ -68,7 +79,7 @@ impl Summary {
         }
         state.refusing = true;
         drop(state);
-        console.note(&Msg::Refused { peer, refusal });
+        console.note(&Msg::Refused { peer, refusal, detail });
         tracing::info!(peer = %peer, reason = refusal.name(), "connection refused");
     }
 
@@ -147,6 +158,7 @@ impl Summary {
                 not_allowed = count(Refusal::NotAllowed),
                 per_ip_limit = count(Refusal::PerIpLimit),
                 no_thread = count(Refusal::NoThread),
+                proxy_header = count(Refusal::ProxyHeader),
                 "connections refused in the last second"
             );
         }
@@ -191,13 +203,13 @@ mod tests {
         let summary = Summary::default();
         let peer: SocketAddr = "127.0.0.3:40000".parse().unwrap();
         for _ in 0..1000 {
-            summary.refused(&console, peer, Refusal::NotAllowed);
+            summary.refused_for(&console, peer, Refusal::NotAllowed, None);
         }
-        summary.refused(&console, peer, Refusal::PerIpLimit);
+        summary.refused_for(&console, peer, Refusal::PerIpLimit, None);
         assert_eq!(err.text(), "eco: refused 127.0.0.3:40000: not allowed by --allow / --deny\n");
         summary.tick(&console);
         summary.tick(&console);
-        summary.refused(&console, peer, Refusal::PerIpLimit);
+        summary.refused_for(&console, peer, Refusal::PerIpLimit, None);
         assert_eq!(
             err.text(),
             "eco: refused 127.0.0.3:40000: not allowed by --allow / --deny\n\

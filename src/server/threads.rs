@@ -52,7 +52,7 @@ pub(super) fn serve(listener: TcpListener, shared: &Arc<Shared>, stop: &Stop) ->
             // closed that client's socket; the server goes on for the
             // others, and says so as it says other refusals (once, then
             // counted).
-            shared.summary.refused(&shared.console, peer, Refusal::NoThread);
+            shared.refuse(peer, Refusal::NoThread, None);
         }
     }
     // Stopped by a signal: the signal thread gives open connections the

@@ -122,6 +122,10 @@ pub enum Unanswered {
     NewSourceRate,
     /// The server as a whole is over its rate.
     GlobalRate,
+    /// `--drop-percent`: left unanswered on purpose.
+    Dropped,
+    /// `--proxy-protocol required`, and the datagram has no valid header.
+    ProxyHeader,
 }
 
 impl Unanswered {
@@ -137,6 +141,8 @@ impl Unanswered {
             Unanswered::NetworkRate => "network_rate",
             Unanswered::NewSourceRate => "new_source_rate",
             Unanswered::GlobalRate => "global_rate",
+            Unanswered::Dropped => "drop_percent",
+            Unanswered::ProxyHeader => "proxy_header",
         }
     }
 }
@@ -338,29 +344,52 @@ pub(super) fn serve(socket: &UdpSocket, shared: &Shared, stop: &CancellationToke
             break;
         }
         match received {
-            // --allow / --deny first: they hold for datagrams as for connections.
-            Ok((_, src)) if !shared.config.limits.admits(src.ip()) => {
-                shared.summary.unanswered(Unanswered::NotAllowed);
-                tracing::debug!(peer = %src, reason = Unanswered::NotAllowed.name(), "udp datagram dropped");
-            }
-            Ok((n, src)) => match state.check(src, &buf[..n], Instant::now()) {
-                // sendto(): the same bytes, in one datagram, to the source.
-                Ok(()) => {
-                    if let Err(error) = socket.send_to(&buf[..n], src) {
-                        tracing::debug!(peer = %src, error = %error, "udp send failed");
-                    }
-                }
-                Err(why) => {
-                    shared.summary.unanswered(why);
-                    tracing::debug!(peer = %src, reason = why.name(), "udp datagram dropped");
-                }
-            },
+            Ok((n, from)) => answer(socket, shared, &mut state, &buf[..n], from),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             // ICMP errors from earlier answers (port unreachable) surface
             // here on Linux; they concern a past datagram, not this socket.
             Err(e) => tracing::debug!(error = %e, "udp receive error"),
         }
     }
+}
+
+/// Answers one datagram of `n` bytes from `from`, or counts why not.
+///
+/// With `--proxy-protocol`, a v2 header before the payload names the
+/// original client: the guard and `--allow` / `--deny` apply to it, the
+/// header is not echoed, and the answer goes to the proxy that sent it.
+fn answer(socket: &UdpSocket, shared: &Shared, state: &mut GuardState, datagram: &[u8], from: SocketAddr) {
+    let (client, payload) = match shared.config.proxy {
+        None => (from, datagram),
+        Some(mode) => match crate::proxy::scan(datagram) {
+            crate::proxy::Scan::Header { len, header } => {
+                (header.addresses.map_or(from, |(source, _)| source), &datagram[len..])
+            }
+            crate::proxy::Scan::Absent if mode == super::ProxyMode::Optional => (from, datagram),
+            _ => return unanswered(shared, from, Unanswered::ProxyHeader),
+        },
+    };
+    // --allow / --deny first: they hold for datagrams as for connections.
+    if !shared.config.limits.admits(client.ip()) {
+        return unanswered(shared, client, Unanswered::NotAllowed);
+    }
+    if let Err(why) = state.check(client, payload, Instant::now()) {
+        return unanswered(shared, client, why);
+    }
+    if shared.config.misbehave.drop_datagram() {
+        return unanswered(shared, client, Unanswered::Dropped);
+    }
+    // sendto(): the same bytes, in one datagram, to the source.
+    match socket.send_to(payload, from) {
+        Ok(_) => shared.metrics.udp(None),
+        Err(error) => tracing::debug!(peer = %from, error = %error, "udp send failed"),
+    }
+}
+
+fn unanswered(shared: &Shared, peer: SocketAddr, why: Unanswered) {
+    shared.summary.unanswered(why);
+    shared.metrics.udp(Some(why.name()));
+    tracing::debug!(peer = %peer, reason = why.name(), "udp datagram dropped");
 }
 
 #[cfg(test)]

@@ -122,11 +122,7 @@ fn exchange(
     events: &mut Vec<(Duration, AppEvent)>,
     info: &mut Option<TcpInfo>,
 ) -> Result<()> {
-    let config = client::Config {
-        addrs: vec![addr],
-        connect_timeout: Duration::from_secs(5),
-        timeout: Duration::from_secs(10),
-    };
+    let config = client::Config::plain(vec![addr], Duration::from_secs(5), Duration::from_secs(10));
     events.push((now(), AppEvent::ConnectCalled));
     let mut stream = client::connect(&config)?;
     events.push((now(), AppEvent::ConnectReturned));

@@ -10,6 +10,7 @@ mod golden;
 mod hardening;
 mod labs;
 mod labs_b;
+mod operators;
 mod pictures;
 mod reliability;
 mod run;
