@@ -321,13 +321,13 @@ pub struct ClientArgs {
 
     /// Pipe mode: stream standard input to the server and the echo to standard
     /// output (binary-safe); half-close after stdin's end, exit after the server's.
-    #[arg(long, conflicts_with = "message")]
+    #[arg(long, conflicts_with_all = ["message", "tls"])]
     pub stdin: bool,
 
     /// Use UDP: the message goes as one datagram (up to 65507 bytes) and
     /// the echo must come back as one. With --count, a missing answer is
     /// counted as lost.
-    #[arg(long, conflicts_with = "stdin")]
+    #[arg(long, conflicts_with_all = ["stdin", "tls"])]
     pub udp: bool,
 
     /// Seconds to wait for the connection to be established. 0: no limit
@@ -346,10 +346,17 @@ pub struct ClientArgs {
     #[arg(long, value_enum, value_name = "VERSION", conflicts_with = "udp")]
     pub proxy_protocol: Option<crate::proxy::Version>,
 
+    #[command(flatten)]
+    pub tls: TlsClientArgs,
+}
+
+/// The TLS options of `eco client` and `eco bench`.
+#[derive(Debug, Args)]
+pub struct TlsClientArgs {
     /// Speak TLS (after the PROXY header, if any). Prints what was
     /// negotiated on stderr.
-    #[arg(long, conflicts_with_all = ["udp", "stdin"], help_heading = "TLS")]
-    pub tls: bool,
+    #[arg(id = "tls", long = "tls", help_heading = "TLS")]
+    pub on: bool,
 
     /// Accept any server certificate (a self-signed test server).
     #[arg(long, requires = "tls", conflicts_with = "ca", help_heading = "TLS")]
@@ -401,6 +408,12 @@ pub struct TraceArgs {
     /// otherwise lets that ACK ride on the server's FIN (10 frames).
     #[arg(long)]
     pub ack_fin_apart: bool,
+
+    /// Echo over TLS (a self-signed server, a client that accepts it): the
+    /// TLS records are named as Wireshark names them (Client Hello, ...),
+    /// and TLS's handshake is a phase of its own.
+    #[arg(long, conflicts_with_all = ["read", "run", "attach"])]
+    pub tls: bool,
 
     /// Also write the captured packets to FILE (pcap, opens in Wireshark).
     #[arg(long, value_name = "FILE")]
@@ -487,7 +500,7 @@ pub struct BenchArgs {
 
     /// Stream BYTES through each connection (writer and reader at once,
     /// every byte checked) and report GiB/s. Suffixes K, M, G (binary).
-    #[arg(long, value_name = "BYTES", value_parser = parse_bytes, conflicts_with_all = ["connect_rate", "udp"])]
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes, conflicts_with_all = ["connect_rate", "udp", "tls"])]
     pub bulk: Option<u64>,
 
     /// Rounds of BYTES on each connection, written in --size writes
@@ -496,7 +509,7 @@ pub struct BenchArgs {
     /// latency. A server that waits for more bytes, or a FIN, before
     /// sending what it has stalls here. Suffixes K, M, G (binary).
     #[arg(long, value_name = "BYTES", value_parser = parse_bytes,
-          conflicts_with_all = ["rate", "bulk", "connect_rate", "udp"])]
+          conflicts_with_all = ["rate", "bulk", "connect_rate", "udp", "tls"])]
     pub stream: Option<u64>,
 
     /// Connect, send one message, close; again and again: connections/s
@@ -505,7 +518,7 @@ pub struct BenchArgs {
     pub connect_rate: bool,
 
     /// Ping-pong with UDP datagrams (a missing echo counts as lost).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "tls")]
     pub udp: bool,
 
     /// Start an `eco server` of this mode on a free port and bench it
@@ -537,6 +550,8 @@ pub struct BenchArgs {
     /// load a balancer, or an `eco server --proxy-protocol`).
     #[arg(long, value_enum, value_name = "VERSION", conflicts_with = "udp")]
     pub proxy_protocol: Option<crate::proxy::Version>,
+    #[command(flatten)]
+    pub tls: TlsClientArgs,
 }
 
 /// A TCP or UDP port, 1 to 65535.

@@ -267,7 +267,7 @@ pub fn help(name: &str, id: &str) -> Option<&'static str> {
             "TLS mútuo: pede a cada cliente um certificado assinado por uma CA de ARQUIVO (PEM) e recusa o \
              handshake sem um"
         }
-        ("server" | "client", "alpn") => {
+        ("server" | "client" | "bench", "alpn") => {
             "Protocolos ALPN a oferecer, em ordem de preferência (repita ou separe com vírgulas)"
         }
         ("server", "delay") => "Espera MS milissegundos antes de ecoar os bytes de cada leitura",
@@ -292,16 +292,22 @@ pub fn help(name: &str, id: &str) -> Option<&'static str> {
             "Envia antes um cabeçalho PROXY protocol com este cliente (para testar um balanceador, ou um \
              `eco server --proxy-protocol`)"
         }
-        ("client", "tls") => {
+        ("client" | "bench", "tls") => {
             "Fala TLS (depois do cabeçalho PROXY, se houver). Mostra no stderr o que foi negociado"
         }
-        ("client", "insecure") => {
+        ("client" | "bench", "insecure") => {
             "Aceita qualquer certificado do servidor (um servidor de teste autoassinado)"
         }
-        ("client", "ca") => "Confia nos certificados de CA de ARQUIVO (PEM) em vez dos do sistema",
-        ("client", "cert") => "O nosso certificado (PEM), para um servidor que pede um (TLS mútuo)",
-        ("client", "key") => "A nossa chave privada (PEM), com --cert",
-        ("client", "sni") => "O nome do servidor a enviar (SNI) e a conferir no certificado [padrão: --host]",
+        ("client" | "bench", "ca") => "Confia nos certificados de CA de ARQUIVO (PEM) em vez dos do sistema",
+        ("client" | "bench", "cert") => "O nosso certificado (PEM), para um servidor que pede um (TLS mútuo)",
+        ("client" | "bench", "key") => "A nossa chave privada (PEM), com --cert",
+        ("client" | "bench", "sni") => {
+            "O nome do servidor a enviar (SNI) e a conferir no certificado [padrão: --host]"
+        }
+        ("trace", "tls") => {
+            "Eco por TLS (um servidor autoassinado, um cliente que o aceita): os registros TLS recebem os \
+             nomes que o Wireshark dá (Client Hello, ...), e o handshake do TLS é uma fase própria"
+        }
         ("bench", "proxy_protocol") => {
             "Começa cada conexão com um cabeçalho PROXY protocol que a nomeia (para pôr carga num \
              balanceador, ou num `eco server --proxy-protocol`)"

@@ -124,12 +124,18 @@ impl Write for Link {
 }
 
 impl Link {
-    /// Closes our side in order: TLS's close_notify first, then the FIN
-    /// (when the link is dropped).
+    /// Closes our side in order: TLS's close_notify first, then the FIN.
+    /// With TLS the server answers with its own close_notify: that is read
+    /// (for a second at most) before the socket closes, else our kernel
+    /// would answer it with a reset.
     pub fn close(mut self) {
         if let Inner::Tls(tls) = &mut self.inner {
             tls.conn.send_close_notify();
             let _ = tls.conn.complete_io(&mut tls.sock);
+            let _ = tls.sock.shutdown(Shutdown::Write);
+            let _ = tls.sock.set_read_timeout(Some(Duration::from_secs(1)));
+            let mut rest = [0u8; 1024];
+            while matches!(tls.sock.read(&mut rest), Ok(n) if n > 0) {}
         }
     }
 }
@@ -137,7 +143,11 @@ impl Link {
 /// Connects as `config` says: TCP, the PROXY header, the TLS handshake
 /// (what it settled is told on stderr).
 pub fn open(config: &Config, console: &Console) -> Result<Link> {
-    let tcp = connect(config)?;
+    handshake(connect(config)?, config, console)
+}
+
+/// The TLS handshake of `--tls` on a connected socket (none without it).
+pub fn handshake(tcp: TcpStream, config: &Config, console: &Console) -> Result<Link> {
     let addr = peer_of(&tcp)?;
     let Some((tls, name)) = &config.tls else { return Ok(Link { peer: addr, inner: Inner::Plain(tcp) }) };
     let failed = |problem: String| Error::TlsHandshake { addr, problem };

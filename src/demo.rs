@@ -24,6 +24,7 @@ pub fn run(message: &str, capture: bool, view: &trace::view::View, console: &Con
         mode: server::Mode::Single,
         // The exercise's 11 frames: the ACK of the client's FIN on its own.
         ack_fin_apart: true,
+        tls: false,
     };
     let mut exchange = exchange::run(&options, capture, lang)?;
     let addr = exchange.addr;

@@ -330,6 +330,10 @@ fn run_bench(args: BenchArgs, console: &Console) -> Result<u8> {
         progress: !args.json && bench::progress_wanted(),
         stop,
         proxy: args.proxy_protocol,
+        tls: client_tls(&args.tls, &args.host)?.map(|(config, name)| bench::worker::Tls {
+            connector: tokio_rustls::TlsConnector::from(config),
+            name,
+        }),
     };
     let modes: Vec<server::Mode> = if args.compare {
         vec![server::Mode::Async, server::Mode::Threads, server::Mode::Single]
@@ -427,6 +431,7 @@ fn run_trace(args: TraceArgs, console: &Console) -> Result<u8> {
             message: args.message,
             mode: server::Mode::from(args.mode),
             ack_fin_apart: args.ack_fin_apart,
+            tls: args.tls,
         },
         pcap: args.pcap,
         json: args.json,
@@ -513,20 +518,28 @@ fn run_server(
     server::serve_both(listener, udp, &config, console)
 }
 
-fn run_client(args: ClientArgs, console: &Console) -> Result<()> {
-    let tls = if args.tls {
-        let options = tls::ClientOptions {
-            insecure: args.insecure,
-            ca: args.ca,
-            cert: args.cert,
-            key: args.key,
-            sni: args.sni,
-            alpn: args.alpn,
-        };
-        Some((tls::client(&options)?, tls::server_name(&options, &args.host)?))
-    } else {
-        None
+/// `--tls` and its options, for `eco client` and `eco bench`: the config
+/// and the name to check the server's certificate against.
+fn client_tls(
+    args: &cli::TlsClientArgs,
+    host: &str,
+) -> Result<Option<(Arc<rustls::ClientConfig>, rustls::pki_types::ServerName<'static>)>> {
+    if !args.on {
+        return Ok(None);
+    }
+    let options = tls::ClientOptions {
+        insecure: args.insecure,
+        ca: args.ca.clone(),
+        cert: args.cert.clone(),
+        key: args.key.clone(),
+        sni: args.sni.clone(),
+        alpn: args.alpn.clone(),
     };
+    Ok(Some((tls::client(&options)?, tls::server_name(&options, host)?)))
+}
+
+fn run_client(args: ClientArgs, console: &Console) -> Result<()> {
+    let tls = client_tls(&args.tls, &args.host)?;
     let config = client::Config {
         proxy: args.proxy_protocol,
         tls,

@@ -27,6 +27,10 @@ pub enum Msg<'a> {
     Throughput {
         report: &'a Report,
     },
+    /// `--tls`: the handshakes' count and percentiles.
+    TlsHandshake {
+        report: &'a Report,
+    },
     /// The percentiles of a latency line.
     Latency {
         report: &'a Report,
@@ -82,6 +86,7 @@ pub enum Label {
     Round,
     Exchange,
     Connect,
+    TlsHandshake,
     Fairness,
     ServerCpu,
     Errors,
@@ -137,6 +142,7 @@ impl Sentences for Msg<'_> {
                 Label::Round => "Round:",
                 Label::Exchange => "Exchange:",
                 Label::Connect => "Connect:",
+                Label::TlsHandshake => "TLS:",
                 Label::Fairness => "Fairness:",
                 Label::ServerCpu => "Server CPU:",
                 Label::Errors => "Errors:",
@@ -173,6 +179,13 @@ impl Sentences for Msg<'_> {
                 Us(r.connect_us.p50),
                 Us(r.connect_us.p99),
                 Us(r.connect_us.max)
+            ),
+            Msg::TlsHandshake { report: r } => format!(
+                "{} handshakes, p50 {} µs, p99 {} µs, max {} µs",
+                r.tls_handshake_us.count,
+                Us(r.tls_handshake_us.p50),
+                Us(r.tls_handshake_us.p99),
+                Us(r.tls_handshake_us.max)
             ),
             Msg::Fairness { report: r } => format!(
                 "messages per connection min {} / median {} / max {}",
@@ -275,6 +288,7 @@ impl Sentences for Msg<'_> {
                 Label::Round => "Rodada:",
                 Label::Exchange => "Troca:",
                 Label::Connect => "Conexão:",
+                Label::TlsHandshake => "TLS:",
                 Label::Fairness => "Equidade:",
                 Label::ServerCpu => "CPU do servidor:",
                 Label::Errors => "Erros:",
@@ -311,6 +325,13 @@ impl Sentences for Msg<'_> {
                 Us(r.connect_us.p50),
                 Us(r.connect_us.p99),
                 Us(r.connect_us.max)
+            ),
+            Msg::TlsHandshake { report: r } => format!(
+                "{} handshakes, p50 {} µs, p99 {} µs, máx {} µs",
+                r.tls_handshake_us.count,
+                Us(r.tls_handshake_us.p50),
+                Us(r.tls_handshake_us.p99),
+                Us(r.tls_handshake_us.max)
             ),
             Msg::Fairness { report: r } => format!(
                 "mensagens por conexão mín {} / mediana {} / máx {}",

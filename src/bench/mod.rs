@@ -103,6 +103,8 @@ pub struct Config {
     pub stop: Arc<AtomicBool>,
     /// `--proxy-protocol`: each connection starts with this header version.
     pub proxy: Option<crate::proxy::Version>,
+    /// `--tls`: every connection speaks TLS.
+    pub tls: Option<worker::Tls>,
 }
 
 /// Finds which of `addrs` (all the addresses a `--host` stands for, in
@@ -170,6 +172,7 @@ pub fn run(config: &Config, server: Option<(u32, Option<Mode>)>) -> Result<Repor
         timeout: config.timeout,
         stop: Arc::clone(&config.stop),
         proxy: config.proxy,
+        tls: config.tls.clone(),
     };
     let progress = config.progress.then(|| progress_bar(warmup + config.duration));
     let block = matches!(config.load, Load::Bulk(_) | Load::Stream(_)).then(worker::bulk_block);

@@ -49,6 +49,9 @@ pub fn print(console: &Console, report: &Report) {
     if report.connect_us.count > 0 {
         line(console, Label::Connect, &Msg::Connect { report });
     }
+    if report.tls_handshake_us.count > 0 {
+        line(console, Label::TlsHandshake, &Msg::TlsHandshake { report });
+    }
     if report.connections > 1 {
         line(console, Label::Fairness, &Msg::Fairness { report });
     }

@@ -24,6 +24,8 @@ pub struct Stats {
     pub latency: Histogram<u64>,
     /// Time for `connect()` to return (the handshake), ns.
     pub connect: Histogram<u64>,
+    /// `--tls`: time for the TLS handshake after `connect()`, ns.
+    pub handshake: Histogram<u64>,
     /// Messages (or connections, for `--connect-rate`) completed in the window.
     pub messages: u64,
     /// Payload bytes echoed in the window (each way).
@@ -103,6 +105,7 @@ impl Default for Stats {
         Stats {
             latency: histogram(),
             connect: histogram(),
+            handshake: histogram(),
             messages: 0,
             bytes: 0,
             per_connection: Vec::new(),
@@ -129,10 +132,15 @@ impl Stats {
         self.connect.saturating_record(latency.as_nanos().max(1) as u64);
     }
 
+    pub fn record_handshake(&mut self, latency: Duration) {
+        self.handshake.saturating_record(latency.as_nanos().max(1) as u64);
+    }
+
     /// Adds another connection's stats into these.
     pub fn merge(&mut self, other: &Stats) {
         self.latency.add(&other.latency).expect("same bounds");
         self.connect.add(&other.connect).expect("same bounds");
+        self.handshake.add(&other.handshake).expect("same bounds");
         self.messages += other.messages;
         self.bytes += other.bytes;
         self.per_connection.extend_from_slice(&other.per_connection);
@@ -234,6 +242,9 @@ pub struct Report {
     pub latency_us: Percentiles,
     /// Handshake (`connect()`) latency, µs.
     pub connect_us: Percentiles,
+    /// `--tls`: TLS handshake latency after `connect()`, µs, of every
+    /// handshake of the run (count 0 without TLS).
+    pub tls_handshake_us: Percentiles,
     pub fairness: Fairness,
     pub errors: Errors,
     /// Echoes that took more than one read (informational).
@@ -266,6 +277,7 @@ impl Report {
             mib_per_s: stats.bytes as f64 / secs / (1024.0 * 1024.0),
             latency_us: Percentiles::of(&stats.latency),
             connect_us: Percentiles::of(&stats.connect),
+            tls_handshake_us: Percentiles::of(&stats.handshake),
             fairness: Fairness::of(&stats.per_connection),
             errors: stats.errors,
             short_reads: stats.short_reads,

@@ -32,6 +32,64 @@ pub struct Plan {
     pub stop: Arc<AtomicBool>,
     /// `--proxy-protocol`: the header each connection starts with.
     pub proxy: Option<crate::proxy::Version>,
+    /// `--tls`: each connection's handshake, timed on its own.
+    pub tls: Option<Tls>,
+}
+
+/// `eco bench --tls`: the client's config and the server's name.
+#[derive(Clone)]
+pub struct Tls {
+    pub connector: tokio_rustls::TlsConnector,
+    pub name: rustls::pki_types::ServerName<'static>,
+}
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tls").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+/// What a ping-pong goes over: a plain socket (one system call per read
+/// and write, see [`aio`]) or TLS on one. Static dispatch: the plain path
+/// costs what it did before TLS existed.
+trait Wire {
+    async fn send(&mut self, data: &[u8]) -> io::Result<()>;
+    async fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize>;
+    /// Our FIN (TLS: close_notify first).
+    async fn finish(&mut self);
+}
+
+impl Wire for AsyncFd<std::net::TcpStream> {
+    async fn send(&mut self, data: &[u8]) -> io::Result<()> {
+        aio::write_all(self, data).await
+    }
+
+    async fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        aio::read(self, buf).await
+    }
+
+    async fn finish(&mut self) {
+        let _ = self.get_ref().shutdown(std::net::Shutdown::Write);
+    }
+}
+
+impl Wire for tokio_rustls::client::TlsStream<TcpStream> {
+    async fn send(&mut self, data: &[u8]) -> io::Result<()> {
+        self.write_all(data).await?;
+        self.flush().await
+    }
+
+    async fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.read(buf).await {
+            // A server that closes without close_notify has closed.
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+            other => other,
+        }
+    }
+
+    async fn finish(&mut self) {
+        let _ = self.shutdown().await;
+    }
 }
 
 impl Plan {
@@ -98,9 +156,31 @@ async fn connect(addr: SocketAddr, plan: &Plan, stats: &mut Stats) -> Option<Tcp
     }
 }
 
+/// Connects and does the TLS handshake (timed apart from the TCP one).
+async fn connect_tls(
+    addr: SocketAddr,
+    tls: &Tls,
+    plan: &Plan,
+    stats: &mut Stats,
+) -> Option<tokio_rustls::client::TlsStream<TcpStream>> {
+    let stream = connect(addr, plan, stats).await?;
+    let started = Instant::now();
+    match tokio::time::timeout_at(plan.hard_deadline, tls.connector.connect(tls.name.clone(), stream)).await {
+        Ok(Ok(stream)) => {
+            // Every handshake of the run, as for `connect()`.
+            stats.record_handshake(started.elapsed());
+            Some(stream)
+        }
+        _ => {
+            stats.errors.connect += 1;
+            None
+        }
+    }
+}
+
 /// Reads exactly `buf.len()` bytes; counts a message that took several reads.
 async fn read_echo(
-    socket: &AsyncFd<std::net::TcpStream>,
+    socket: &mut impl Wire,
     buf: &mut [u8],
     deadline: &mut std::pin::Pin<&mut Sleep>,
     stats: &mut Stats,
@@ -110,7 +190,7 @@ async fn read_echo(
     while got < buf.len() {
         let n = tokio::select! {
             biased;
-            read = aio::read(socket, &mut buf[got..]) => read.map_err(|_| Failure::Io)?,
+            read = socket.recv(&mut buf[got..]) => read.map_err(|_| Failure::Io)?,
             _ = deadline.as_mut() => return Err(Failure::Timeout),
         };
         if n == 0 {
@@ -128,14 +208,14 @@ async fn read_echo(
 /// One message out and its echo back, checked: `out` is filled with
 /// message `seq` of connection `id`, `echo` receives the answer.
 async fn round_trip(
-    socket: &AsyncFd<std::net::TcpStream>,
+    socket: &mut impl Wire,
     (out, echo): (&mut [u8], &mut [u8]),
     (id, seq): (u32, u64),
     deadline: &mut std::pin::Pin<&mut Sleep>,
     stats: &mut Stats,
 ) -> Result<(), Failure> {
     message::encode(out, id, seq);
-    aio::write_all(socket, out).await.map_err(|_| Failure::Io)?;
+    socket.send(out).await.map_err(|_| Failure::Io)?;
     read_echo(socket, echo, deadline, stats).await?;
     message::verify(echo, id, seq).map_err(Failure::Mismatch)
 }
@@ -153,7 +233,32 @@ pub async fn ping_pong(
     plan: Plan,
 ) -> Stats {
     let mut stats = Stats::default();
-    if let Some(socket) = connect_fd(addr, &plan, &mut stats).await {
+    match plan.tls.clone() {
+        None => {
+            if let Some(socket) = connect_fd(addr, &plan, &mut stats).await {
+                ping_pong_on(socket, id, size, interval, &plan, &mut stats).await;
+            }
+        }
+        Some(tls) => {
+            if let Some(socket) = connect_tls(addr, &tls, &plan, &mut stats).await {
+                ping_pong_on(socket, id, size, interval, &plan, &mut stats).await;
+            }
+        }
+    }
+    stats.per_connection.push(stats.messages);
+    stats
+}
+
+/// The ping-pong of [`ping_pong`] on an open connection.
+async fn ping_pong_on(
+    mut socket: impl Wire,
+    id: u32,
+    size: usize,
+    interval: Option<Duration>,
+    plan: &Plan,
+    stats: &mut Stats,
+) {
+    {
         let (mut out, mut echo) = (vec![0u8; size], vec![0u8; size]);
         let deadline = tokio::time::sleep_until(plan.hard_deadline);
         tokio::pin!(deadline);
@@ -182,9 +287,9 @@ pub async fn ping_pong(
                 None => now,
             };
             let buffers = (&mut out[..], &mut echo[..]);
-            if let Err(failure) = round_trip(&socket, buffers, (id, seq), &mut deadline, &mut stats).await {
+            if let Err(failure) = round_trip(&mut socket, buffers, (id, seq), &mut deadline, stats).await {
                 // After a bad echo the stream's framing is lost: stop here.
-                count(&mut stats, failure);
+                count(stats, failure);
                 break;
             }
             if sent_at >= plan.measure_from {
@@ -193,17 +298,15 @@ pub async fn ping_pong(
             seq += 1;
         }
         // Close as a client should: our FIN, then the server's.
-        let _ = socket.get_ref().shutdown(std::net::Shutdown::Write);
+        socket.finish().await;
         let mut rest = [0u8; 64];
-        if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(1), aio::read(&socket, &mut rest)).await
+        if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(1), socket.recv(&mut rest)).await
             && n > 0
         {
             // Bytes nobody asked for: an echo server does not send them.
             stats.errors.reordered += 1;
         }
     }
-    stats.per_connection.push(stats.messages);
-    stats
 }
 
 /// `--connect-rate`: connect, one message, close; again and again. Counts
@@ -216,15 +319,21 @@ pub async fn connect_rate(addr: SocketAddr, id: u32, size: usize, plan: Plan) ->
     let mut seq = 0u64;
     while plan.going_on() {
         let started = Instant::now();
-        let Some(socket) = connect_fd(addr, &plan, &mut stats).await else { break };
         let buffers = (&mut out[..], &mut echo[..]);
-        if let Err(failure) = round_trip(&socket, buffers, (id, seq), &mut deadline, &mut stats).await {
+        let exchanged = match &plan.tls {
+            None => match connect_fd(addr, &plan, &mut stats).await {
+                Some(socket) => exchange_once(socket, buffers, (id, seq), &mut deadline, &mut stats).await,
+                None => break,
+            },
+            Some(tls) => match connect_tls(addr, tls, &plan, &mut stats).await {
+                Some(socket) => exchange_once(socket, buffers, (id, seq), &mut deadline, &mut stats).await,
+                None => break,
+            },
+        };
+        if let Err(failure) = exchanged {
             count(&mut stats, failure);
             break;
         }
-        let _ = socket.get_ref().shutdown(std::net::Shutdown::Write);
-        // Wait for the server's FIN, so that the connection is complete.
-        let _ = tokio::time::timeout(Duration::from_secs(1), aio::read(&socket, &mut echo)).await;
         if started >= plan.measure_from {
             stats.count_message(started.elapsed(), size as u64);
         }
@@ -232,6 +341,21 @@ pub async fn connect_rate(addr: SocketAddr, id: u32, size: usize, plan: Plan) ->
     }
     stats.per_connection.push(stats.messages);
     stats
+}
+
+/// One message and its echo, then our FIN and the server's.
+async fn exchange_once(
+    mut socket: impl Wire,
+    buffers: (&mut [u8], &mut [u8]),
+    who: (u32, u64),
+    deadline: &mut std::pin::Pin<&mut Sleep>,
+    stats: &mut Stats,
+) -> Result<(), Failure> {
+    round_trip(&mut socket, (&mut *buffers.0, &mut *buffers.1), who, deadline, stats).await?;
+    socket.finish().await;
+    // Wait for the server's FIN, so that the connection is complete.
+    let _ = tokio::time::timeout(Duration::from_secs(1), socket.recv(buffers.1)).await;
+    Ok(())
 }
 
 /// The repeating block a `--bulk` stream is made of: its length is prime,

@@ -25,6 +25,8 @@ pub enum AppEvent {
     ConnectReturned,
     Sent(usize),
     EchoReceived(usize),
+    /// `--tls`: the client's TLS handshake is over.
+    TlsDone,
     CloseCalled,
 }
 
@@ -34,6 +36,8 @@ pub struct Options {
     pub message: String,
     pub mode: server::Mode,
     pub ack_fin_apart: bool,
+    /// Echo over TLS (a self-signed server, a client that accepts it).
+    pub tls: bool,
 }
 
 /// Everything one exchange produced.
@@ -62,10 +66,13 @@ const DEADLINE: Duration = Duration::from_secs(30);
 
 pub fn run(options: &Options, capture: bool, lang: Lang) -> Result<Exchange> {
     let setup = |source| Error::Io { doing: Doing::Setup, source };
+    let tls =
+        options.tls.then(|| crate::tls::Server::new(&crate::tls::ServerOptions::default())).transpose()?;
     let config = server::Config {
         once: true,
         handle_signals: false,
         ack_fin_apart: options.ack_fin_apart,
+        tls,
         ..server::Config::new(options.mode)
     };
     let listener = server::listen(options.addr, false, &config)?;
@@ -90,7 +97,7 @@ pub fn run(options: &Options, capture: bool, lang: Lang) -> Result<Exchange> {
     let (client_console, client_out, client_err) = Console::capture(lang);
     let mut events = Vec::new();
     let mut info = None;
-    let result = exchange(addr, &options.message, &client_console, &mut events, &mut info);
+    let result = exchange(addr, options, &client_console, &mut events, &mut info);
     if let Err(error) = &result {
         client_console.note(error);
     }
@@ -117,15 +124,24 @@ pub fn run(options: &Options, capture: bool, lang: Lang) -> Result<Exchange> {
 /// The client's side of the exercise, each call timestamped.
 fn exchange(
     addr: SocketAddr,
-    message: &str,
+    options: &Options,
     console: &Console,
     events: &mut Vec<(Duration, AppEvent)>,
     info: &mut Option<TcpInfo>,
 ) -> Result<()> {
-    let config = client::Config::plain(vec![addr], Duration::from_secs(5), Duration::from_secs(10));
+    let message = &options.message;
+    let mut config = client::Config::plain(vec![addr], Duration::from_secs(5), Duration::from_secs(10));
+    if options.tls {
+        let tls = crate::tls::ClientOptions { insecure: true, ..Default::default() };
+        config.tls = Some((crate::tls::client(&tls)?, crate::tls::server_name(&tls, "localhost")?));
+    }
     events.push((now(), AppEvent::ConnectCalled));
-    let mut stream = client::connect(&config)?;
+    let stream = client::connect(&config)?;
     events.push((now(), AppEvent::ConnectReturned));
+    let mut stream = client::handshake(stream, &config, console)?;
+    if options.tls {
+        events.push((now(), AppEvent::TlsDone));
+    }
     client::send(&mut stream, message.as_bytes())?;
     events.push((now(), AppEvent::Sent(message.len())));
     let mut echo = Vec::with_capacity(message.len());
@@ -133,9 +149,9 @@ fn exchange(
     client::receive_echo(&mut stream, message.as_bytes(), deadline, &mut echo)?;
     events.push((now(), AppEvent::EchoReceived(echo.len())));
     console.say(&client::Msg::Echoed { message: &String::from_utf8_lossy(&echo) });
-    *info = tcp_info(&stream).ok();
+    *info = tcp_info(client::Stream::tcp(&stream)).ok();
     events.push((now(), AppEvent::CloseCalled));
-    drop(stream);
+    stream.close();
     Ok(())
 }
 

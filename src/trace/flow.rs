@@ -820,6 +820,10 @@ pub enum Phase {
     /// SYNs that nothing answered (a firewall that drops, a machine that
     /// is off): no connection.
     Unanswered { frames: Frames, syns: u32 },
+    /// TLS's own handshake, on top of TCP's: the records each side sent
+    /// (`Client Hello`; `Server Hello, Change Cipher Spec, Application
+    /// Data`; ...) until both switched to encryption, and the ACKs between.
+    Tls { frames: Frames, records: Vec<String> },
     /// Data segments and their ACKs. Bytes count each byte once, however
     /// often it was sent; `resent`: segments sent again. `echo`: eco's own
     /// exchange, where the server's bytes are the echo. `mid_stream`: the
@@ -902,6 +906,11 @@ pub struct PhaseBuilder {
     syn_ack_seen: bool,
     handshake_done: bool,
     data: Frames,
+    /// TLS's handshake: its frames and records, and which sides have
+    /// switched to encryption (client, server).
+    tls: Frames,
+    tls_records: Vec<String>,
+    tls_switched: [bool; 2],
     /// Per direction (client, server): the end of the highest data seen.
     data_end: [Option<u32>; 2],
     resent: u32,
@@ -971,6 +980,13 @@ impl PhaseBuilder {
                 }
             }
             self.close.push(no);
+        } else if self.in_tls_handshake(seg.tls.as_deref(), side) {
+            self.handshake_done = true;
+            if let Some(records) = &seg.tls {
+                self.tls_records.push(records.clone());
+            }
+            self.note_data(tcp, side);
+            self.tls.push(no);
         } else {
             self.handshake_done = true;
             if seg.payload_len() > 0 {
@@ -985,6 +1001,39 @@ impl PhaseBuilder {
         }
         if seg.has(FIN) && seg.payload_len() > 0 {
             let end = tcp.seq.wrapping_add(seg.payload_len());
+            let highest = &mut self.data_end[side];
+            if highest.is_none_or(|h| gt(end, h)) {
+                *highest = Some(end);
+            }
+        }
+    }
+
+    /// Whether a segment (with these TLS records, from this side) belongs
+    /// to TLS's handshake: from the first handshake record until both
+    /// sides have switched to encryption (Change Cipher Spec, or an
+    /// encrypted Finished), ACKs in between included.
+    fn in_tls_handshake(&mut self, records: Option<&str>, side: usize) -> bool {
+        let started = !self.tls.is_empty();
+        let over = self.tls_switched == [true, true];
+        match records {
+            Some(records) if super::tls::is_handshake(records) && !over => {
+                if records.contains("Change Cipher Spec")
+                    || records.contains("Finished")
+                    || records.contains("Encrypted Handshake Message")
+                {
+                    self.tls_switched[side] = true;
+                }
+                true
+            }
+            Some(_) => false,
+            None => started && !over,
+        }
+    }
+
+    /// The end of the highest data from `side`, for the byte counts.
+    fn note_data(&mut self, tcp: &TcpRow, side: usize) {
+        if tcp.seg.payload_len() > 0 {
+            let end = tcp.seq.wrapping_add(tcp.seg.payload_len());
             let highest = &mut self.data_end[side];
             if highest.is_none_or(|h| gt(end, h)) {
                 *highest = Some(end);
@@ -1022,13 +1071,18 @@ impl PhaseBuilder {
         // more than the bytes sent.
         let bytes = |end: Option<u32>| end.map_or(0, |end| u64::from(end.saturating_sub(1)));
         let (client_bytes, server_bytes) = (bytes(self.data_end[0]), bytes(self.data_end[1]));
+        let over_tls = !self.tls.is_empty();
+        if over_tls {
+            phases.push(Phase::Tls { frames: self.tls, records: self.tls_records });
+        }
         if !self.data.is_empty() || client_bytes + server_bytes > 0 {
             phases.push(Phase::Data {
                 frames: self.data,
                 client_bytes,
                 server_bytes,
                 resent: self.resent,
-                echo: self.eco,
+                // Over TLS the bytes are records, not the echo itself.
+                echo: self.eco && !over_tls,
                 mid_stream: self.mid_stream,
             });
         }
@@ -1067,6 +1121,7 @@ mod tests {
             seg_len: Some(len),
             options: Vec::new(),
             cut: None,
+            tls: None,
         })
     }
 

@@ -59,6 +59,10 @@ pub struct Tcp {
     /// With `duplicate_ack`: the frame that first sent this ACK, and the count.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duplicate_of: Option<(usize, u32)>,
+    /// The TLS records that start in the payload, as Wireshark names them
+    /// (`Client Hello`), when it carries TLS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<String>,
 }
 
 /// One TCP connection, after the last frame.
@@ -90,6 +94,7 @@ pub fn frame(console: &Console, row: &Row) {
         window: t.window,
         analysis: analysis(&t.tags),
         duplicate_of: t.tags.dup_ack,
+        tls: t.seg.tls.clone(),
     });
     let frame = Frame {
         number: row.no,

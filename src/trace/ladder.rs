@@ -54,12 +54,17 @@ pub struct Arrow {
     pub len: u32,
     pub secs: f64,
     pub resent: bool,
+    /// The TLS records it carries (`Client Hello`).
+    pub tls: Option<String>,
 }
 
 impl Arrow {
     /// The label on the arrow: flags, then numbers, then the tags.
     pub fn label(&self) -> String {
         let mut label = format!("{}  {}", self.flags, self.numbers);
+        if let Some(tls) = &self.tls {
+            label.push_str(&format!("  {tls}"));
+        }
         for tag in &self.tags {
             label.push_str(&format!("  [{tag}]"));
         }
@@ -133,6 +138,7 @@ impl Ladder {
                 len: seg.seg_len.unwrap_or(0),
                 secs: row.time.map(|t| t.seconds()).unwrap_or(0.0),
                 resent: tcp.tags.resent(),
+                tls: seg.tls.clone(),
             }));
         }
         for (ts, left, text) in calls {
@@ -225,7 +231,8 @@ fn frames_of(phase: &Phase) -> &super::flow::Frames {
         | Phase::Unanswered { frames, .. }
         | Phase::Data { frames, .. }
         | Phase::Close { frames, .. }
-        | Phase::Reset { frames, .. } => frames,
+        | Phase::Reset { frames, .. }
+        | Phase::Tls { frames, .. } => frames,
     }
 }
 
@@ -272,6 +279,7 @@ impl Sentences for PhaseName<'_> {
             Phase::Handshake { .. } => "three-way handshake",
             Phase::Refused { .. } => "refused",
             Phase::Unanswered { .. } => "no answer",
+            Phase::Tls { .. } => "TLS handshake",
             Phase::Data { .. } => "data and ACKs",
             Phase::Close { one_sided: true, .. } => "close from one side",
             Phase::Close { segments: 3, .. } => "close in three segments",
@@ -287,6 +295,7 @@ impl Sentences for PhaseName<'_> {
             Phase::Handshake { .. } => "three-way handshake (aperto de mão em três vias)",
             Phase::Refused { .. } => "recusada",
             Phase::Unanswered { .. } => "sem resposta",
+            Phase::Tls { .. } => "handshake TLS",
             Phase::Data { .. } => "dados e ACKs",
             Phase::Close { one_sided: true, .. } => "encerramento de um lado só",
             Phase::Close { segments: 3, .. } => "encerramento em três segmentos",

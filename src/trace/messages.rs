@@ -135,6 +135,9 @@ impl Sentences for Msg<'_> {
                 AppEvent::Sent(n) => format!("client: send() handed {n} bytes to the kernel"),
                 AppEvent::EchoReceived(n) => format!("client: recv() got the {n}-byte echo"),
                 AppEvent::CloseCalled => "client: close() called: the kernel sends FIN".into(),
+                AppEvent::TlsDone => {
+                    "client: TLS handshake done: from here on, what send() hands over is encrypted".into()
+                }
             },
             Msg::PhasesTitle => "── phases ──".into(),
             Msg::MorePhases { connections } => format!(
@@ -210,6 +213,10 @@ impl Sentences for Msg<'_> {
                 AppEvent::Sent(n) => format!("cliente: send() entregou {n} bytes ao kernel"),
                 AppEvent::EchoReceived(n) => format!("cliente: recv() recebeu o eco de {n} bytes"),
                 AppEvent::CloseCalled => "cliente: close() chamado: o kernel envia FIN".into(),
+                AppEvent::TlsDone => {
+                    "cliente: handshake TLS concluído: daqui em diante o que send() entrega vai cifrado"
+                        .into()
+                }
             },
             Msg::PhasesTitle => "── fases ──".into(),
             Msg::MorePhases { connections } => format!(
@@ -350,6 +357,12 @@ fn phase_en(phase: &Phase) -> String {
             "{frames}: Reset: the {} sent RST; the connection was aborted without the FIN exchange.",
             side(*by_client)
         ),
+        Phase::Tls { frames, records } => format!(
+            "{frames}: TLS handshake, on top of TCP's ({}): the two sides agree on a version, a cipher \
+             suite and keys, and the server proves who it is with its certificate; from the Change \
+             Cipher Spec on, every byte is encrypted (Application Data), the echo too.",
+            records.join("; ")
+        ),
     }
 }
 
@@ -439,6 +452,12 @@ fn phase_pt(phase: &Phase) -> String {
         Phase::Reset { frames, by_client } => format!(
             "{frames}: Reset: o {} enviou RST; a conexão foi abortada sem a troca de FINs.",
             side(*by_client)
+        ),
+        Phase::Tls { frames, records } => format!(
+            "{frames}: Handshake TLS, por cima do do TCP ({}): os dois lados combinam uma versão, uma \
+             suíte de cifras e chaves, e o servidor prova quem é com o seu certificado; a partir do \
+             Change Cipher Spec, todo byte vai cifrado (Application Data), o eco também.",
+            records.join("; ")
         ),
     }
 }

@@ -28,6 +28,7 @@ pub mod stamp;
 pub mod svg;
 pub mod syscalls;
 pub mod table;
+pub mod tls;
 pub mod view;
 
 use std::collections::HashMap;

@@ -135,6 +135,9 @@ pub struct Segment {
     /// Where the captured bytes ran out, if they did before the end of
     /// the header (Wireshark stops its Info there).
     pub cut: Option<Cut>,
+    /// The TLS records that start in the payload, named as Wireshark
+    /// names them (`Client Hello`), if it carries TLS.
+    pub tls: Option<String>,
 }
 
 /// Where a TCP header was cut short, and why.
@@ -708,6 +711,7 @@ fn tcp(src: IpAddr, dst: IpAddr, bytes: &[u8], reported: u32) -> Decoded {
         seg_len: None,
         options: Vec::new(),
         cut: None,
+        tls: None,
     };
     if bytes.len() < 16 {
         segment.cut = Some(Cut::AfterPorts(short(16)));
@@ -738,6 +742,9 @@ fn tcp(src: IpAddr, dst: IpAddr, bytes: &[u8], reported: u32) -> Decoded {
             segment.cut = Some(Cut::InOptions(short(segment.hlen as usize)))
         }
         None => {}
+    }
+    if bytes.len() > segment.hlen as usize {
+        segment.tls = super::tls::records(&bytes[segment.hlen as usize..]);
     }
     Decoded::Tcp(segment)
 }

@@ -73,7 +73,11 @@ impl<'a> Table<'a> {
     /// The cells before Info, then Info.
     fn cells(&self, row: &Row) -> (Vec<String>, String) {
         let time = row.time.map(seconds).unwrap_or_default();
-        let info = row.info.to_string();
+        let mut info = row.info.to_string();
+        // TLS above TCP: the records' names after TCP's own Info.
+        if let Some(tls) = row.tcp().and_then(|t| t.seg.tls.as_deref()) {
+            info.push_str(&format!("  TLS: {tls}"));
+        }
         if self.fit.is_none() {
             let cells = vec![
                 row.no.to_string(),
@@ -208,6 +212,9 @@ impl<'a> Table<'a> {
             w4 = w[4],
             w5 = w[5],
         );
+        if let Some(tls) = row.tcp().and_then(|t| t.seg.tls.as_deref()) {
+            let _ = write!(line, "  TLS: {tls}");
+        }
         line.truncate(line.trim_end().len());
         self.console.say(&Raw(&line));
     }

@@ -518,3 +518,60 @@ fn operator_options_reject_bad_values() {
         assert!(!stderr.trim().is_empty(), "{args:?}");
     }
 }
+
+/// `eco bench --tls`: every echo over TLS still checked, and the TLS
+/// handshakes reported as their own figures (count and percentiles); with
+/// `--connect-rate` that is the handshake rate. Against a plain server the
+/// handshakes fail and the bench says so (exit 1).
+#[test]
+fn bench_over_tls_reports_handshakes() {
+    let server = Server::start(&["--tls"]);
+    let port = server.port();
+    for (kind, connections) in [("--connections", "3"), ("--connect-rate", "")] {
+        let mut args =
+            vec!["bench", "--port", &port, "--tls", "--insecure", "-d", "0.5", "--warmup", "0", "--json"];
+        args.extend(if connections.is_empty() { vec![kind, "-c", "2"] } else { vec![kind, connections] });
+        let out = eco_output(&args);
+        assert!(out.status.success(), "{kind}: {}", text(&out.stderr));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let handshakes = report["tls_handshake_us"]["count"].as_u64().unwrap();
+        assert!(handshakes >= 2, "{kind}: {report}");
+        assert!(report["tls_handshake_us"]["p50"].as_f64().unwrap() > 0.0, "{report}");
+        assert_eq!(report["errors"]["connect"], 0, "{report}");
+        if kind == "--connect-rate" {
+            assert!(
+                handshakes >= report["messages"].as_u64().unwrap(),
+                "one handshake per connection: {report}"
+            );
+        }
+    }
+    let text_report = eco_output(&[
+        "bench",
+        "--port",
+        &port,
+        "--tls",
+        "--insecure",
+        "-c",
+        "1",
+        "-d",
+        "0.3",
+        "--warmup",
+        "0",
+    ]);
+    assert!(text(&text_report.stdout).contains("TLS:"), "{}", text(&text_report.stdout));
+    let plain = Server::start(&[]);
+    let out = eco_output(&[
+        "bench",
+        "--port",
+        &plain.port(),
+        "--tls",
+        "--insecure",
+        "-c",
+        "1",
+        "-d",
+        "0.3",
+        "--warmup",
+        "0",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+}

@@ -467,3 +467,69 @@ fn a_live_trace_in_json_lines() {
     assert_eq!(phases[1]["client_bytes"], 55);
     assert!(objects.last().unwrap().get("tcp_info").is_some());
 }
+
+/// `eco trace --tls`: an echo over TLS. Each frame's TLS records are named
+/// as tshark's TLS dissector names them (Client Hello, Server Hello, Change
+/// Cipher Spec, Application Data), TCP's own Info is still tshark's, and
+/// TLS's handshake is a phase of its own between TCP's and the data.
+#[test]
+fn tls_echo_records_are_named_as_tshark_names_them() {
+    if !root() {
+        return;
+    }
+    let Some(tshark_path) = tool("tshark") else { return };
+    let dir = scratch();
+    let pcap = dir.path().join("tls.pcap");
+    let out = eco_output(&["trace", "--tls", "--lang", "en", "--json", "--pcap", pcap.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines: Vec<serde_json::Value> =
+        text(&out.stdout).lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let frames: Vec<&serde_json::Value> = lines.iter().filter(|o| o.get("number").is_some()).collect();
+    let port = frames[0]["tcp"]["dstport"].as_u64().unwrap().to_string();
+    let tcp_only = tshark_fields(&tshark_path, &pcap, "frame,eth,ip,ipv6,tcp", &["_ws.col.Info"]);
+    assert_eq!(frames.len(), tcp_only.len());
+    for (ours, theirs) in frames.iter().zip(&tcp_only) {
+        // (tshark's TLS heuristics name TLS frames even with the TLS
+        // dissector off: those are compared below.)
+        if theirs[0].contains(" → ") {
+            assert_eq!(ours["info"], theirs[0].as_str(), "TCP's own Info of frame {}", ours["number"]);
+        }
+    }
+    let full = std::process::Command::new(&tshark_path)
+        .arg("-r")
+        .arg(&pcap)
+        .args([
+            "-d",
+            &format!("tcp.port=={port},tls"),
+            "-T",
+            "fields",
+            "-e",
+            "frame.number",
+            "-e",
+            "_ws.col.Info",
+        ])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let mut named = 0;
+    for line in text(&full.stdout).lines() {
+        let (number, info) = line.split_once('\t').unwrap();
+        let ours = frames.iter().find(|f| f["number"].as_u64() == number.parse().ok()).unwrap();
+        let has_records = !info.contains(" → ");
+        if has_records {
+            named += 1;
+            assert_eq!(ours["tcp"]["tls"], info, "frame {number}");
+        } else {
+            assert!(ours["tcp"].get("tls").is_none(), "frame {number}: {}", ours["tcp"]);
+        }
+    }
+    assert!(named >= 6, "hello, server hello, client finished, echo both ways, close_notify: {named}");
+    let first = frames.iter().find_map(|f| f["tcp"]["tls"].as_str()).unwrap();
+    assert_eq!(first, "Client Hello");
+    let table = eco_output(&["trace", "--tls", "--lang", "en"]);
+    let shown = text(&table.stdout);
+    assert!(shown.contains("TLS: Server Hello, Change Cipher Spec"), "{shown}");
+    assert!(shown.contains(": TLS handshake, on top of TCP's (Client Hello; Server Hello"), "{shown}");
+    assert!(shown.contains("┄ TLS handshake ┄"), "{shown}");
+    assert!(shown.contains("client: TLS handshake done"), "{shown}");
+}
