@@ -145,7 +145,8 @@ pub struct ServerArgs {
 
     /// The connection is standard input and output, accepted by inetd or
     /// by systemd (`Accept=yes`, see contrib/): echo it, then exit.
-    #[arg(long, conflicts_with_all = ["once", "udp", "host", "port"])]
+    #[arg(long, conflicts_with_all = ["once", "udp", "host", "port", "proxy_protocol", "tls", "metrics",
+          "delay", "jitter", "throttle", "close_after", "reset_after", "stall_after", "accept_delay"])]
     pub inetd: bool,
 
     /// Bytes read per `recv` call [default: 1024 in single mode, as the
@@ -229,6 +230,14 @@ pub struct ServerArgs {
           help_heading = "Behind a balancer")]
     pub proxy_protocol: Option<crate::server::ProxyMode>,
 
+    /// Believe PROXY headers only from these balancers (CIDR or address;
+    /// repeat or separate with commas). Without it any peer's header is
+    /// believed: a client that can reach the port directly could name any
+    /// address in one.
+    #[arg(long, value_name = "CIDR", value_delimiter = ',', value_parser = crate::server::limits::parse_net,
+          requires = "proxy_protocol", help_heading = "Behind a balancer")]
+    pub proxy_from: Vec<ipnet::IpNet>,
+
     /// Serve TLS: with --cert and --key, or a self-signed certificate for
     /// localhost made at start (its SHA-256 fingerprint is printed).
     #[arg(long, help_heading = "TLS")]
@@ -284,14 +293,15 @@ pub struct ServerArgs {
           help_heading = "Misbehaviour (to test clients)")]
     pub drop_percent: Option<f64>,
 
-    /// Wait MS milliseconds before each accept(): clients wait in the
-    /// kernel's backlog meanwhile (connected, unanswered).
+    /// Take one new client per MS milliseconds: each is served that long
+    /// after its handshake, the next ones wait in the kernel's backlog
+    /// meanwhile (connected, unanswered).
     #[arg(long, value_name = "MS", value_parser = parse_millis, help_heading = "Misbehaviour (to test clients)")]
     pub accept_delay: Option<Duration>,
 
     /// Serve Prometheus metrics on http://ADDR/metrics, and /healthz
     /// (e.g. 127.0.0.1:9090; port 0 picks a free one, printed on stderr).
-    #[arg(long, value_name = "ADDR", help_heading = "Operations")]
+    #[arg(long, value_name = "ADDR", value_parser = parse_host_port, help_heading = "Operations")]
     pub metrics: Option<std::net::SocketAddr>,
 }
 
@@ -378,6 +388,11 @@ pub struct TlsClientArgs {
     /// [default: --host].
     #[arg(long, value_name = "NAME", requires = "tls", help_heading = "TLS")]
     pub sni: Option<String>,
+
+    /// Accept exactly the server certificate of this SHA-256 fingerprint
+    /// (the one a self-signed `eco server --tls` prints), whoever signed it.
+    #[arg(long, value_name = "SHA256", requires = "tls", conflicts_with_all = ["ca", "insecure"], help_heading = "TLS")]
+    pub pin: Option<String>,
 
     /// ALPN protocols to offer (repeat or separate with commas).
     #[arg(long, value_name = "PROTOCOL", value_delimiter = ',', requires = "tls", help_heading = "TLS")]
@@ -588,6 +603,18 @@ fn parse_millis(text: &str) -> Result<Duration, String> {
         Ok(ms) if (0.0..=3_600_000.0).contains(&ms) => Ok(Duration::from_secs_f64(ms / 1000.0)),
         _ => Err(BadValue::Millis(text).says()),
     }
+}
+
+/// `--metrics`: HOST:PORT, the host an address or a name (`localhost:9090`).
+fn parse_host_port(text: &str) -> Result<std::net::SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    text.to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| BadValue::HostPort(text).says())
 }
 
 /// `--drop-percent`: 0 to 100.

@@ -142,6 +142,7 @@ fn value_name(name: &str) -> &'static str {
         "PERCENT" => "PORCENTO",
         "ADDR" => "ENDEREÇO",
         "VERSION" => "VERSÃO",
+        "SHA256" => "SHA256",
         _ => "VALOR",
     }
 }
@@ -257,6 +258,11 @@ pub fn help(name: &str, id: &str) -> Option<&'static str> {
              `required` (o padrão da opção sozinha) recusa uma conexão sem um válido; `optional` também \
              atende clientes que conectam direto"
         }
+        ("server", "proxy_from") => {
+            "Só acredita em cabeçalhos PROXY vindos destes balanceadores (CIDR ou endereço; repita ou \
+             separe com vírgulas). Sem isso, acredita no cabeçalho de qualquer um: um cliente que alcança \
+             a porta direto poderia pôr nele qualquer endereço"
+        }
         ("server", "tls") => {
             "Atende TLS: com --cert e --key, ou um certificado autoassinado para localhost feito na \
              partida (a impressão digital SHA-256 é mostrada)"
@@ -281,8 +287,8 @@ pub fn help(name: &str, id: &str) -> Option<&'static str> {
         }
         ("server", "drop_percent") => "UDP: deixa PORCENTO dos datagramas sem resposta, ao acaso (0 a 100)",
         ("server", "accept_delay") => {
-            "Espera MS milissegundos a cada accept(): os clientes esperam no backlog do kernel enquanto \
-             isso (conectados, sem resposta)"
+            "Atende um cliente novo a cada MS milissegundos: cada um é atendido esse tempo depois do \
+             handshake, os seguintes esperam no backlog do kernel enquanto isso (conectados, sem resposta)"
         }
         ("server", "metrics") => {
             "Serve métricas Prometheus em http://ENDEREÇO/metrics, e /healthz (p. ex. 127.0.0.1:9090; \
@@ -301,6 +307,10 @@ pub fn help(name: &str, id: &str) -> Option<&'static str> {
         ("client" | "bench", "ca") => "Confia nos certificados de CA de ARQUIVO (PEM) em vez dos do sistema",
         ("client" | "bench", "cert") => "O nosso certificado (PEM), para um servidor que pede um (TLS mútuo)",
         ("client" | "bench", "key") => "A nossa chave privada (PEM), com --cert",
+        ("client" | "bench", "pin") => {
+            "Aceita exatamente o certificado do servidor com esta impressão digital SHA-256 (a que um \
+             `eco server --tls` autoassinado mostra), seja quem for que o assinou"
+        }
         ("client" | "bench", "sni") => {
             "O nome do servidor a enviar (SNI) e a conferir no certificado [padrão: --host]"
         }

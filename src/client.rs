@@ -18,7 +18,7 @@ use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use rustls::pki_types::ServerName;
+use crate::tls::TlsProblem;
 use socket2::SockRef;
 
 use crate::console::Console;
@@ -42,7 +42,7 @@ pub struct Config {
     /// `--proxy-protocol`: the header sent first.
     pub proxy: Option<crate::proxy::Version>,
     /// `--tls`: the handshake's settings and the server's name.
-    pub tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
+    pub tls: Option<crate::tls::Client>,
 }
 
 impl Config {
@@ -149,10 +149,10 @@ pub fn open(config: &Config, console: &Console) -> Result<Link> {
 /// The TLS handshake of `--tls` on a connected socket (none without it).
 pub fn handshake(tcp: TcpStream, config: &Config, console: &Console) -> Result<Link> {
     let addr = peer_of(&tcp)?;
-    let Some((tls, name)) = &config.tls else { return Ok(Link { peer: addr, inner: Inner::Plain(tcp) }) };
-    let failed = |problem: String| Error::TlsHandshake { addr, problem };
-    let mut conn =
-        rustls::ClientConnection::new(Arc::clone(tls), name.clone()).map_err(|e| failed(e.to_string()))?;
+    let Some(tls) = &config.tls else { return Ok(Link { peer: addr, inner: Inner::Plain(tcp) }) };
+    let failed = |problem| Error::TlsHandshake { addr, problem, insecure: tls.unchecked };
+    let mut conn = rustls::ClientConnection::new(Arc::clone(&tls.config), tls.name.clone())
+        .map_err(|e| failed(TlsProblem::of_rustls(&e)))?;
     let mut tcp = tcp;
     // The handshake, within --connect-timeout (a server that takes the TCP
     // connection but never answers the hello must not hang us).
@@ -162,10 +162,11 @@ pub fn handshake(tcp: TcpStream, config: &Config, console: &Console) -> Result<L
         if let Err(error) = conn.complete_io(&mut tcp) {
             let problem = match error.kind() {
                 io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
-                    format!("no answer within {} s", config.connect_timeout.as_secs_f64())
+                    TlsProblem::Timeout(config.connect_timeout)
                 }
-                io::ErrorKind::UnexpectedEof => "the server closed the connection (is it TLS?)".into(),
-                _ => error.to_string(),
+                // Reset by a server that wanted a PROXY header, say.
+                io::ErrorKind::ConnectionReset => TlsProblem::Closed,
+                _ => TlsProblem::of(&error),
             };
             return Err(failed(problem));
         }
@@ -741,7 +742,7 @@ impl Text for Msg<'_> {
         match (lang, self) {
             (Lang::En, Msg::Echoed { message }) => format!("Echoed message: {message}"),
             (Lang::Pt, Msg::Echoed { message }) => format!("Mensagem ecoada: {message}"),
-            (_, Msg::Tls { negotiated }) => format!("TLS: {negotiated}"),
+            (lang, Msg::Tls { negotiated }) => format!("TLS: {}", negotiated.text(lang)),
             (Lang::En, Msg::RoundTripTime { bytes, peer, seq, time }) => {
                 format!("{bytes} bytes from {peer}: seq={seq} time={} ms", Millis(*time))
             }

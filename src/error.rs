@@ -89,9 +89,42 @@ pub enum Error {
     /// TLS set-up: a certificate, key or CA file that cannot be used.
     Tls { problem: String },
     /// The client's TLS handshake failed (a certificate not trusted, ...).
-    TlsHandshake { addr: SocketAddr, problem: String },
+    TlsHandshake { addr: SocketAddr, problem: crate::tls::TlsProblem, insecure: bool },
+    /// `--metrics ADDR` could not be opened.
+    MetricsBind { addr: SocketAddr, source: io::Error },
+    /// An option that does nothing in this setting (`--tls` with `--udp`).
+    NotApplicable { option: &'static str, setting: Setting },
     /// Any other I/O failure, with what eco was doing.
     Io { doing: Doing, source: io::Error },
+}
+
+/// Where an option does nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting {
+    /// `eco server --udp` without `--tcp`: datagrams only.
+    UdpOnly,
+    /// `eco server` without `--udp`.
+    TcpOnly,
+    /// `eco server --inetd`.
+    Inetd,
+}
+
+impl Setting {
+    fn en(self) -> &'static str {
+        match self {
+            Setting::UdpOnly => "for UDP (it is for TCP connections; --tcp --udp serves both)",
+            Setting::TcpOnly => "without --udp (it is for datagrams)",
+            Setting::Inetd => "with --inetd (one plain connection on standard input and output)",
+        }
+    }
+
+    fn pt(self) -> &'static str {
+        match self {
+            Setting::UdpOnly => "para UDP (é para conexões TCP; --tcp --udp atende os dois)",
+            Setting::TcpOnly => "sem --udp (é para datagramas)",
+            Setting::Inetd => "com --inetd (uma conexão simples na entrada e saída padrão)",
+        }
+    }
 }
 
 /// What `eco bench --size` sizes.
@@ -129,7 +162,8 @@ impl Error {
             | Error::OutputPath { .. }
             | Error::LabOptionWithoutName { .. }
             | Error::LabVariant { .. }
-            | Error::Tls { .. } => 2,
+            | Error::Tls { .. }
+            | Error::NotApplicable { .. } => 2,
             _ => 1,
         }
     }
@@ -304,9 +338,26 @@ impl Sentences for Error {
                 format!("cannot write {}: {}", path.display(), source.text(en))
             }
             Error::Tls { problem } => format!("TLS: {problem}"),
-            Error::TlsHandshake { addr, problem } => format!(
-                "the TLS handshake with {addr} failed: {problem} (a self-signed server: --insecure, or --ca FILE)"
-            ),
+            Error::TlsHandshake { addr, problem, insecure } => {
+                use crate::tls::TlsProblem;
+                let hint = match problem {
+                    TlsProblem::Untrusted(_) if !insecure => {
+                        ": a self-signed server? --pin its fingerprint, --ca FILE, or --insecure"
+                    }
+                    TlsProblem::NotTls => ": is it a TLS server? (without --tls for a plain one)",
+                    TlsProblem::Closed => {
+                        ": a plain server, or one that wants a PROXY header first (--proxy-protocol)?"
+                    }
+                    _ => "",
+                };
+                format!("the TLS handshake with {addr} failed: {}{hint}", problem.text(en))
+            }
+            Error::MetricsBind { addr, source } => {
+                format!("--metrics {addr} cannot be opened: {}: choose another address", source.text(en))
+            }
+            Error::NotApplicable { option, setting } => {
+                format!("{option} does nothing {}: leave it out", setting.en())
+            }
             Error::DatagramTooLong { len } => format!(
                 "a message of {len} bytes does not fit in one UDP datagram: send at most 65507 \
                  bytes with --udp, or use TCP"
@@ -483,9 +534,26 @@ impl Sentences for Error {
                 format!("não foi possível gravar {}: {}", path.display(), source.text(pt))
             }
             Error::Tls { problem } => format!("TLS: {problem}"),
-            Error::TlsHandshake { addr, problem } => format!(
-                "o handshake TLS com {addr} falhou: {problem} (servidor autoassinado: --insecure, ou --ca ARQUIVO)"
-            ),
+            Error::TlsHandshake { addr, problem, insecure } => {
+                use crate::tls::TlsProblem;
+                let hint = match problem {
+                    TlsProblem::Untrusted(_) if !insecure => {
+                        ": um servidor autoassinado? --pin com a impressão digital, --ca ARQUIVO, ou --insecure"
+                    }
+                    TlsProblem::NotTls => ": é um servidor TLS? (sem --tls para um comum)",
+                    TlsProblem::Closed => {
+                        ": um servidor comum, ou um que quer antes um cabeçalho PROXY (--proxy-protocol)?"
+                    }
+                    _ => "",
+                };
+                format!("o handshake TLS com {addr} falhou: {}{hint}", problem.text(pt))
+            }
+            Error::MetricsBind { addr, source } => {
+                format!("--metrics {addr} não pode ser aberto: {}: escolha outro endereço", source.text(pt))
+            }
+            Error::NotApplicable { option, setting } => {
+                format!("{option} não faz nada {}: deixe-o de fora", setting.pt())
+            }
             Error::DatagramTooLong { len } => format!(
                 "uma mensagem de {len} bytes não cabe num datagrama UDP: envie no máximo 65507 \
                  bytes com --udp, ou use TCP"

@@ -330,9 +330,9 @@ fn run_bench(args: BenchArgs, console: &Console) -> Result<u8> {
         progress: !args.json && bench::progress_wanted(),
         stop,
         proxy: args.proxy_protocol,
-        tls: client_tls(&args.tls, &args.host)?.map(|(config, name)| bench::worker::Tls {
-            connector: tokio_rustls::TlsConnector::from(config),
-            name,
+        tls: client_tls(&args.tls, &args.host)?.map(|tls| bench::worker::Tls {
+            connector: tokio_rustls::TlsConnector::from(tls.config),
+            name: tls.name,
         }),
     };
     let modes: Vec<server::Mode> = if args.compare {
@@ -343,7 +343,7 @@ fn run_bench(args: BenchArgs, console: &Console) -> Result<u8> {
     let mut reports = Vec::new();
     if modes.is_empty() {
         // Nothing listening fails here, at once, not after a run of errors.
-        config.addr = bench::pick_target(&addrs, args.udp, args.timeout)?;
+        config.addr = bench::pick_target(&addrs, args.udp, args.proxy_protocol, args.timeout)?;
         reports.push(bench::run(&config, args.server_pid.map(|pid| (pid, None)))?);
     }
     for mode in modes {
@@ -445,11 +445,36 @@ fn run_trace(args: TraceArgs, console: &Console) -> Result<u8> {
     trace::run_live(&job, capture, console).map(|()| 0)
 }
 
+/// Options that would do nothing where they are given: an error, not a
+/// silent no-op (a user who asks for `--tls` on a UDP echo must be told).
+fn not_applicable(args: &ServerArgs) -> Result<()> {
+    use error::Setting;
+    let tcp_only: [(&'static str, bool); 8] = [
+        ("--tls", args.tls),
+        ("--delay", args.delay.is_some()),
+        ("--jitter", args.jitter.is_some()),
+        ("--throttle", args.throttle.is_some()),
+        ("--close-after", args.close_after.is_some()),
+        ("--reset-after", args.reset_after.is_some()),
+        ("--stall-after", args.stall_after.is_some()),
+        ("--accept-delay", args.accept_delay.is_some()),
+    ];
+    let udp_only = args.udp && !args.tcp;
+    if let Some((option, _)) = tcp_only.iter().find(|(_, given)| *given).filter(|_| udp_only) {
+        return Err(Error::NotApplicable { option, setting: Setting::UdpOnly });
+    }
+    if args.drop_percent.is_some() && !args.udp {
+        return Err(Error::NotApplicable { option: "--drop-percent", setting: Setting::TcpOnly });
+    }
+    Ok(())
+}
+
 fn run_server(
     args: ServerArgs,
     inherited: Option<std::net::TcpListener>,
     console: Arc<Console>,
 ) -> Result<()> {
+    not_applicable(&args)?;
     let mode = server::Mode::from(args.mode);
     let nonzero = |n: usize| (n > 0).then_some(n);
     let config = server::Config {
@@ -469,6 +494,7 @@ fn run_server(
         udp: server::udp::Guard { per_source_rate: args.udp_rate_per_ip, global_rate: args.udp_rate },
         inherited: inherited.is_some(),
         proxy: args.proxy_protocol,
+        proxy_from: args.proxy_from,
         tls: if args.tls {
             Some(tls::Server::new(&tls::ServerOptions {
                 cert: args.cert,
@@ -518,12 +544,8 @@ fn run_server(
     server::serve_both(listener, udp, &config, console)
 }
 
-/// `--tls` and its options, for `eco client` and `eco bench`: the config
-/// and the name to check the server's certificate against.
-fn client_tls(
-    args: &cli::TlsClientArgs,
-    host: &str,
-) -> Result<Option<(Arc<rustls::ClientConfig>, rustls::pki_types::ServerName<'static>)>> {
+/// `--tls` and its options, for `eco client` and `eco bench`.
+fn client_tls(args: &cli::TlsClientArgs, host: &str) -> Result<Option<tls::Client>> {
     if !args.on {
         return Ok(None);
     }
@@ -533,9 +555,10 @@ fn client_tls(
         cert: args.cert.clone(),
         key: args.key.clone(),
         sni: args.sni.clone(),
+        pin: args.pin.clone(),
         alpn: args.alpn.clone(),
     };
-    Ok(Some((tls::client(&options)?, tls::server_name(&options, host)?)))
+    tls::Client::new(&options, host).map(Some)
 }
 
 fn run_client(args: ClientArgs, console: &Console) -> Result<()> {

@@ -38,10 +38,74 @@ pub enum Scan {
     Malformed(String),
 }
 
+/// What is wrong with the start of a connection that should carry a
+/// header (told in the refusal, in both languages).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProxyProblem {
+    /// The peer is not one of `--proxy-from`.
+    Untrusted,
+    /// The connection began with these bytes (as text or hex).
+    NoHeader(String),
+    /// It began with a TLS Client Hello: a TLS client, no balancer.
+    TlsHello,
+    /// A header that cannot be valid (the parser's words).
+    Malformed(String),
+    /// v2 declaring a datagram (UDP) connection over TCP, or the reverse.
+    WrongTransport,
+    /// No complete header within this many seconds.
+    Timeout(u64),
+    /// The connection closed before a complete header.
+    Closed,
+    Io(String),
+}
+
+impl crate::i18n::Sentences for ProxyProblem {
+    fn en(&self) -> String {
+        match self {
+            ProxyProblem::Untrusted => "not one of --proxy-from".into(),
+            ProxyProblem::NoHeader(start) => format!("the connection began with {start}"),
+            ProxyProblem::TlsHello => "a TLS Client Hello came first: a TLS client, not a balancer".into(),
+            ProxyProblem::Malformed(why) => format!("malformed: {why}"),
+            ProxyProblem::WrongTransport => "a v2 header for another transport (TCP / UDP)".into(),
+            ProxyProblem::Timeout(secs) => format!("no complete header within {secs} s"),
+            ProxyProblem::Closed => "the connection closed before a complete header".into(),
+            ProxyProblem::Io(error) => error.clone(),
+        }
+    }
+
+    fn pt(&self) -> String {
+        match self {
+            ProxyProblem::Untrusted => "não é um dos --proxy-from".into(),
+            ProxyProblem::NoHeader(start) => format!("a conexão começou com {start}"),
+            ProxyProblem::TlsHello => {
+                "veio primeiro um Client Hello TLS: um cliente TLS, não um balanceador".into()
+            }
+            ProxyProblem::Malformed(why) => format!("malformado: {why}"),
+            ProxyProblem::WrongTransport => "um cabeçalho v2 de outro transporte (TCP / UDP)".into(),
+            ProxyProblem::Timeout(secs) => format!("nenhum cabeçalho completo em {secs} s"),
+            ProxyProblem::Closed => "a conexão fechou antes de um cabeçalho completo".into(),
+            ProxyProblem::Io(error) => error.clone(),
+        }
+    }
+}
+
+/// A parser's message as part of a sentence: `header length ...`, not
+/// `Header length ... .`
+fn phrase(text: &str) -> String {
+    let text = text.trim_end_matches('.');
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 /// What a header says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
     pub version: Version,
+    /// v2's declared transport: `true` for a datagram (UDP) connection.
+    pub datagram: bool,
     /// The original client and the address it connected to; `None` for a
     /// v2 LOCAL header or v1 `UNKNOWN` (the balancer's own health check:
     /// the connection speaks for itself).
@@ -65,9 +129,14 @@ pub fn scan(bytes: &[u8]) -> Scan {
         }
         match ppp::v2::Header::try_from(&bytes[..len]) {
             Ok(header) => Scan::Header { len, header: from_v2(&header) },
-            Err(error) => Scan::Malformed(error.to_string()),
+            Err(error) => Scan::Malformed(phrase(&error.to_string())),
         }
     } else if bytes.starts_with(V1_PREFIX) {
+        if let Some(lf) = bytes.iter().position(|&b| b == b'\n')
+            && (lf == 0 || bytes[lf - 1] != b'\r')
+        {
+            return Scan::Malformed("a v1 header ends with CRLF, not a bare LF".into());
+        }
         let Some(end) = bytes.windows(2).position(|w| w == b"\r\n") else {
             return if bytes.len() >= V1_MAX {
                 Scan::Malformed(format!("a v1 header without CRLF in its first {V1_MAX} bytes"))
@@ -81,7 +150,7 @@ pub fn scan(bytes: &[u8]) -> Scan {
         }
         match ppp::v1::Header::try_from(&bytes[..len]) {
             Ok(header) => Scan::Header { len, header: from_v1(&header) },
-            Err(error) => Scan::Malformed(error.to_string()),
+            Err(error) => Scan::Malformed(phrase(&error.to_string())),
         }
     } else if V2_SIGNATURE.starts_with(bytes) || V1_PREFIX.starts_with(bytes) {
         // Empty, or a beginning of either: wait for more.
@@ -104,7 +173,7 @@ fn from_v1(header: &ppp::v1::Header) -> Header {
         )),
         Addresses::Unknown => None,
     };
-    Header { version: Version::V1, addresses, tlvs: Vec::new() }
+    Header { version: Version::V1, datagram: false, addresses, tlvs: Vec::new() }
 }
 
 fn from_v2(header: &ppp::v2::Header) -> Header {
@@ -123,7 +192,8 @@ fn from_v2(header: &ppp::v2::Header) -> Header {
         (Command::Proxy, _) => None,
     };
     let tlvs = header.tlvs().filter_map(Result::ok).map(|tlv| (tlv.kind, tlv.value.into_owned())).collect();
-    Header { version: Version::V2, addresses, tlvs }
+    let datagram = header.protocol == ppp::v2::Protocol::Datagram;
+    Header { version: Version::V2, datagram, addresses, tlvs }
 }
 
 /// The header a balancer would send for a connection from `source` to
@@ -239,6 +309,10 @@ mod tests {
             scan(b"PROXY UNKNOWN\r\n"),
             Scan::Header { header: Header { addresses: None, .. }, .. }
         ));
+        // A bare LF is no CRLF: refused at once, not waited on.
+        assert!(matches!(scan(b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\n"), Scan::Malformed(_)));
+        let dgram = build(Version::V2, addr("192.0.2.1:1"), addr("192.0.2.2:2"));
+        assert!(matches!(scan(&dgram), Scan::Header { header: Header { datagram: false, .. }, .. }));
         let mut v2 = V2_SIGNATURE.to_vec();
         v2.extend_from_slice(&[0x21, 0x11, 0x00, 0x02, 1, 2]);
         assert!(matches!(scan(&v2), Scan::Malformed(_)));

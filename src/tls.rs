@@ -56,6 +56,9 @@ pub struct ClientOptions {
     /// The name sent in the handshake (SNI) and checked in the server's
     /// certificate; the host by default.
     pub sni: Option<String>,
+    /// Accept exactly the certificate of this SHA-256 fingerprint (the one
+    /// a self-signed `eco server --tls` prints).
+    pub pin: Option<String>,
     pub alpn: Vec<String>,
 }
 
@@ -89,8 +92,27 @@ fn roots(path: &Path) -> Result<RootCertStore> {
     Ok(roots)
 }
 
-fn alpn(protocols: &[String]) -> Vec<Vec<u8>> {
-    protocols.iter().map(|p| p.as_bytes().to_vec()).collect()
+/// `--alpn`: each protocol name 1 to 255 bytes (the handshake's limits).
+fn alpn(protocols: &[String]) -> Result<Vec<Vec<u8>>> {
+    protocols
+        .iter()
+        .map(|p| match p.len() {
+            1..=255 => Ok(p.as_bytes().to_vec()),
+            _ => Err(Error::Tls { problem: format!("--alpn {p:?}: a protocol name is 1 to 255 bytes") }),
+        })
+        .collect()
+}
+
+/// `--pin`: the fingerprint as `AB:CD:..`, `abcd..`: 64 hex digits.
+fn pin_digits(pin: &str) -> Result<String> {
+    let digits: String = pin.chars().filter(|c| *c != ':').collect::<String>().to_ascii_uppercase();
+    if digits.len() == 64 && digits.chars().all(|c| c.is_ascii_hexdigit()) {
+        Ok(digits)
+    } else {
+        Err(Error::Tls {
+            problem: format!("--pin {pin:?}: a SHA-256 fingerprint is 64 hex digits (AB:CD:...)"),
+        })
+    }
 }
 
 /// The SHA-256 of a certificate, as `AB:CD:...` (what `openssl x509
@@ -107,11 +129,18 @@ impl Server {
             (None, None) => {
                 // A certificate for the names a test client uses.
                 let names = ["localhost", "127.0.0.1", "::1"].map(String::from).to_vec();
-                let made = rcgen::generate_simple_self_signed(names)
-                    .map_err(|e| Error::Tls { problem: format!("making a self-signed certificate: {e}") })?;
-                let der = made.cert.der().clone();
+                let failed = |e: rcgen::Error| Error::Tls {
+                    problem: format!("making a self-signed certificate: {e}"),
+                };
+                let mut params = rcgen::CertificateParams::new(names).map_err(failed)?;
+                params.distinguished_name = rcgen::DistinguishedName::new();
+                params.distinguished_name.push(rcgen::DnType::CommonName, "localhost");
+                params.distinguished_name.push(rcgen::DnType::OrganizationName, "eco (self-signed)");
+                let signing_key = rcgen::KeyPair::generate().map_err(failed)?;
+                let cert = params.self_signed(&signing_key).map_err(failed)?;
+                let der = cert.der().clone();
                 let print = fingerprint(&der);
-                let key = PrivateKeyDer::Pkcs8(made.signing_key.serialize_der().into());
+                let key = PrivateKeyDer::Pkcs8(signing_key.serialize_der().into());
                 (vec![der], key, Some(print))
             }
             _ => return Err(Error::Tls { problem: "--cert and --key go together".into() }),
@@ -129,10 +158,13 @@ impl Server {
             }
             None => builder.with_no_client_auth(),
         };
-        let mut config = builder
-            .with_single_cert(chain, key)
-            .map_err(|e| Error::Tls { problem: format!("--cert and --key cannot be used together: {e}") })?;
-        config.alpn_protocols = alpn(&options.alpn);
+        let mut config = builder.with_single_cert(chain, key).map_err(|e| match e {
+            rustls::Error::InconsistentKeys(_) => {
+                Error::Tls { problem: "the key in --key is not the one of the certificate in --cert".into() }
+            }
+            e => Error::Tls { problem: format!("--cert and --key cannot be used together: {e}") },
+        })?;
+        config.alpn_protocols = alpn(&options.alpn)?;
         Ok(Server { config: Arc::new(config), self_signed })
     }
 }
@@ -142,9 +174,11 @@ pub fn client(options: &ClientOptions) -> Result<Arc<rustls::ClientConfig>> {
     let builder = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::Tls { problem: e.to_string() })?;
-    let builder = if options.insecure {
+    let builder = if options.insecure || options.pin.is_some() {
+        let pin = options.pin.as_deref().map(pin_digits).transpose()?;
         builder.dangerous().with_custom_certificate_verifier(Arc::new(AnyCertificate(
             provider().signature_verification_algorithms,
+            pin,
         )))
     } else {
         let roots = match &options.ca {
@@ -167,8 +201,35 @@ pub fn client(options: &ClientOptions) -> Result<Arc<rustls::ClientConfig>> {
         (None, None) => builder.with_no_client_auth(),
         _ => return Err(Error::Tls { problem: "--cert and --key go together".into() }),
     };
-    config.alpn_protocols = alpn(&options.alpn);
+    config.alpn_protocols = alpn(&options.alpn)?;
     Ok(Arc::new(config))
+}
+
+/// What a client needs for its handshakes.
+#[derive(Clone)]
+pub struct Client {
+    pub config: Arc<rustls::ClientConfig>,
+    /// The name sent (SNI) and checked in the certificate.
+    pub name: ServerName<'static>,
+    /// `--insecure` or `--pin`: certificates are not checked against CAs.
+    pub unchecked: bool,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// The client of `options`, for a server at `host`.
+    pub fn new(options: &ClientOptions, host: &str) -> Result<Client> {
+        Ok(Client {
+            config: client(options)?,
+            name: server_name(options, host)?,
+            unchecked: options.insecure || options.pin.is_some(),
+        })
+    }
 }
 
 /// The name to send as SNI and check the certificate against.
@@ -178,21 +239,27 @@ pub fn server_name(options: &ClientOptions, host: &str) -> Result<ServerName<'st
         .map_err(|_| Error::Tls { problem: format!("{name:?} is not a host name or IP address for --sni") })
 }
 
-/// `--insecure`: every certificate passes; signatures are still checked,
-/// so the handshake itself is real.
+/// `--insecure`: every certificate passes; `--pin`: the one certificate
+/// of that fingerprint. Signatures are still checked, so the handshake
+/// itself is real.
 #[derive(Debug)]
-struct AnyCertificate(WebPkiSupportedAlgorithms);
+struct AnyCertificate(WebPkiSupportedAlgorithms, Option<String>);
 
 impl ServerCertVerifier for AnyCertificate {
     fn verify_server_cert(
         &self,
-        _end_entity: &CertificateDer<'_>,
+        end_entity: &CertificateDer<'_>,
         _intermediates: &[CertificateDer<'_>],
         _server_name: &ServerName<'_>,
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
+        match &self.1 {
+            Some(pin) if fingerprint(end_entity).replace(':', "") != *pin => Err(
+                rustls::Error::InvalidCertificate(rustls::CertificateError::ApplicationVerificationFailure),
+            ),
+            _ => Ok(ServerCertVerified::assertion()),
+        }
     }
 
     fn verify_tls12_signature(
@@ -257,18 +324,109 @@ fn subject(cert: &CertificateDer<'_>) -> String {
     }
 }
 
-impl fmt::Display for Negotiated {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.version, self.cipher)?;
+impl crate::i18n::Sentences for Negotiated {
+    fn en(&self) -> String {
+        self.words("certificate")
+    }
+
+    fn pt(&self) -> String {
+        self.words("certificado")
+    }
+}
+
+impl Negotiated {
+    /// `TLSv1.3 TLS13_AES_256_GCM_SHA384, ALPN echo, SNI localhost,
+    /// certificate CN=client`: the protocol's own names, and one word.
+    fn words(&self, certificate: &str) -> String {
+        let mut text = format!("{} {}", self.version, self.cipher);
         if let Some(alpn) = &self.alpn {
-            write!(f, ", ALPN {alpn}")?;
+            text.push_str(&format!(", ALPN {alpn}"));
         }
         if let Some(sni) = &self.sni {
-            write!(f, ", SNI {sni}")?;
+            text.push_str(&format!(", SNI {sni}"));
         }
         if let Some(subject) = &self.peer_subject {
-            write!(f, ", certificate {subject}")?;
+            text.push_str(&format!(", {certificate} {subject}"));
         }
-        Ok(())
+        text
+    }
+}
+
+/// Why a handshake failed, in words people act on (rustls's own error
+/// text stays in the log).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsProblem {
+    /// The peer does not speak TLS (plain bytes where a hello should be).
+    NotTls,
+    /// The server asked for a client certificate and got none.
+    NoCertificate,
+    /// The peer's certificate is not trusted (rustls's reason).
+    Untrusted(String),
+    /// The peer refused ours, or the handshake, with this alert.
+    Refused(String),
+    /// No ALPN protocol in common.
+    NoCommonProtocol,
+    /// Nothing within this long.
+    Timeout(std::time::Duration),
+    /// The peer closed the connection in the middle of it.
+    Closed,
+    Other(String),
+}
+
+impl TlsProblem {
+    /// Sorts a failed handshake's error.
+    pub fn of(error: &std::io::Error) -> TlsProblem {
+        if error.kind() == std::io::ErrorKind::UnexpectedEof {
+            return TlsProblem::Closed;
+        }
+        match error.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
+            Some(error) => TlsProblem::of_rustls(error),
+            None => TlsProblem::Other(error.to_string()),
+        }
+    }
+
+    pub fn of_rustls(error: &rustls::Error) -> TlsProblem {
+        use rustls::Error as E;
+        match error {
+            E::InvalidMessage(_)
+            | E::InappropriateMessage { .. }
+            | E::InappropriateHandshakeMessage { .. } => TlsProblem::NotTls,
+            E::NoCertificatesPresented => TlsProblem::NoCertificate,
+            E::InvalidCertificate(rustls::CertificateError::ApplicationVerificationFailure) => {
+                TlsProblem::Untrusted("its SHA-256 fingerprint is not --pin's".into())
+            }
+            E::InvalidCertificate(why) => TlsProblem::Untrusted(format!("{why:?}")),
+            E::AlertReceived(alert) => TlsProblem::Refused(format!("{alert:?}")),
+            E::NoApplicationProtocol => TlsProblem::NoCommonProtocol,
+            other => TlsProblem::Other(other.to_string()),
+        }
+    }
+}
+
+impl crate::i18n::Sentences for TlsProblem {
+    fn en(&self) -> String {
+        match self {
+            TlsProblem::NotTls => "the other side does not speak TLS".into(),
+            TlsProblem::NoCertificate => "no client certificate (--client-ca asks for one)".into(),
+            TlsProblem::Untrusted(why) => format!("the certificate is not trusted ({why})"),
+            TlsProblem::Refused(alert) => format!("the other side refused the handshake (alert {alert})"),
+            TlsProblem::NoCommonProtocol => "no ALPN protocol in common".into(),
+            TlsProblem::Timeout(wait) => format!("no handshake within {} s", wait.as_secs()),
+            TlsProblem::Closed => "the connection closed during the handshake".into(),
+            TlsProblem::Other(text) => text.clone(),
+        }
+    }
+
+    fn pt(&self) -> String {
+        match self {
+            TlsProblem::NotTls => "o outro lado não fala TLS".into(),
+            TlsProblem::NoCertificate => "sem certificado do cliente (--client-ca pede um)".into(),
+            TlsProblem::Untrusted(why) => format!("o certificado não é confiável ({why})"),
+            TlsProblem::Refused(alert) => format!("o outro lado recusou o handshake (alerta {alert})"),
+            TlsProblem::NoCommonProtocol => "nenhum protocolo ALPN em comum".into(),
+            TlsProblem::Timeout(wait) => format!("nenhum handshake em {} s", wait.as_secs()),
+            TlsProblem::Closed => "a conexão fechou durante o handshake".into(),
+            TlsProblem::Other(text) => text.clone(),
+        }
     }
 }

@@ -68,6 +68,7 @@ pub enum BadValue<'a> {
     },
     Net(&'a str),
     Millis(&'a str),
+    HostPort(&'a str),
     Percent(&'a str),
     NetMapped {
         text: &'a str,
@@ -97,6 +98,9 @@ impl Sentences for BadValue<'_> {
             }
             BadValue::Percent(text) => {
                 format!("'{text}' is not a percentage from 0 to 100: write e.g. 10 or 2.5")
+            }
+            BadValue::HostPort(text) => {
+                format!("'{text}' is not an address to listen on: write HOST:PORT, e.g. 127.0.0.1:9090")
             }
             BadValue::SecondsRange(text) => format!("{text} seconds is out of range: use 0 to 86400"),
             BadValue::Count { text, max } => {
@@ -132,6 +136,9 @@ impl Sentences for BadValue<'_> {
             }
             BadValue::Percent(text) => {
                 format!("'{text}' não é uma porcentagem de 0 a 100: escreva p. ex. 10 ou 2.5")
+            }
+            BadValue::HostPort(text) => {
+                format!("'{text}' não é um endereço onde escutar: escreva HOST:PORTA, p. ex. 127.0.0.1:9090")
             }
             BadValue::Seconds(text) => {
                 format!("'{text}' não é um número de segundos: escreva por exemplo 2 ou 0.5")

@@ -114,11 +114,19 @@ pub struct Config {
 /// TCP: a connection is opened and closed. UDP: one datagram is sent; a
 /// "port unreachable" answer means refused, silence is let through (the
 /// datagram, or its echo, may have been lost or not answered by a guard).
-pub fn pick_target(addrs: &[SocketAddr], udp: bool, timeout: Duration) -> Result<SocketAddr> {
+///
+/// With `--proxy-protocol` the probe sends its header too, so that a
+/// server that requires one does not count the probe as a refusal.
+pub fn pick_target(
+    addrs: &[SocketAddr],
+    udp: bool,
+    proxy: Option<crate::proxy::Version>,
+    timeout: Duration,
+) -> Result<SocketAddr> {
     let wait = timeout.clamp(Duration::from_millis(100), Duration::from_secs(5));
     let mut last = None;
     for &addr in addrs {
-        let answered = if udp { probe_udp(addr, wait) } else { probe_tcp(addr, wait) };
+        let answered = if udp { probe_udp(addr, wait) } else { probe_tcp(addr, proxy, wait) };
         match answered {
             Ok(()) => return Ok(addr),
             Err(error) => last = Some(error),
@@ -127,10 +135,13 @@ pub fn pick_target(addrs: &[SocketAddr], udp: bool, timeout: Duration) -> Result
     Err(last.unwrap_or(Error::BadHost { host: String::new() }))
 }
 
-fn probe_tcp(addr: SocketAddr, wait: Duration) -> Result<()> {
-    std::net::TcpStream::connect_timeout(&addr, wait)
-        .map(drop)
-        .map_err(|source| Error::from_connect(addr, wait, source))
+fn probe_tcp(addr: SocketAddr, proxy: Option<crate::proxy::Version>, wait: Duration) -> Result<()> {
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, wait)
+        .map_err(|source| Error::from_connect(addr, wait, source))?;
+    if let (Some(version), Ok(local)) = (proxy, stream.local_addr()) {
+        let _ = std::io::Write::write_all(&mut stream, &crate::proxy::build(version, local, addr));
+    }
+    Ok(())
 }
 
 fn probe_udp(addr: SocketAddr, wait: Duration) -> Result<()> {

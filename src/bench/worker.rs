@@ -401,6 +401,11 @@ pub async fn bulk(addr: SocketAddr, total: u64, block: Arc<Vec<u8>>, plan: Plan)
         offset += n as u64;
     };
     let elapsed = started.elapsed();
+    if result.is_err() {
+        // The echo stopped coming (a stalled server, say): the writer may
+        // be blocked for good on a full window. Stop it.
+        writing.abort();
+    }
     let wrote = writing.await.map_err(|_| ()).and_then(|r| r.map_err(|_| ()));
     match (result, wrote) {
         (Err(failure), _) => count(&mut stats, failure),

@@ -43,6 +43,9 @@ struct Loops {
     /// --max-conns: a permit is taken *before* accept, so that over the
     /// limit clients wait in the kernel's backlog (as mini-redis does).
     permits: Option<Arc<Semaphore>>,
+    /// `--accept-delay`: one new client per delay, whichever thread
+    /// accepted it.
+    accept_turn: Arc<tokio::sync::Mutex<()>>,
 }
 
 pub(super) fn serve(listener: TcpListener, shared: &Arc<Shared>, stop: &Stop) -> Result<()> {
@@ -57,6 +60,7 @@ pub(super) fn serve(listener: TcpListener, shared: &Arc<Shared>, stop: &Stop) ->
         cut: CancellationToken::new(),
         tracker: TaskTracker::new(),
         permits: shared.config.limits.max_conns.map(|max| Arc::new(Semaphore::new(max))),
+        accept_turn: Arc::default(),
     };
     // One thread per CPU (just this one for --once, which takes one client).
     let threads =
@@ -140,6 +144,7 @@ async fn accept_loop(listener: TcpListener, loops: &Loops) -> std::io::Result<()
         // waits before it is served, the next ones in the kernel's backlog.
         let delay = shared.config.misbehave.accept_delay;
         if !delay.is_zero() {
+            let _turn = loops.accept_turn.lock().await;
             tokio::select! {
                 _ = loops.stopping.cancelled() => break,
                 () = tokio::time::sleep(delay) => {}
@@ -147,7 +152,7 @@ async fn accept_loop(listener: TcpListener, loops: &Loops) -> std::io::Result<()
         }
         let Some(guard) = shared.admit(&stream, peer) else { continue };
         let cut = loops.cut.clone();
-        loops.tracker.spawn(async move {
+        let task = loops.tracker.spawn(async move {
             let _permit = permit;
             let shared = Arc::clone(guard.shared());
             let ended = match stream.into_std() {
@@ -156,9 +161,15 @@ async fn accept_loop(listener: TcpListener, loops: &Loops) -> std::io::Result<()
                 Err(error) => Ended { bytes_in: 0, bytes_out: 0, reason: EndReason::from_error(error) },
             };
             guard.finish(ended);
+            true
         });
         if shared.config.once {
-            break;
+            // `--once` is one client served: one turned away at its PROXY
+            // header or TLS handshake (a port scan, a health check) is not.
+            tokio::select! {
+                _ = loops.stopping.cancelled() => break,
+                served = task => if served.unwrap_or(true) { break },
+            }
         }
     }
     // This thread's handle on the listener closes here; the last one to

@@ -14,8 +14,9 @@ use super::limits::PerIp;
 use super::metrics::Metrics;
 use super::misbehave::Act;
 use super::summary::Summary;
-use super::{Config, Msg, reset};
+use super::{Config, Msg, ProxyMode, reset};
 use crate::console::Console;
+use crate::proxy::ProxyProblem;
 
 /// An IPv4 client of a dual-stack socket as a.b.c.d rather than ::ffff:a.b.c.d.
 fn canonical(peer: SocketAddr) -> SocketAddr {
@@ -41,7 +42,7 @@ pub enum EndReason {
     /// `--close-after` / `--reset-after`: ended on purpose.
     Planned(Act),
     /// The TLS handshake failed (not TLS, an untrusted certificate, ...).
-    Tls(String),
+    Tls(crate::tls::TlsProblem),
     /// Any other I/O error.
     Error(io::Error),
 }
@@ -160,6 +161,10 @@ pub(super) struct Shared {
     open: Mutex<HashMap<u64, Arc<TcpStream>>>,
     next_id: AtomicU64,
     cut: AtomicBool,
+    /// Blocking modes: cancelled with [`Shared::cut_all`], for the
+    /// connections served on a runtime of their thread ([`super::custom`]),
+    /// which may be asleep (`--delay`) rather than blocked on the socket.
+    pub cut_token: tokio_util::sync::CancellationToken,
     /// `--max-conns` was reached and told, and when: a tick that finds the
     /// server under the limit a minute later clears it (one note a minute
     /// at most, however often one client comes and goes at `--max-conns 1`).
@@ -177,6 +182,8 @@ pub(super) struct ConnGuard {
     /// The address counted against `--max-conns-per-ip` (none yet while a
     /// PROXY header is awaited).
     ip: Option<IpAddr>,
+    /// `--proxy-protocol` from a trusted balancer: a header comes first.
+    awaits_header: bool,
     started: Instant,
     registered: Option<u64>,
 }
@@ -193,6 +200,7 @@ impl Shared {
             open: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(0),
             cut: AtomicBool::new(false),
+            cut_token: tokio_util::sync::CancellationToken::new(),
             at_max: Mutex::new(None),
         }
     }
@@ -206,14 +214,35 @@ impl Shared {
     /// the header is read ([`ConnGuard::readdress`]).
     pub(super) fn admit(self: &Arc<Self>, socket: impl AsFd, peer: SocketAddr) -> Option<ConnGuard> {
         let peer = canonical(peer);
-        let ip = if self.config.proxy.is_some() { None } else { Some(self.let_in(&socket, peer)?) };
+        let awaits_header = match self.config.proxy {
+            Some(_) if self.config.trusts_proxy(peer.ip()) => true,
+            // Only the balancers of --proxy-from may send a header: a
+            // client that connects directly could name anyone in it.
+            Some(ProxyMode::Required) => {
+                reset(&socket);
+                self.refuse(peer, Refusal::ProxyHeader, Some(&ProxyProblem::Untrusted));
+                return None;
+            }
+            _ => false,
+        };
+        let ip = if awaits_header { None } else { Some(self.let_in(&socket, peer)?) };
         if ip.is_some() {
             self.console.say(&Msg::Connected { peer, via: None });
             tracing::debug!(peer = %peer, "connection opened");
         }
         self.active.enter();
         self.metrics.opened();
-        Some(ConnGuard { shared: Arc::clone(self), peer, ip, started: Instant::now(), registered: None })
+        if ip.is_some() {
+            self.metrics.admitted();
+        }
+        Some(ConnGuard {
+            shared: Arc::clone(self),
+            peer,
+            ip,
+            awaits_header,
+            started: Instant::now(),
+            registered: None,
+        })
     }
 
     /// `--allow`, `--deny` and `--max-conns-per-ip` for a client at `peer`:
@@ -233,7 +262,7 @@ impl Shared {
     }
 
     /// Tells and counts a refusal.
-    pub(super) fn refuse(&self, peer: SocketAddr, refusal: Refusal, detail: Option<&str>) {
+    pub(super) fn refuse(&self, peer: SocketAddr, refusal: Refusal, detail: Option<&ProxyProblem>) {
         self.metrics.refused(refusal.name());
         self.summary.refused_for(&self.console, peer, refusal, detail);
     }
@@ -310,6 +339,7 @@ impl Shared {
     /// `shutdown`. Returns how many.
     pub(super) fn cut_all(&self) -> usize {
         self.cut.store(true, Ordering::SeqCst);
+        self.cut_token.cancel();
         let open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         for stream in open.values() {
             reset(&**stream);
@@ -370,12 +400,18 @@ impl ConnGuard {
         let via = self.peer;
         let peer = client.map_or(via, canonical);
         let Some(ip) = self.shared.let_in(&socket, peer) else { return false };
+        self.shared.metrics.admitted();
         self.ip = Some(ip);
         self.peer = peer;
         let via = client.is_some().then_some(via);
         self.shared.console.say(&Msg::Connected { peer, via });
         tracing::debug!(peer = %peer, via = ?via, "connection opened");
         true
+    }
+
+    /// `--proxy-protocol` from a trusted balancer: a header comes first.
+    pub(super) fn awaits_header(&self) -> bool {
+        self.awaits_header
     }
 
     pub(super) fn shared(&self) -> &Arc<Shared> {

@@ -24,55 +24,79 @@ use super::async_tokio::Idle;
 use super::conn::{ConnGuard, EndReason, Ended, Refusal};
 use super::misbehave::{self, Act};
 use super::{Msg, ProxyMode, reset, room};
-use crate::proxy::{self, Scan};
-use crate::tls::Negotiated;
+use crate::proxy::{self, ProxyProblem, Scan};
+use crate::tls::{Negotiated, TlsProblem};
 
 /// How long a PROXY header or a TLS handshake may take (or
 /// `--idle-timeout`, if shorter): a client that connects and says nothing
 /// must not hold a connection for longer.
 const HANDSHAKE_WAIT: Duration = Duration::from_secs(10);
 
-/// Blocking modes: serves one connection on a tokio runtime of this thread.
-pub(super) fn serve_blocking(socket: std::net::TcpStream, mut guard: ConnGuard) {
+/// Blocking modes: serves one connection on a tokio runtime of this
+/// thread. Returns whether the client was served (see [`serve`]).
+pub(super) fn serve_blocking(socket: std::net::TcpStream, mut guard: ConnGuard) -> bool {
     // A handle for the signal thread, which resets open connections at
     // the end of the shutdown grace (as the plain loop's).
     if let Ok(handle) = socket.try_clone() {
         guard.register(&Arc::new(handle));
     }
+    let cut = guard.shared().cut_token.clone();
     match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(runtime) => runtime.block_on(serve(socket, guard, CancellationToken::new())),
-        Err(error) => guard.finish(Ended { bytes_in: 0, bytes_out: 0, reason: EndReason::from_error(error) }),
+        Ok(runtime) => runtime.block_on(serve(socket, guard, cut)),
+        Err(error) => {
+            guard.finish(Ended { bytes_in: 0, bytes_out: 0, reason: EndReason::from_error(error) });
+            true
+        }
     }
 }
 
 /// Serves one admitted connection to its end: header, handshake, echo.
-/// `cut`: cancelled when the shutdown grace is over (async mode).
-pub(super) async fn serve(socket: std::net::TcpStream, mut guard: ConnGuard, cut: CancellationToken) {
+/// `cut`: cancelled when the shutdown grace is over. Returns whether the
+/// client was served: `false` when it was turned away at its PROXY header
+/// or its TLS handshake failed (for `--once`, which waits for a client it
+/// can serve).
+pub(super) async fn serve(socket: std::net::TcpStream, mut guard: ConnGuard, cut: CancellationToken) -> bool {
     let shared = Arc::clone(guard.shared());
     let config = &shared.config;
     let tcp = match socket.set_nonblocking(true).and_then(|()| TcpStream::from_std(socket)) {
         Ok(tcp) => tcp,
         Err(error) => {
-            return guard.finish(Ended { bytes_in: 0, bytes_out: 0, reason: EndReason::from_error(error) });
+            guard.finish(Ended { bytes_in: 0, bytes_out: 0, reason: EndReason::from_error(error) });
+            return true;
         }
     };
     let wait = config.limits.idle_timeout.map_or(HANDSHAKE_WAIT, |idle| idle.min(HANDSHAKE_WAIT));
-    if let Some(mode) = config.proxy {
+    let mut tcp = tcp;
+    if let Some(mode) = config.proxy.filter(|_| guard.awaits_header()) {
         let proxy_addr = guard.peer;
         let header = tokio::select! {
             header = read_proxy_header(&tcp, mode, wait) => header,
-            () = cut.cancelled() => return,
+            () = cut.cancelled() => return true,
         };
         match header {
             Ok(client) => {
                 if !guard.readdress(&tcp, client) {
-                    return;
+                    return false;
+                }
+                if client.is_none() {
+                    // No header: the bytes looked at may have taken tokio's
+                    // readiness with them (a beginning of one that never
+                    // went on, `P`). Registering the socket anew makes
+                    // epoll tell again what is waiting in it.
+                    match tcp.into_std().and_then(TcpStream::from_std) {
+                        Ok(again) => tcp = again,
+                        Err(error) => {
+                            let reason = EndReason::from_error(error);
+                            guard.finish(Ended { bytes_in: 0, bytes_out: 0, reason });
+                            return true;
+                        }
+                    }
                 }
             }
             Err(problem) => {
                 reset(&tcp);
                 shared.refuse(proxy_addr, Refusal::ProxyHeader, Some(&problem));
-                return;
+                return false;
             }
         }
     }
@@ -83,7 +107,8 @@ pub(super) async fn serve(socket: std::net::TcpStream, mut guard: ConnGuard, cut
             let handshake = tokio::select! {
                 done = tokio::time::timeout(wait, acceptor.accept(tcp)) => done,
                 () = cut.cancelled() => {
-                    return guard.finish(Ended { bytes_in: 0, bytes_out: 0, reason: EndReason::Shutdown });
+                    guard.finish(Ended { bytes_in: 0, bytes_out: 0, reason: EndReason::Shutdown });
+                    return true;
                 }
             };
             match handshake {
@@ -94,12 +119,20 @@ pub(super) async fn serve(socket: std::net::TcpStream, mut guard: ConnGuard, cut
                     Conn::Tls(Box::new(stream))
                 }
                 Ok(Err(error)) => {
-                    let reason = EndReason::Tls(error.to_string());
-                    return guard.finish(Ended { bytes_in: 0, bytes_out: 0, reason });
+                    tracing::debug!(peer = %guard.peer, error = %error, "tls handshake failed");
+                    let reason = match TlsProblem::of(&error) {
+                        // Closed before a word (a TCP health check, a port
+                        // scan): a close, not a failure.
+                        TlsProblem::Closed => EndReason::Fin,
+                        problem => EndReason::Tls(problem),
+                    };
+                    guard.finish(Ended { bytes_in: 0, bytes_out: 0, reason });
+                    return false;
                 }
                 Err(_elapsed) => {
-                    let reason = EndReason::Tls(format!("no handshake within {} s", wait.as_secs()));
-                    return guard.finish(Ended { bytes_in: 0, bytes_out: 0, reason });
+                    let reason = EndReason::Tls(TlsProblem::Timeout(wait));
+                    guard.finish(Ended { bytes_in: 0, bytes_out: 0, reason });
+                    return false;
                 }
             }
         }
@@ -111,6 +144,7 @@ pub(super) async fn serve(socket: std::net::TcpStream, mut guard: ConnGuard, cut
         reset(conn.tcp());
     }
     guard.finish(ended);
+    true
 }
 
 fn told_negotiated(guard: &ConnGuard, negotiated: &Negotiated) {
@@ -137,17 +171,18 @@ async fn read_proxy_header(
     tcp: &TcpStream,
     mode: ProxyMode,
     wait: Duration,
-) -> Result<Option<SocketAddr>, String> {
+) -> Result<Option<SocketAddr>, ProxyProblem> {
+    let io = |e: std::io::Error| ProxyProblem::Io(e.to_string());
     let mut buf = vec![0u8; proxy::V2_MAX];
     let deadline = Instant::now() + wait;
     loop {
         let ready = match tokio::time::timeout_at(deadline, tcp.ready(Interest::READABLE)).await {
-            Ok(ready) => ready.map_err(|e| e.to_string())?,
+            Ok(ready) => ready.map_err(io)?,
             Err(_elapsed) => {
                 return match mode {
                     // A client that waits for us: it has no header to send.
                     ProxyMode::Optional => Ok(None),
-                    ProxyMode::Required => Err(format!("no complete header within {} s", wait.as_secs())),
+                    ProxyMode::Required => Err(ProxyProblem::Timeout(wait.as_secs())),
                 };
             }
         };
@@ -166,20 +201,21 @@ async fn read_proxy_header(
         let (n, scan) = match scanned {
             Ok(scanned) => scanned,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(io(e)),
         };
         return match (scan, mode) {
+            (Scan::Header { header, .. }, _) if header.datagram => Err(ProxyProblem::WrongTransport),
             (Scan::Header { len, header }, _) => {
                 // Take the header's bytes (they are there: we saw them).
                 let mut taken = 0;
                 while taken < len {
                     match tcp.try_read(&mut buf[taken..len]) {
-                        Ok(0) => return Err("the connection closed inside the header".into()),
+                        Ok(0) => return Err(ProxyProblem::Closed),
                         Ok(k) => taken += k,
                         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                            tcp.readable().await.map_err(|e| e.to_string())?
+                            tcp.readable().await.map_err(io)?
                         }
-                        Err(e) => return Err(e.to_string()),
+                        Err(e) => return Err(io(e)),
                     }
                 }
                 let client = header.addresses.map(|(source, _)| source);
@@ -193,15 +229,14 @@ async fn read_proxy_header(
                 );
                 Ok(client)
             }
-            (Scan::Malformed(problem), _) => Err(problem),
+            (Scan::Malformed(problem), _) => Err(ProxyProblem::Malformed(problem)),
             (Scan::Absent | Scan::More, ProxyMode::Optional) => Ok(None),
-            (Scan::More, ProxyMode::Required) if n == 0 => {
-                Err("the connection closed before a header".into())
+            (Scan::More, ProxyMode::Required) => Err(ProxyProblem::Closed),
+            // A TLS record of type handshake: a client that speaks TLS at once.
+            (Scan::Absent, ProxyMode::Required) if buf[..n].starts_with(&[0x16, 0x03]) => {
+                Err(ProxyProblem::TlsHello)
             }
-            (Scan::More, ProxyMode::Required) => Err(format!("no complete header in its first {n} bytes")),
-            (Scan::Absent, ProxyMode::Required) => {
-                Err(format!("the connection began with {}", excerpt(&buf[..n.min(16)])))
-            }
+            (Scan::Absent, ProxyMode::Required) => Err(ProxyProblem::NoHeader(excerpt(&buf[..n.min(16)]))),
         };
     }
 }

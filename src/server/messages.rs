@@ -54,7 +54,7 @@ pub enum Msg<'a> {
     MaxConnsReached { max: usize },
     /// A connection turned away right after accept (`detail`: what was
     /// wrong with its PROXY header).
-    Refused { peer: SocketAddr, refusal: Refusal, detail: Option<&'a str> },
+    Refused { peer: SocketAddr, refusal: Refusal, detail: Option<&'a crate::proxy::ProxyProblem> },
     /// More refusals in the last second, by reason, after the one told in full.
     RefusedMore { counts: &'a [(Refusal, u64)] },
     /// Connections that ended other than by the client's FIN in the last
@@ -74,7 +74,7 @@ impl Sentences for Msg<'_> {
             Msg::Listening { addr, mode } => format!("listening on {addr} (mode {})", mode_name(*mode)),
             Msg::Connected { peer, via: None } => format!("Connected to {peer}"),
             Msg::Connected { peer, via: Some(via) } => format!("Connected to {peer} (via {via})"),
-            Msg::TlsNegotiated { negotiated } => format!("TLS: {negotiated}"),
+            Msg::TlsNegotiated { negotiated } => format!("TLS: {}", negotiated.text(en)),
             Msg::MetricsAt { addr } => format!("metrics on http://{addr}/metrics (health: /healthz)"),
             Msg::Misbehaving { options } => {
                 format!("misbehaving on purpose, for testing clients: {}", options.join(", "))
@@ -95,7 +95,9 @@ impl Sentences for Msg<'_> {
                 EndReason::Limit => format!("closed {peer}: --max-bytes reached"),
                 EndReason::Planned(act @ Act::Reset) => format!("reset {peer} on purpose ({})", act.flag()),
                 EndReason::Planned(act) => format!("closed {peer} on purpose ({})", act.flag()),
-                EndReason::Tls(problem) => format!("closed {peer}: the TLS handshake failed: {problem}"),
+                EndReason::Tls(problem) => {
+                    format!("closed {peer}: the TLS handshake failed: {}", problem.text(en))
+                }
                 EndReason::Shutdown => {
                     format!("reset {peer}: still open when the shutdown grace was over")
                 }
@@ -133,7 +135,8 @@ impl Sentences for Msg<'_> {
                     format!("refused {peer}: --max-conns-per-ip reached for {}", peer.ip())
                 }
                 Refusal::ProxyHeader => {
-                    format!("refused {peer}: no valid PROXY protocol header ({})", detail.unwrap_or("?"))
+                    let why = detail.map(|d| d.text(en)).unwrap_or_default();
+                    format!("refused {peer}: no valid PROXY protocol header ({why})")
                 }
                 Refusal::NoThread => format!(
                     "refused {peer}: no thread could be started for it (out of threads: see ulimit -u, \
@@ -192,7 +195,7 @@ impl Sentences for Msg<'_> {
             Msg::Listening { addr, mode } => format!("escutando em {addr} (modo {})", mode_name(*mode)),
             Msg::Connected { peer, via: None } => format!("Conectado em {peer}"),
             Msg::Connected { peer, via: Some(via) } => format!("Conectado em {peer} (via {via})"),
-            Msg::TlsNegotiated { negotiated } => format!("TLS: {negotiated}"),
+            Msg::TlsNegotiated { negotiated } => format!("TLS: {}", negotiated.text(pt)),
             Msg::MetricsAt { addr } => format!("métricas em http://{addr}/metrics (saúde: /healthz)"),
             Msg::Misbehaving { options } => {
                 format!("comportando-se mal de propósito, para testar clientes: {}", options.join(", "))
@@ -215,7 +218,9 @@ impl Sentences for Msg<'_> {
                     format!("{peer} reiniciado (RST) de propósito ({})", act.flag())
                 }
                 EndReason::Planned(act) => format!("{peer} fechado de propósito ({})", act.flag()),
-                EndReason::Tls(problem) => format!("{peer} fechado: o handshake TLS falhou: {problem}"),
+                EndReason::Tls(problem) => {
+                    format!("{peer} fechado: o handshake TLS falhou: {}", problem.text(pt))
+                }
                 EndReason::Shutdown => {
                     format!("{peer} reiniciado (RST): ainda aberto ao fim do prazo de encerramento")
                 }
@@ -254,10 +259,8 @@ impl Sentences for Msg<'_> {
                     format!("{peer} recusado: --max-conns-per-ip atingido para {}", peer.ip())
                 }
                 Refusal::ProxyHeader => {
-                    format!(
-                        "{peer} recusado: sem cabeçalho PROXY protocol válido ({})",
-                        detail.unwrap_or("?")
-                    )
+                    let why = detail.map(|d| d.text(pt)).unwrap_or_default();
+                    format!("{peer} recusado: sem cabeçalho PROXY protocol válido ({why})")
                 }
                 Refusal::NoThread => format!(
                     "{peer} recusado: nenhuma thread pôde ser criada para ele (sem threads: veja ulimit -u, \

@@ -11,8 +11,8 @@
 //! response each and closed, do not justify an HTTP server crate (hyper and
 //! its stack would double eco's build time).
 
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -22,6 +22,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::error::{Error, Result};
 
@@ -96,9 +97,15 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// A connection accepted: open until [`Metrics::closed`].
     pub(crate) fn opened(&self) {
-        self.accepted.inc();
         self.open.inc();
+    }
+
+    /// A client let in (past --allow, --deny, the per-IP limit, and its
+    /// PROXY header if one was due).
+    pub(crate) fn admitted(&self) {
+        self.accepted.inc();
     }
 
     pub(crate) fn closed(&self) {
@@ -137,51 +144,59 @@ impl Metrics {
     }
 }
 
-/// At most this many scrapes at once; more are closed at once (a flood of
-/// idle connections must not cost a thread each).
-const MAX_AT_ONCE: usize = 16;
+/// At most this many scrapes at once; more are closed at once.
+const MAX_AT_ONCE: usize = 1024;
 
-/// Opens `addr` and answers scrapes on threads of their own, for the
-/// life of the process. Returns the address (for `--metrics 127.0.0.1:0`).
+/// How long one request may take, all told: a client that trickles its
+/// request (slowloris) holds a slot this long at most.
+const REQUEST_DEADLINE: Duration = Duration::from_secs(2);
+
+/// Opens `addr` and answers scrapes for the life of the process, on a
+/// thread of its own: a small tokio runtime, one task per request, so
+/// that slow or idle clients cost a few hundred bytes each and a health
+/// check still gets through. Returns the address (for `--metrics
+/// 127.0.0.1:0`).
 pub(crate) fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> Result<SocketAddr> {
-    let listener = TcpListener::bind(addr).map_err(|source| Error::from_bind(addr, source))?;
-    let local = listener.local_addr().map_err(|source| Error::from_bind(addr, source))?;
-    let busy = Arc::new(AtomicUsize::new(0));
+    let fail = |source| Error::MetricsBind { addr, source };
+    let listener = std::net::TcpListener::bind(addr).map_err(fail)?;
+    let local = listener.local_addr().map_err(fail)?;
+    listener.set_nonblocking(true).map_err(fail)?;
+    let setup = |source| Error::Io { doing: crate::error::Doing::Setup, source };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(setup)?;
     std::thread::Builder::new()
         .name("eco-metrics".into())
         .spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else {
-                    // Out of descriptors, say: the echo comes first.
-                    std::thread::sleep(Duration::from_millis(100));
-                    continue;
-                };
-                if busy.fetch_add(1, Ordering::SeqCst) >= MAX_AT_ONCE {
-                    busy.fetch_sub(1, Ordering::SeqCst);
-                    continue;
+            runtime.block_on(async move {
+                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
+                let busy = Arc::new(AtomicUsize::new(0));
+                loop {
+                    let Ok((stream, _)) = listener.accept().await else {
+                        // Out of descriptors, say: the echo comes first.
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    };
+                    if busy.fetch_add(1, Ordering::SeqCst) >= MAX_AT_ONCE {
+                        busy.fetch_sub(1, Ordering::SeqCst);
+                        continue;
+                    }
+                    let (metrics, busy) = (Arc::clone(&metrics), Arc::clone(&busy));
+                    tokio::spawn(async move {
+                        let _ = tokio::time::timeout(REQUEST_DEADLINE, answer(stream, &metrics)).await;
+                        busy.fetch_sub(1, Ordering::SeqCst);
+                    });
                 }
-                let (metrics, busy) = (Arc::clone(&metrics), Arc::clone(&busy));
-                let spawned = std::thread::Builder::new().name("eco-scrape".into()).spawn(move || {
-                    let _ = answer(stream, &metrics);
-                    busy.fetch_sub(1, Ordering::SeqCst);
-                });
-                if spawned.is_err() {
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-            }
+            });
         })
-        .map_err(|source| Error::Io { doing: crate::error::Doing::Setup, source })?;
+        .map_err(setup)?;
     Ok(local)
 }
 
-/// Reads one request (its head, within 5 s and 8 KiB) and answers it.
-fn answer(mut stream: TcpStream, metrics: &Metrics) -> io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    stream.set_write_timeout(Some(Duration::from_secs(5)))?;
+/// Reads one request's head (up to 8 KiB) and answers it.
+async fn answer(mut stream: tokio::net::TcpStream, metrics: &Metrics) -> io::Result<()> {
     let mut head = Vec::with_capacity(512);
     let mut buf = [0u8; 1024];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") && !head.windows(2).any(|w| w == b"\n\n") {
-        let n = stream.read(&mut buf)?;
+        let n = stream.read(&mut buf).await?;
         if n == 0 || head.len() + n > 8192 {
             break;
         }
@@ -211,5 +226,6 @@ fn answer(mut stream: TcpStream, metrics: &Metrics) -> io::Result<()> {
     if method != "HEAD" {
         response += &body;
     }
-    stream.write_all(response.as_bytes())
+    stream.write_all(response.as_bytes()).await?;
+    stream.shutdown().await
 }

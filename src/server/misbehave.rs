@@ -53,6 +53,7 @@ impl Misbehaviour {
     /// custom echo loop).
     pub fn on_tcp(&self) -> bool {
         !self.delay.is_zero()
+            || !self.jitter.is_zero()
             || self.throttle.is_some()
             || self.close_after.is_some()
             || self.reset_after.is_some()

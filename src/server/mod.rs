@@ -102,6 +102,9 @@ pub struct Config {
     pub inherited: bool,
     /// `--proxy-protocol`: a balancer's header comes first.
     pub proxy: Option<ProxyMode>,
+    /// `--proxy-from`: the balancers whose headers are believed (empty:
+    /// any peer's).
+    pub proxy_from: Vec<ipnet::IpNet>,
     /// `--tls`: the handshake's settings.
     pub tls: Option<crate::tls::Server>,
     /// `--delay`, `--close-after`, ...: what to do wrong on purpose.
@@ -134,10 +137,18 @@ impl Config {
             udp: udp::Guard::default(),
             inherited: false,
             proxy: None,
+            proxy_from: Vec::new(),
             tls: None,
             misbehave: misbehave::Misbehaviour::default(),
             metrics: None,
         }
+    }
+
+    /// Whether a header from `peer` is believed: it is one of the
+    /// `--proxy-from` balancers (or any peer, without that option).
+    pub(crate) fn trusts_proxy(&self, peer: std::net::IpAddr) -> bool {
+        let peer = peer.to_canonical();
+        self.proxy_from.is_empty() || self.proxy_from.iter().any(|net| net.contains(&peer))
     }
 
     /// Whether connections take the [`custom`] echo loop (PROXY header,
@@ -232,6 +243,10 @@ pub fn serve_both(
     // Signal handling first: once "listening" is printed, a Ctrl-C must
     // find it in place.
     let stop = Stop::install(listener.as_ref(), udp.as_ref(), &shared)?;
+    // Opened before "listening" is said: a busy --metrics port fails the
+    // start, with nothing announced.
+    let metrics_at =
+        config.metrics.map(|addr| metrics::serve(addr, Arc::clone(&shared.metrics))).transpose()?;
     for (addr, mode) in [
         (listener.as_ref().map(TcpListener::local_addr), Some(config.mode)),
         (udp.as_ref().map(UdpSocket::local_addr), None),
@@ -242,6 +257,10 @@ pub fn serve_both(
             tracing::info!(addr = %addr, mode = mode.map_or("udp", Mode::name), "listening");
         }
     }
+    if let Some(addr) = metrics_at {
+        shared.console.note(&Msg::MetricsAt { addr });
+        tracing::info!(addr = %addr, "metrics");
+    }
     let told = config.misbehave.describe();
     if !told.is_empty() {
         shared.console.note(&Msg::Misbehaving { options: &told });
@@ -250,11 +269,6 @@ pub fn serve_both(
     if let Some(fingerprint) = config.tls.as_ref().and_then(|tls| tls.self_signed.as_deref()) {
         shared.console.note(&Msg::SelfSigned { fingerprint });
         tracing::info!(sha256 = fingerprint, "tls: self-signed certificate");
-    }
-    if let Some(addr) = config.metrics {
-        let addr = metrics::serve(addr, Arc::clone(&shared.metrics))?;
-        shared.console.note(&Msg::MetricsAt { addr });
-        tracing::info!(addr = %addr, "metrics");
     }
     let ticker = Ticker::start(&shared).map_err(setup)?;
     activation::ready();

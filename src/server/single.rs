@@ -20,8 +20,8 @@ pub(super) fn serve(listener: TcpListener, shared: &Arc<Shared>, stop: &Stop) ->
         // Refused (deny list, per-IP limit): reset, and wait for the next
         // one; `--once` means one client *served*.
         let Some(guard) = shared.admit(&stream, peer) else { continue };
-        handle(stream, guard, &mut buf);
-        if shared.config.once || stop.requested() {
+        let served = handle(stream, guard, &mut buf);
+        if (shared.config.once && served) || stop.requested() {
             break;
         }
         shared.console.say(&Msg::Waiting);
@@ -53,9 +53,17 @@ pub(super) fn accept(
                 // --accept-delay: a server slow to take its clients. This
                 // one waits before serving it, and the next ones wait in
                 // the kernel's backlog meanwhile (their handshakes done).
-                let delay = shared.config.misbehave.accept_delay;
-                if !delay.is_zero() {
-                    std::thread::sleep(delay);
+                let until = std::time::Instant::now() + shared.config.misbehave.accept_delay;
+                while let Some(left) = until.checked_duration_since(std::time::Instant::now()) {
+                    if stop.requested() || left.is_zero() {
+                        break;
+                    }
+                    // In steps, so that a stop is not kept waiting.
+                    std::thread::sleep(left.min(std::time::Duration::from_millis(50)));
+                }
+                if stop.requested() {
+                    // Stopped while it waited: it is closed, not served.
+                    return None;
                 }
                 return Some(accepted);
             }
@@ -74,7 +82,9 @@ pub(super) fn accept(
 /// Serves one admitted connection to its end; shared with `threads` mode.
 /// (TCP_NODELAY and keepalive came with it: accepted sockets inherit the
 /// listening socket's options.)
-pub(super) fn handle(stream: TcpStream, mut guard: ConnGuard, buf: &mut [u8]) {
+/// Returns whether the client was served (not turned away at its PROXY
+/// header or TLS handshake: `--once` waits for the next one then).
+pub(super) fn handle(stream: TcpStream, mut guard: ConnGuard, buf: &mut [u8]) -> bool {
     if guard.shared().config.custom() {
         // A PROXY header, TLS or misbehaviour: the loop that does them.
         return super::custom::serve_blocking(stream, guard);
@@ -106,6 +116,7 @@ pub(super) fn handle(stream: TcpStream, mut guard: ConnGuard, buf: &mut [u8]) {
     // completes the close.
     drop(stream);
     guard.finish(ended);
+    true
 }
 
 /// Echoes until the client closes its side (or a limit ends the

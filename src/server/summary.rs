@@ -18,6 +18,8 @@ use super::Msg;
 use super::conn::{EndKind, EndReason, Refusal};
 use super::udp::Unanswered;
 use crate::console::Console;
+use crate::i18n::{Lang, Text};
+use crate::proxy::ProxyProblem;
 
 #[derive(Default)]
 pub(crate) struct Summary {
@@ -66,21 +68,27 @@ impl Summary {
         console: &Console,
         peer: SocketAddr,
         refusal: Refusal,
-        detail: Option<&str>,
+        detail: Option<&ProxyProblem>,
     ) {
-        if let Some(detail) = detail {
-            // Always in the log, even when the console only counts it.
-            tracing::debug!(peer = %peer, reason = refusal.name(), detail, "refusal detail");
-        }
         let mut state = self.state();
-        if state.refusing {
+        let told = !state.refusing;
+        if told {
+            state.refusing = true;
+        } else {
             *state.refused.entry(refusal).or_default() += 1;
-            return;
         }
-        state.refusing = true;
         drop(state);
-        console.note(&Msg::Refused { peer, refusal, detail });
-        tracing::info!(peer = %peer, reason = refusal.name(), "connection refused");
+        if told {
+            console.note(&Msg::Refused { peer, refusal, detail });
+        }
+        // Every refusal in the log (at debug when the console only counted
+        // it), with what was wrong.
+        let detail = detail.map(|d| d.text(Lang::En)).unwrap_or_default();
+        if told {
+            tracing::info!(peer = %peer, reason = refusal.name(), detail, "connection refused");
+        } else {
+            tracing::debug!(peer = %peer, reason = refusal.name(), detail, "connection refused");
+        }
     }
 
     /// A connection that ended other than by the client's FIN (reset,

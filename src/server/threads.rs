@@ -39,14 +39,17 @@ pub(super) fn serve(listener: TcpListener, shared: &Arc<Shared>, stop: &Stop) ->
         let Some(guard) = shared.admit(&stream, peer) else { continue };
         let mut buf = vec![0u8; shared.config.buffer];
         if shared.config.once {
-            // Nothing to do in parallel: serve the one client right here.
-            single::handle(stream, guard, &mut buf);
-            return Ok(());
+            // Nothing to do in parallel: serve the one client right here
+            // (the next one, if this one was turned away).
+            if single::handle(stream, guard, &mut buf) {
+                return Ok(());
+            }
+            continue;
         }
-        let spawned = std::thread::Builder::new()
-            .name(format!("eco-{peer}"))
-            .stack_size(STACK)
-            .spawn(move || single::handle(stream, guard, &mut buf));
+        let spawned =
+            std::thread::Builder::new().name(format!("eco-{peer}")).stack_size(STACK).spawn(move || {
+                single::handle(stream, guard, &mut buf);
+            });
         if spawned.is_err() {
             // Out of threads (ulimit -u) or memory. Dropping the closure
             // closed that client's socket; the server goes on for the

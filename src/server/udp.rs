@@ -359,16 +359,27 @@ pub(super) fn serve(socket: &UdpSocket, shared: &Shared, stop: &CancellationToke
 /// original client: the guard and `--allow` / `--deny` apply to it, the
 /// header is not echoed, and the answer goes to the proxy that sent it.
 fn answer(socket: &UdpSocket, shared: &Shared, state: &mut GuardState, datagram: &[u8], from: SocketAddr) {
+    let trusted = shared.config.trusts_proxy(from.ip());
     let (client, payload) = match shared.config.proxy {
-        None => (from, datagram),
-        Some(mode) => match crate::proxy::scan(datagram) {
-            crate::proxy::Scan::Header { len, header } => {
+        // A header is believed only from the balancers of --proxy-from.
+        Some(mode) if trusted => match crate::proxy::scan(datagram) {
+            // v2 for a datagram (or unspecified) connection; v1 is TCP's.
+            crate::proxy::Scan::Header { len, header }
+                if header.version == crate::proxy::Version::V2
+                    && (header.datagram || header.addresses.is_none()) =>
+            {
                 (header.addresses.map_or(from, |(source, _)| source), &datagram[len..])
             }
             crate::proxy::Scan::Absent if mode == super::ProxyMode::Optional => (from, datagram),
             _ => return unanswered(shared, from, Unanswered::ProxyHeader),
         },
+        Some(super::ProxyMode::Required) => return unanswered(shared, from, Unanswered::ProxyHeader),
+        _ => (from, datagram),
     };
+    if shared.config.proxy.is_some() && payload.is_empty() && payload.len() != datagram.len() {
+        // A header and nothing after it: nothing to echo.
+        return;
+    }
     // --allow / --deny first: they hold for datagrams as for connections.
     if !shared.config.limits.admits(client.ip()) {
         return unanswered(shared, client, Unanswered::NotAllowed);

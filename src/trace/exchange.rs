@@ -133,7 +133,7 @@ fn exchange(
     let mut config = client::Config::plain(vec![addr], Duration::from_secs(5), Duration::from_secs(10));
     if options.tls {
         let tls = crate::tls::ClientOptions { insecure: true, ..Default::default() };
-        config.tls = Some((crate::tls::client(&tls)?, crate::tls::server_name(&tls, "localhost")?));
+        config.tls = Some(crate::tls::Client::new(&tls, "localhost")?);
     }
     events.push((now(), AppEvent::ConnectCalled));
     let stream = client::connect(&config)?;

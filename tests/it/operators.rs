@@ -170,7 +170,7 @@ each_mode! {
         assert!(stdout.contains("TLS: TLSv1.3 TLS13_"), "{stdout}");
         assert!(stdout.contains("ALPN echo, SNI localhost"), "{stdout}");
         assert!(stdout.contains("Connected to 198.51.100.20:4000 (via"), "{stdout}");
-        assert!(eventually(|| server.stderr().contains("the TLS handshake failed: peer sent no certificates")), "{}", server.stderr());
+        assert!(eventually(|| server.stderr().contains("the TLS handshake failed: no client certificate")), "{}", server.stderr());
     }
 
     /// Each misbehaviour as a Python client sees it: --delay (± --jitter)
@@ -574,4 +574,148 @@ fn bench_over_tls_reports_handshakes() {
         "0",
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+}
+
+each_mode! {
+    /// A stop comes through whatever the misbehaviour: SIGTERM with a
+    /// connection asleep in --delay, or a client waiting out
+    /// --accept-delay, ends the server within the grace, exit 0.
+    fn a_stop_is_prompt_while_misbehaving(mode) {
+        for flag in ["--delay", "--accept-delay"] {
+            let mut server = Server::start(&["--mode", mode, "--grace", "1", flag, "60000"]);
+            let mut client = connect(server.addr);
+            client.write_all(b"waiting").unwrap();
+            std::thread::sleep(Duration::from_millis(300));
+            let asked = std::time::Instant::now();
+            server.signal("TERM");
+            let status = server.wait(Duration::from_secs(10));
+            assert_eq!(status.and_then(|s| s.code()), Some(0), "{flag}: {}", server.stderr());
+            assert!(asked.elapsed() < Duration::from_secs(4), "{flag}: {:?}", asked.elapsed());
+        }
+    }
+
+    /// `--proxy-protocol optional`: a client whose first bytes could begin
+    /// a header (`P`) and then waits still gets its echo, once the header
+    /// wait is over (here --idle-timeout, 2 s).
+    fn an_optional_header_that_never_comes_does_not_hold_the_echo(mode) {
+        let server = Server::start(&["--mode", mode, "--proxy-protocol", "optional", "--idle-timeout", "2"]);
+        let out = eco_output(&["client", "--port", &server.port(), "-m", "P", "--timeout", "8"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+
+    /// `--once` is one client served: a connection turned away at its
+    /// PROXY header (a port scan, a health check) does not end the server.
+    fn once_waits_for_a_client_it_can_serve(mode) {
+        let mut server = Server::start(&["--mode", mode, "--once", "--proxy-protocol"]);
+        let seen = peer("proxy", server.addr.port(), &["none"]);
+        assert_eq!(seen["end"], "reset", "{seen}");
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(server.is_running(), "ended by a refused connection: {}", server.stderr());
+        assert_eq!(peer("proxy", server.addr.port(), &["v1"])["echoed"], true);
+        assert_eq!(server.wait(Duration::from_secs(10)).and_then(|s| s.code()), Some(0));
+    }
+}
+
+/// `--proxy-from`: a header is believed only from those balancers. With
+/// `required`, anyone else is refused; with `optional`, anyone else is a
+/// client of its own, whose bytes (a header included) are echoed as data.
+#[test]
+fn proxy_headers_are_believed_only_from_proxy_from() {
+    let server = Server::start(&["--proxy-protocol", "--proxy-from", "10.0.0.0/8"]);
+    let seen = peer("proxy", server.addr.port(), &["v1"]);
+    assert_eq!(seen["end"], "reset", "{seen}");
+    assert!(eventually(|| server.stderr().contains("not one of --proxy-from")), "{}", server.stderr());
+    let trusted = Server::start(&["--proxy-protocol", "--proxy-from", "127.0.0.0/8"]);
+    assert_eq!(peer("proxy", trusted.addr.port(), &["v1"])["echoed"], true);
+    let optional = Server::start(&["--proxy-protocol", "optional", "--proxy-from", "10.0.0.1"]);
+    let header = b"PROXY TCP4 203.0.113.7 192.0.2.1 51234 5050\r\nhello";
+    assert_eq!(echo_of(optional.addr, header), header, "an untrusted header is the client's data");
+    assert!(eventually(|| optional.stdout().contains("Connected to 127.0.0.1:")), "{}", optional.stdout());
+}
+
+/// A request trickled byte by byte (slowloris) holds no more than its
+/// deadline, and a health check gets through 100 of them.
+#[test]
+fn metrics_answer_a_health_check_through_slow_clients() {
+    let server = Server::start(&["--metrics", "127.0.0.1:0"]);
+    assert!(eventually(|| server.stderr().contains("metrics on http://")), "{}", server.stderr());
+    let stderr = server.stderr();
+    let addr = stderr.split("metrics on http://").nth(1).unwrap().split('/').next().unwrap();
+    let port: u16 = addr.rsplit(':').next().unwrap().parse().unwrap();
+    let seen = peer("slowloris", port, &["100"]);
+    assert_eq!(seen["health"], 200, "{seen}");
+    assert!(seen["seconds"].as_f64().unwrap() < 1.0, "{seen}");
+}
+
+/// Options that would do nothing are refused, not silently ignored.
+#[test]
+fn options_that_would_do_nothing_are_refused() {
+    for (args, option) in [
+        (&["server", "--udp", "--tls"][..], "--tls"),
+        (&["server", "--udp", "--delay", "100"], "--delay"),
+        (&["server", "--drop-percent", "10"], "--drop-percent"),
+        (&["server", "--inetd", "--proxy-protocol"], "--proxy-protocol"),
+        (&["server", "--tls", "--alpn", ""], "--alpn"),
+        (&["client", "--tls", "--alpn", ","], "--alpn"),
+        (&["client", "--tls", "--pin", "12:34"], "--pin"),
+    ] {
+        let out = eco_output(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out.stderr));
+        assert!(text(&out.stderr).contains(option), "{args:?}: {}", text(&out.stderr));
+    }
+    // With --tcp --udp, TCP's options stand.
+    let server = Server::start(&["--tcp", "--udp", "--delay", "1"]);
+    assert_eq!(echo_of(server.addr, b"both"), b"both");
+}
+
+/// The TLS client's errors say what to do: a plain server (here an eco
+/// server without --tls, which echoes the hello back) is "not TLS"; a
+/// self-signed one suggests --pin; --pin of the printed fingerprint works,
+/// another fingerprint does not.
+#[test]
+fn tls_client_errors_and_pinning() {
+    let plain = Server::start(&[]);
+    let out = eco_output(&["client", "--port", &plain.port(), "--tls", "--insecure"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("does not speak TLS"), "{}", text(&out.stderr));
+    let server = Server::start(&["--tls"]);
+    assert!(eventually(|| server.stderr().contains("SHA-256 fingerprint")), "{}", server.stderr());
+    let stderr = server.stderr();
+    let fingerprint =
+        stderr.split("SHA-256 fingerprint ").nth(1).unwrap().lines().next().unwrap().trim().to_string();
+    let untrusted = eco_output(&["client", "--port", &server.port(), "--tls"]);
+    assert!(text(&untrusted.stderr).contains("--pin"), "{}", text(&untrusted.stderr));
+    let pinned = eco_output(&["client", "--port", &server.port(), "--tls", "--pin", &fingerprint]);
+    assert!(pinned.status.success(), "{}", text(&pinned.stderr));
+    assert!(text(&pinned.stderr).contains("certificate CN=localhost"), "{}", text(&pinned.stderr));
+    let other = "00".repeat(32);
+    let wrong = eco_output(&["client", "--port", &server.port(), "--tls", "--pin", &other]);
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(text(&wrong.stderr).contains("fingerprint is not --pin's"), "{}", text(&wrong.stderr));
+}
+
+/// `eco bench --bulk` against a server that stops reading ends at
+/// --duration + --timeout, the stalled transfer counted as a timeout.
+#[test]
+fn bench_bulk_against_a_stalled_server_ends_on_time() {
+    let server = Server::start(&["--stall-after", "1000"]);
+    let started = std::time::Instant::now();
+    let out = eco_output(&[
+        "bench",
+        "--port",
+        &server.port(),
+        "--bulk",
+        "10M",
+        "-c",
+        "1",
+        "-d",
+        "1",
+        "--timeout",
+        "1",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(started.elapsed() < Duration::from_secs(8), "{:?}", started.elapsed());
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["errors"]["timeout"], 1, "{report}");
 }

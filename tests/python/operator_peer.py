@@ -306,9 +306,28 @@ def main():
         result = udp(port, int(args[0]), header)
     elif scenario == "metrics":
         result = metrics(port, int(args[0]))
+    elif scenario == "slowloris":
+        result = slowloris(port, int(args[0]))
     else:
         sys.exit(f"unknown scenario {scenario}")
     print(json.dumps(result))
+
+
+
+def slowloris(metrics_port, count):
+    """`count` connections that each send one byte of a request and then
+    nothing; meanwhile /healthz must still answer."""
+    held = []
+    for _ in range(count):
+        s = socket.create_connection((HOST, metrics_port), timeout=5)
+        s.sendall(b"G")
+        held.append(s)
+    start = time.monotonic()
+    health = urllib.request.urlopen(f"http://{HOST}:{metrics_port}/healthz", timeout=10)
+    took = time.monotonic() - start
+    for s in held:
+        s.close()
+    return {"health": health.status, "seconds": round(took, 2)}
 
 
 if __name__ == "__main__":
