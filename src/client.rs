@@ -599,8 +599,8 @@ impl Progress {
         if let Some(at) = sent.iter().zip(echo).position(|(s, e)| s != e) {
             let mismatch = Error::mismatch(addr, &sent, echo, at);
             return Err(match mismatch {
-                Error::EchoMismatch { addr, sent, got, .. } => {
-                    Error::EchoMismatch { addr, offset: offset.saturating_add(at), sent, got }
+                Error::EchoMismatch { addr, sent, got, tls, .. } => {
+                    Error::EchoMismatch { addr, offset: offset.saturating_add(at), sent, got, tls }
                 }
                 other => other,
             });

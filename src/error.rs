@@ -49,7 +49,7 @@ pub enum Error {
     EchoCut { addr: SocketAddr, got: u64, expected: u64, ended: bool, source: io::Error },
     /// The echo differs from what was sent, first at byte `offset`;
     /// `sent` and `got` are short excerpts around it.
-    EchoMismatch { addr: SocketAddr, offset: usize, sent: String, got: String },
+    EchoMismatch { addr: SocketAddr, offset: usize, sent: String, got: String, tls: bool },
     /// `--stdin`: the echo goes on past what was sent, from byte `offset`.
     EchoExtra { addr: SocketAddr, offset: usize },
     /// `eco trace` captures on `lo`: the exchange must use a loopback address.
@@ -196,7 +196,10 @@ impl Error {
     /// a short excerpt of each around it: a proxy that answered
     /// `HTTP/1.1 400 Bad Request` should be plain to see.
     pub fn mismatch(addr: SocketAddr, sent: &[u8], echo: &[u8], offset: usize) -> Error {
-        Error::EchoMismatch { addr, offset, sent: excerpt(sent, offset), got: excerpt(echo, offset) }
+        // A TLS record header (an alert, a handshake) where the echo
+        // should be: the server speaks TLS.
+        let tls = offset == 0 && echo.len() >= 2 && matches!(echo[0], 0x15 | 0x16) && echo[1] == 0x03;
+        Error::EchoMismatch { addr, offset, sent: excerpt(sent, offset), got: excerpt(echo, offset), tls }
     }
 }
 
@@ -266,9 +269,10 @@ impl Sentences for Error {
                 source.text(en),
                 if *ended { "" } else { " sent so far" }
             ),
-            Error::EchoMismatch { addr, offset, sent, got } => format!(
+            Error::EchoMismatch { addr, offset, sent, got, tls } => format!(
                 "the echo from {addr} differs from what was sent at byte {offset}: sent {sent}, \
-                 got {got}"
+                 got {got}{}",
+                if *tls { " (a TLS record: the server speaks TLS, try --tls)" } else { "" }
             ),
             Error::EchoExtra { addr, offset } => format!(
                 "the echo from {addr} goes on past what was sent: byte {offset} onwards was never sent"
@@ -461,9 +465,10 @@ impl Sentences for Error {
                 source.text(pt),
                 if *ended { "" } else { " enviados até então" }
             ),
-            Error::EchoMismatch { addr, offset, sent, got } => format!(
+            Error::EchoMismatch { addr, offset, sent, got, tls } => format!(
                 "o eco de {addr} difere do que foi enviado no byte {offset}: enviado {sent}, \
-                 recebido {got}"
+                 recebido {got}{}",
+                if *tls { " (um registro TLS: o servidor fala TLS, experimente --tls)" } else { "" }
             ),
             Error::EchoExtra { addr, offset } => format!(
                 "o eco de {addr} vai além do que foi enviado: do byte {offset} em diante nada foi enviado"

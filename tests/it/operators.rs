@@ -683,6 +683,12 @@ fn tls_client_errors_and_pinning() {
     let stderr = server.stderr();
     let fingerprint =
         stderr.split("SHA-256 fingerprint ").nth(1).unwrap().lines().next().unwrap().trim().to_string();
+    let plain_client = eco_output(&["client", "--port", &server.port()]);
+    assert!(
+        text(&plain_client.stderr).contains("the server speaks TLS, try --tls"),
+        "{}",
+        text(&plain_client.stderr)
+    );
     let untrusted = eco_output(&["client", "--port", &server.port(), "--tls"]);
     assert!(text(&untrusted.stderr).contains("--pin"), "{}", text(&untrusted.stderr));
     let pinned = eco_output(&["client", "--port", &server.port(), "--tls", "--pin", &fingerprint]);
