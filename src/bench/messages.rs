@@ -89,6 +89,8 @@ pub enum Label {
     TlsHandshake,
     Fairness,
     ServerCpu,
+    /// eco bench's own CPU time.
+    BenchCpu,
     Errors,
     Warning,
 }
@@ -145,6 +147,7 @@ impl Sentences for Msg<'_> {
                 Label::TlsHandshake => "TLS:",
                 Label::Fairness => "Fairness:",
                 Label::ServerCpu => "Server CPU:",
+                Label::BenchCpu => "Bench CPU:",
                 Label::Errors => "Errors:",
                 Label::Warning => "Warning:",
             }
@@ -291,6 +294,7 @@ impl Sentences for Msg<'_> {
                 Label::TlsHandshake => "TLS:",
                 Label::Fairness => "Equidade:",
                 Label::ServerCpu => "CPU do servidor:",
+                Label::BenchCpu => "CPU do bench:",
                 Label::Errors => "Erros:",
                 Label::Warning => "Aviso:",
             }

@@ -206,11 +206,15 @@ pub fn run(config: &Config, server: Option<(u32, Option<Mode>)>) -> Result<Repor
     let stopped = || config.stop.load(Ordering::Relaxed);
     sleep_until(plan.measure_from, &stopped);
     let cpu_before = server_pid.and_then(cpu_time);
+    // eco bench's own CPU over the same window: a load generator that is
+    // short of CPU makes every fast server look the same.
+    let own_before = cpu_time(std::process::id());
     if !bulk {
         sleep_until(plan.end, &stopped);
     }
     let measured_until = Instant::now();
     let cpu_at_end = if bulk { None } else { server_pid.and_then(cpu_time) };
+    let own_at_end = if bulk { None } else { cpu_time(std::process::id()) };
     let mut stats = Stats::default();
     let mut last_done = plan.measure_from;
     for handle in handles {
@@ -222,6 +226,7 @@ pub fn run(config: &Config, server: Option<(u32, Option<Mode>)>) -> Result<Repor
         last_done = last_done.max(done);
     }
     let cpu_after = cpu_at_end.or_else(|| server_pid.and_then(cpu_time));
+    let own_after = own_at_end.or_else(|| cpu_time(std::process::id()));
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
@@ -259,6 +264,7 @@ pub fn run(config: &Config, server: Option<(u32, Option<Mode>)>) -> Result<Repor
                 _ => None,
             },
             server_cpu: cpu_before.zip(cpu_after).map(|(before, after)| after.saturating_sub(before)),
+            generator_cpu: own_before.zip(own_after).map(|(before, after)| after.saturating_sub(before)),
             interrupted: stopped(),
         },
     ))

@@ -62,6 +62,11 @@ pub fn print(console: &Console, report: &Report) {
         };
         line(console, Label::ServerCpu, &value);
     }
+    if let (Some(seconds), Some(per_message_us)) = (report.generator_cpu_s, report.generator_cpu_us_per_msg)
+        && report.kind != Kind::Bulk
+    {
+        line(console, Label::BenchCpu, &Msg::ServerCpu { seconds, per_message_us });
+    }
     line(console, Label::Errors, &Msg::Errors { report });
     let starved = report.fairness.starved;
     if report.connections > 1 && starved > 0 {

@@ -255,6 +255,10 @@ pub struct Report {
     pub server_cpu_us_per_msg: Option<f64>,
     /// That CPU time per GiB echoed, s (for `--bulk`).
     pub server_cpu_s_per_gib: Option<f64>,
+    /// CPU time (user + system) eco bench itself used in the window, s.
+    pub generator_cpu_s: Option<f64>,
+    /// That CPU time per message, µs: what the load generator costs.
+    pub generator_cpu_us_per_msg: Option<f64>,
     /// Ended early by Ctrl-C: the figures cover the time it ran.
     pub interrupted: bool,
 }
@@ -290,6 +294,11 @@ impl Report {
                 .server_cpu
                 .filter(|_| stats.bytes > 0)
                 .map(|d| d.as_secs_f64() / (stats.bytes as f64 / f64::from(1u32 << 30))),
+            generator_cpu_s: base.generator_cpu.map(|d| d.as_secs_f64()),
+            generator_cpu_us_per_msg: base
+                .generator_cpu
+                .filter(|_| stats.messages > 0)
+                .map(|d| d.as_secs_f64() * 1e6 / stats.messages as f64),
             interrupted: base.interrupted,
         }
     }
@@ -307,6 +316,7 @@ pub struct ReportBase {
     pub warmup: Duration,
     pub target_rate: Option<f64>,
     pub server_cpu: Option<Duration>,
+    pub generator_cpu: Option<Duration>,
     pub interrupted: bool,
 }
 
@@ -370,12 +380,14 @@ mod tests {
                 warmup: Duration::ZERO,
                 target_rate: None,
                 server_cpu: Some(Duration::from_millis(30)),
+                generator_cpu: Some(Duration::from_millis(60)),
                 interrupted: false,
             },
         );
         assert_eq!(report.rate, 1500.0);
         assert!(close(report.mib_per_s, 1500.0 / 1024.0));
         assert!(close(report.server_cpu_us_per_msg.unwrap(), 10.0));
+        assert!(close(report.generator_cpu_us_per_msg.unwrap(), 20.0));
         assert_eq!(report.fairness, Fairness { min: 900, median: 1000, max: 1100, starved: 0 });
         assert_eq!(Fairness::of(&[0, 0, 5, 9]).starved, 2);
     }

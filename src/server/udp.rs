@@ -11,7 +11,6 @@
 //! from being a loop or a flood relay.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::num::NonZeroUsize;
 use std::time::{Duration, Instant};
@@ -330,37 +329,149 @@ fn digest(payload: &[u8]) -> u64 {
     hasher.finish()
 }
 
+/// Datagrams taken (and answered) per system call: `recvmmsg` returns as
+/// many as are waiting, up to this, and `sendmmsg` sends their answers in
+/// one call. At a high packet rate the system calls, not the echo, are the
+/// cost; a lone datagram still gets its answer at once (MSG_WAITFORONE).
+const BATCH: usize = 32;
+
 /// Answers datagrams on `socket` until `stop` is cancelled (the signal
-/// thread then wakes the blocked `recvfrom` with a shutdown).
+/// thread then wakes the blocked `recvmmsg` with a shutdown).
 pub(super) fn serve(socket: &UdpSocket, shared: &Shared, stop: &CancellationToken) {
+    use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg};
+    use std::io::IoSliceMut;
+    use std::os::fd::AsRawFd;
+
     let local_port = socket.local_addr().map(|a| a.port()).unwrap_or(0);
     let mut state = GuardState::new(shared.config.udp.clone(), local_port, Instant::now());
-    let mut buf = vec![0u8; MAX_DATAGRAM + 1];
+    // One buffer per datagram of a batch, each as large as a datagram can be.
+    let mut bufs: Vec<Vec<u8>> = (0..BATCH).map(|_| vec![0u8; MAX_DATAGRAM + 1]).collect();
+    let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
+    let mut sender = Sender::new();
+    let mut received: Vec<(usize, Option<SocketAddr>)> = Vec::with_capacity(BATCH);
     while !stop.is_cancelled() {
-        // recvfrom(): one whole datagram and its source address. No
-        // connection, no handshake: every datagram stands alone.
-        let received = socket.recv_from(&mut buf);
+        received.clear();
+        {
+            // recvmmsg(): every datagram waiting, up to BATCH, each with its
+            // source address. No connection, no handshake: every datagram
+            // stands alone.
+            let mut slices: Vec<[IoSliceMut<'_>; 1]> =
+                bufs.iter_mut().map(|b| [IoSliceMut::new(b)]).collect();
+            match recvmmsg(
+                socket.as_raw_fd(),
+                &mut headers,
+                slices.iter_mut(),
+                MsgFlags::MSG_WAITFORONE,
+                None,
+            ) {
+                Ok(batch) => {
+                    received.extend(batch.map(|m| (m.bytes, m.address.as_ref().and_then(std_addr))));
+                }
+                Err(nix::errno::Errno::EINTR) => continue,
+                // ICMP errors from earlier answers (port unreachable) surface
+                // here on Linux; they concern a past datagram, not this socket.
+                Err(error) => {
+                    tracing::debug!(error = %error, "udp receive error");
+                    continue;
+                }
+            }
+        }
         if stop.is_cancelled() {
             break;
         }
-        match received {
-            Ok((n, from)) => answer(socket, shared, &mut state, &buf[..n], from),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            // ICMP errors from earlier answers (port unreachable) surface
-            // here on Linux; they concern a past datagram, not this socket.
-            Err(e) => tracing::debug!(error = %e, "udp receive error"),
+        for (i, &(n, from)) in received.iter().enumerate() {
+            let Some(from) = from else { continue };
+            if let Some(payload) = answer(shared, &mut state, &bufs[i][..n], from) {
+                sender.queue(i, payload, from);
+            }
         }
+        sender.send(socket, &bufs, shared);
     }
 }
 
-/// Answers one datagram of `n` bytes from `from`, or counts why not.
+/// The answers of one batch, sent with `sendmmsg`.
+struct Sender {
+    headers: nix::sys::socket::MultiHeaders<nix::sys::socket::SockaddrStorage>,
+    /// (buffer, payload range in it, destination)
+    queued: Vec<(usize, std::ops::Range<usize>, SocketAddr)>,
+}
+
+impl Sender {
+    fn new() -> Sender {
+        Sender {
+            headers: nix::sys::socket::MultiHeaders::preallocate(BATCH, None),
+            queued: Vec::with_capacity(BATCH),
+        }
+    }
+
+    fn queue(&mut self, buf: usize, payload: std::ops::Range<usize>, to: SocketAddr) {
+        self.queued.push((buf, payload, to));
+    }
+
+    /// sendmmsg(): the same bytes back, each in one datagram, to its
+    /// source; all the batch's answers in one call (more if the kernel
+    /// takes fewer at once).
+    fn send(&mut self, socket: &UdpSocket, bufs: &[Vec<u8>], shared: &Shared) {
+        use nix::sys::socket::{ControlMessage, MsgFlags, SockaddrStorage, sendmmsg};
+        use std::os::fd::AsRawFd;
+        let mut from = 0;
+        while from < self.queued.len() {
+            let pending = &self.queued[from..];
+            let slices: Vec<[std::io::IoSlice<'_>; 1]> =
+                pending.iter().map(|(i, r, _)| [std::io::IoSlice::new(&bufs[*i][r.clone()])]).collect();
+            let addrs: Vec<Option<SockaddrStorage>> =
+                pending.iter().map(|(_, _, to)| Some(SockaddrStorage::from(*to))).collect();
+            let no_cmsgs: [ControlMessage<'_>; 0] = [];
+            match sendmmsg(
+                socket.as_raw_fd(),
+                &mut self.headers,
+                &slices,
+                &addrs,
+                no_cmsgs,
+                MsgFlags::empty(),
+            ) {
+                Ok(sent) => {
+                    let sent = sent.count().max(1);
+                    for _ in 0..sent.min(pending.len()) {
+                        shared.metrics.udp(None);
+                    }
+                    from += sent;
+                }
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(error) => {
+                    // The first of the rest failed (an unreachable
+                    // destination, say): skip it, send the others.
+                    tracing::debug!(peer = %pending[0].2, error = %error, "udp send failed");
+                    from += 1;
+                }
+            }
+        }
+        self.queued.clear();
+    }
+}
+
+fn std_addr(addr: &nix::sys::socket::SockaddrStorage) -> Option<SocketAddr> {
+    if let Some(v4) = addr.as_sockaddr_in() {
+        Some(SocketAddr::from((v4.ip(), v4.port())))
+    } else {
+        addr.as_sockaddr_in6().map(|v6| SocketAddr::from((v6.ip(), v6.port())))
+    }
+}
+
+/// What to answer to one datagram from `from`: the range of it to echo,
+/// or `None` (told and counted why).
 ///
 /// With `--proxy-protocol`, a v2 header before the payload names the
 /// original client: the guard and `--allow` / `--deny` apply to it, the
 /// header is not echoed, and the answer goes to the proxy that sent it.
-fn answer(socket: &UdpSocket, shared: &Shared, state: &mut GuardState, datagram: &[u8], from: SocketAddr) {
+fn answer(
+    shared: &Shared,
+    state: &mut GuardState,
+    datagram: &[u8],
+    from: SocketAddr,
+) -> Option<std::ops::Range<usize>> {
     let trusted = shared.config.trusts_proxy(from.ip());
-    let (client, payload) = match shared.config.proxy {
+    let (client, start) = match shared.config.proxy {
         // A header is believed only from the balancers of --proxy-from.
         Some(mode) if trusted => match crate::proxy::scan(datagram) {
             // v2 for a datagram (or unspecified) connection; v1 is TCP's.
@@ -368,18 +479,19 @@ fn answer(socket: &UdpSocket, shared: &Shared, state: &mut GuardState, datagram:
                 if header.version == crate::proxy::Version::V2
                     && (header.datagram || header.addresses.is_none()) =>
             {
-                (header.addresses.map_or(from, |(source, _)| source), &datagram[len..])
+                if len == datagram.len() {
+                    // A header and nothing after it: nothing to echo.
+                    return None;
+                }
+                (header.addresses.map_or(from, |(source, _)| source), len)
             }
-            crate::proxy::Scan::Absent if mode == super::ProxyMode::Optional => (from, datagram),
+            crate::proxy::Scan::Absent if mode == super::ProxyMode::Optional => (from, 0),
             _ => return unanswered(shared, from, Unanswered::ProxyHeader),
         },
         Some(super::ProxyMode::Required) => return unanswered(shared, from, Unanswered::ProxyHeader),
-        _ => (from, datagram),
+        _ => (from, 0),
     };
-    if shared.config.proxy.is_some() && payload.is_empty() && payload.len() != datagram.len() {
-        // A header and nothing after it: nothing to echo.
-        return;
-    }
+    let payload = &datagram[start..];
     // --allow / --deny first: they hold for datagrams as for connections.
     if !shared.config.limits.admits(client.ip()) {
         return unanswered(shared, client, Unanswered::NotAllowed);
@@ -390,17 +502,14 @@ fn answer(socket: &UdpSocket, shared: &Shared, state: &mut GuardState, datagram:
     if shared.config.misbehave.drop_datagram() {
         return unanswered(shared, client, Unanswered::Dropped);
     }
-    // sendto(): the same bytes, in one datagram, to the source.
-    match socket.send_to(payload, from) {
-        Ok(_) => shared.metrics.udp(None),
-        Err(error) => tracing::debug!(peer = %from, error = %error, "udp send failed"),
-    }
+    Some(start..datagram.len())
 }
 
-fn unanswered(shared: &Shared, peer: SocketAddr, why: Unanswered) {
+fn unanswered(shared: &Shared, peer: SocketAddr, why: Unanswered) -> Option<std::ops::Range<usize>> {
     shared.summary.unanswered(why);
     shared.metrics.udp(Some(why.name()));
     tracing::debug!(peer = %peer, reason = why.name(), "udp datagram dropped");
+    None
 }
 
 #[cfg(test)]
