@@ -217,7 +217,7 @@ async fn round_trip(
     message::encode(out, id, seq);
     socket.send(out).await.map_err(|_| Failure::Io)?;
     read_echo(socket, echo, deadline, stats).await?;
-    message::verify(echo, id, seq).map_err(Failure::Mismatch)
+    message::check(echo, out, id, seq).map_err(Failure::Mismatch)
 }
 
 /// Ping-pong on one connection: send a message, read its echo, check it,
