@@ -190,6 +190,9 @@ struct Network {
 /// network, what was answered per source address and port, and the
 /// overall buckets. Each datagram costs a few hash lookups, whatever the
 /// number of sources.
+/// The most answers remembered for loop detection (a few MiB).
+const MAX_RECENT: usize = 1 << 17;
+
 pub struct GuardState {
     guard: Guard,
     local_port: u16,
@@ -212,7 +215,12 @@ pub struct GuardState {
 impl GuardState {
     pub fn new(guard: Guard, local_port: u16, now: Instant) -> GuardState {
         let capacity = NonZeroUsize::new(MAX_SOURCES).expect("not zero");
-        let recent = NonZeroUsize::new((2 * guard.global_rate as usize).max(4096)).expect("not zero");
+        // Two seconds at --udp-rate, within bounds: a --udp-rate in the
+        // billions (limits lifted for a benchmark) must not reserve memory
+        // for billions (the table is allocated up front). A loop's datagrams
+        // come back within milliseconds, well inside what the cap covers.
+        let recent = (2 * guard.global_rate as usize).clamp(4096, MAX_RECENT);
+        let recent = NonZeroUsize::new(recent).expect("not zero");
         GuardState {
             new_sources: Bucket::full(new_source_rate(&guard), now),
             global: Bucket::full(guard.global_rate, now),
@@ -518,6 +526,15 @@ mod tests {
 
     fn addr(text: &str) -> SocketAddr {
         text.parse().unwrap()
+    }
+
+    #[test]
+    fn lifted_rates_do_not_reserve_memory_for_them() {
+        // u32::MAX datagrams a second (limits lifted for a benchmark): the
+        // guard's tables stay small (this allocated 292 GB and aborted).
+        let guard = Guard { per_source_rate: u32::MAX, global_rate: u32::MAX };
+        let mut state = GuardState::new(guard, 7007, Instant::now());
+        assert_eq!(state.check("127.0.0.1:40000".parse().unwrap(), b"x", Instant::now()), Ok(()));
     }
 
     #[test]
