@@ -519,8 +519,10 @@ fn tls_echo_records_are_named_as_tshark_names_them() {
         if has_records {
             named += 1;
             assert_eq!(ours["tcp"]["tls"], info, "frame {number}");
-        } else {
-            assert!(ours["tcp"].get("tls").is_none(), "frame {number}: {}", ours["tcp"]);
+        } else if !info.contains("[TCP") && !info.contains("reassembled") {
+            // (A segment tshark's TCP analysis tags, or holds for
+            // reassembly, shows TCP's Info in tshark's column.)
+            assert!(ours["tcp"].get("tls").is_none(), "frame {number}: {} vs tshark's {info}", ours["tcp"]);
         }
     }
     assert!(named >= 6, "hello, server hello, client finished, echo both ways, close_notify: {named}");
