@@ -545,34 +545,14 @@ fn bench_over_tls_reports_handshakes() {
             );
         }
     }
-    let text_report = eco_output(&[
-        "bench",
-        "--port",
-        &port,
-        "--tls",
-        "--insecure",
-        "-c",
-        "1",
-        "-d",
-        "0.3",
-        "--warmup",
-        "0",
-    ]);
+    // A short bench over TLS of the server at `port`.
+    let short_tls_bench = |port: &str| {
+        eco_output(&["bench", "--port", port, "--tls", "--insecure", "-c", "1", "-d", "0.3", "--warmup", "0"])
+    };
+    let text_report = short_tls_bench(&port);
     assert!(text(&text_report.stdout).contains("TLS:"), "{}", text(&text_report.stdout));
     let plain = Server::start(&[]);
-    let out = eco_output(&[
-        "bench",
-        "--port",
-        &plain.port(),
-        "--tls",
-        "--insecure",
-        "-c",
-        "1",
-        "-d",
-        "0.3",
-        "--warmup",
-        "0",
-    ]);
+    let out = short_tls_bench(&plain.port());
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
 }
 
