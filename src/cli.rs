@@ -538,7 +538,7 @@ pub struct BenchArgs {
 
     /// Start an `eco server` of this mode on a free port and bench it
     /// (also measures the server's CPU time per message).
-    #[arg(long, value_enum, conflicts_with_all = ["port", "compare"])]
+    #[arg(long, value_enum, conflicts_with_all = ["port", "compare", "tls"])]
     pub spawn: Option<ModeArg>,
 
     /// Also measure the CPU time of this server process (any server on
@@ -547,7 +547,7 @@ pub struct BenchArgs {
     pub server_pid: Option<u32>,
 
     /// Bench every server mode, one after another, and compare them.
-    #[arg(long, conflicts_with = "port")]
+    #[arg(long, conflicts_with_all = ["port", "tls"])]
     pub compare: bool,
 
     /// Print the report as JSON on stdout instead of text.

@@ -285,6 +285,7 @@ fn writable(path: &std::path::Path) -> Result<()> {
 }
 
 fn run_bench(args: BenchArgs, console: &Console) -> Result<u8> {
+    let tls = client_tls(&args.tls, &args.host)?;
     let load = if let Some(rate) = args.rate {
         bench::Load::Rate(rate)
     } else if let Some(bytes) = args.bulk {
@@ -330,7 +331,7 @@ fn run_bench(args: BenchArgs, console: &Console) -> Result<u8> {
         progress: !args.json && bench::progress_wanted(),
         stop,
         proxy: args.proxy_protocol,
-        tls: client_tls(&args.tls, &args.host)?.map(|tls| bench::worker::Tls {
+        tls: tls.clone().map(|tls| bench::worker::Tls {
             connector: tokio_rustls::TlsConnector::from(tls.config),
             name: tls.name,
         }),
@@ -344,6 +345,17 @@ fn run_bench(args: BenchArgs, console: &Console) -> Result<u8> {
     if modes.is_empty() {
         // Nothing listening fails here, at once, not after a run of errors.
         config.addr = bench::pick_target(&addrs, args.udp, args.proxy_protocol, args.timeout)?;
+        if let Some(tls) = tls {
+            // One handshake first, as `eco client --tls` does it: a
+            // certificate not trusted, a wrong --pin, no ALPN in common
+            // fail here with the reason, and what was negotiated is told.
+            let probe = client::Config {
+                proxy: args.proxy_protocol,
+                tls: Some(tls),
+                ..client::Config::plain(vec![config.addr], args.timeout, args.timeout)
+            };
+            client::open(&probe, console)?.close();
+        }
         reports.push(bench::run(&config, args.server_pid.map(|pid| (pid, None)))?);
     }
     for mode in modes {
@@ -449,7 +461,14 @@ fn run_trace(args: TraceArgs, console: &Console) -> Result<u8> {
 /// silent no-op (a user who asks for `--tls` on a UDP echo must be told).
 fn not_applicable(args: &ServerArgs) -> Result<()> {
     use error::Setting;
-    let tcp_only: [(&'static str, bool); 8] = [
+    let tcp_only: [(&'static str, bool); 15] = [
+        ("--once", args.once),
+        ("--mode", args.mode != cli::ModeArg::Async),
+        ("--max-conns", args.max_conns > 0),
+        ("--max-conns-per-ip", args.max_conns_per_ip > 0),
+        ("--max-bytes", args.max_bytes > 0),
+        ("--nagle", args.nagle),
+        ("--buffer", args.buffer.is_some()),
         ("--tls", args.tls),
         ("--delay", args.delay.is_some()),
         ("--jitter", args.jitter.is_some()),
@@ -463,8 +482,14 @@ fn not_applicable(args: &ServerArgs) -> Result<()> {
     if let Some((option, _)) = tcp_only.iter().find(|(_, given)| *given).filter(|_| udp_only) {
         return Err(Error::NotApplicable { option, setting: Setting::UdpOnly });
     }
-    if args.drop_percent.is_some() && !args.udp {
-        return Err(Error::NotApplicable { option: "--drop-percent", setting: Setting::TcpOnly });
+    let default = server::udp::Guard::default();
+    let udp_only_options = [
+        ("--drop-percent", args.drop_percent.is_some()),
+        ("--udp-rate-per-ip", args.udp_rate_per_ip != default.per_source_rate),
+        ("--udp-rate", args.udp_rate != default.global_rate),
+    ];
+    if let Some((option, _)) = udp_only_options.iter().find(|(_, given)| *given).filter(|_| !args.udp) {
+        return Err(Error::NotApplicable { option, setting: Setting::TcpOnly });
     }
     Ok(())
 }

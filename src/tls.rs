@@ -362,6 +362,8 @@ pub enum TlsProblem {
     NoCertificate,
     /// The peer's certificate is not trusted (rustls's reason).
     Untrusted(String),
+    /// `--pin`: the server's certificate has another fingerprint.
+    PinMismatch,
     /// The peer refused ours, or the handshake, with this alert.
     Refused(String),
     /// No ALPN protocol in common.
@@ -393,7 +395,7 @@ impl TlsProblem {
             | E::InappropriateHandshakeMessage { .. } => TlsProblem::NotTls,
             E::NoCertificatesPresented => TlsProblem::NoCertificate,
             E::InvalidCertificate(rustls::CertificateError::ApplicationVerificationFailure) => {
-                TlsProblem::Untrusted("its SHA-256 fingerprint is not --pin's".into())
+                TlsProblem::PinMismatch
             }
             E::InvalidCertificate(why) => TlsProblem::Untrusted(format!("{why:?}")),
             E::AlertReceived(alert) => TlsProblem::Refused(format!("{alert:?}")),
@@ -409,6 +411,7 @@ impl crate::i18n::Sentences for TlsProblem {
             TlsProblem::NotTls => "the other side does not speak TLS".into(),
             TlsProblem::NoCertificate => "no client certificate (--client-ca asks for one)".into(),
             TlsProblem::Untrusted(why) => format!("the certificate is not trusted ({why})"),
+            TlsProblem::PinMismatch => "the certificate's SHA-256 fingerprint is not --pin's".into(),
             TlsProblem::Refused(alert) => format!("the other side refused the handshake (alert {alert})"),
             TlsProblem::NoCommonProtocol => "no ALPN protocol in common".into(),
             TlsProblem::Timeout(wait) => format!("no handshake within {} s", wait.as_secs()),
@@ -422,6 +425,7 @@ impl crate::i18n::Sentences for TlsProblem {
             TlsProblem::NotTls => "o outro lado não fala TLS".into(),
             TlsProblem::NoCertificate => "sem certificado do cliente (--client-ca pede um)".into(),
             TlsProblem::Untrusted(why) => format!("o certificado não é confiável ({why})"),
+            TlsProblem::PinMismatch => "a impressão digital SHA-256 do certificado não é a de --pin".into(),
             TlsProblem::Refused(alert) => format!("o outro lado recusou o handshake (alerta {alert})"),
             TlsProblem::NoCommonProtocol => "nenhum protocolo ALPN em comum".into(),
             TlsProblem::Timeout(wait) => format!("nenhum handshake em {} s", wait.as_secs()),

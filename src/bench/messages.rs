@@ -184,8 +184,9 @@ impl Sentences for Msg<'_> {
                 Us(r.connect_us.max)
             ),
             Msg::TlsHandshake { report: r } => format!(
-                "{} handshakes, p50 {} µs, p99 {} µs, max {} µs",
+                "{} {}, p50 {} µs, p99 {} µs, max {} µs",
                 r.tls_handshake_us.count,
+                plural(r.tls_handshake_us.count, "handshake", "handshakes"),
                 Us(r.tls_handshake_us.p50),
                 Us(r.tls_handshake_us.p99),
                 Us(r.tls_handshake_us.max)
@@ -294,7 +295,7 @@ impl Sentences for Msg<'_> {
                 Label::TlsHandshake => "TLS:",
                 Label::Fairness => "Equidade:",
                 Label::ServerCpu => "CPU do servidor:",
-                Label::BenchCpu => "CPU do bench:",
+                Label::BenchCpu => "CPU do gerador:",
                 Label::Errors => "Erros:",
                 Label::Warning => "Aviso:",
             }
@@ -331,8 +332,9 @@ impl Sentences for Msg<'_> {
                 Us(r.connect_us.max)
             ),
             Msg::TlsHandshake { report: r } => format!(
-                "{} handshakes, p50 {} µs, p99 {} µs, máx {} µs",
+                "{} {}, p50 {} µs, p99 {} µs, máx {} µs",
                 r.tls_handshake_us.count,
+                plural(r.tls_handshake_us.count, "handshake", "handshakes"),
                 Us(r.tls_handshake_us.p50),
                 Us(r.tls_handshake_us.p99),
                 Us(r.tls_handshake_us.max)

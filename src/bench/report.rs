@@ -62,8 +62,10 @@ pub fn print(console: &Console, report: &Report) {
         };
         line(console, Label::ServerCpu, &value);
     }
+    // (Counted in clock ticks of 10 ms: told once there are enough of them.)
     if let (Some(seconds), Some(per_message_us)) = (report.generator_cpu_s, report.generator_cpu_us_per_msg)
         && report.kind != Kind::Bulk
+        && seconds >= 0.1
     {
         line(console, Label::BenchCpu, &Msg::ServerCpu { seconds, per_message_us });
     }

@@ -258,6 +258,7 @@ async fn ping_pong_on(
     plan: &Plan,
     stats: &mut Stats,
 ) {
+    let mut failed = false;
     {
         let (mut out, mut echo) = (vec![0u8; size], vec![0u8; size]);
         let deadline = tokio::time::sleep_until(plan.hard_deadline);
@@ -288,8 +289,10 @@ async fn ping_pong_on(
             };
             let buffers = (&mut out[..], &mut echo[..]);
             if let Err(failure) = round_trip(&mut socket, buffers, (id, seq), &mut deadline, stats).await {
-                // After a bad echo the stream's framing is lost: stop here.
+                // After a bad echo the stream's framing is lost: stop here
+                // (and the bytes still coming belong to that one fault).
                 count(stats, failure);
+                failed = true;
                 break;
             }
             if sent_at >= plan.measure_from {
@@ -302,6 +305,7 @@ async fn ping_pong_on(
         let mut rest = [0u8; 64];
         if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(1), socket.recv(&mut rest)).await
             && n > 0
+            && !failed
         {
             // Bytes nobody asked for: an echo server does not send them.
             stats.errors.reordered += 1;
@@ -513,6 +517,10 @@ pub async fn udp(addr: SocketAddr, id: u32, size: usize, wait: Duration, plan: P
     };
     let (mut out, mut echo) = (vec![0u8; size], vec![0u8; size + 1]);
     let mut seq = 0u64;
+    // Messages whose echo did not come in time: one may still come, late
+    // (fine); an earlier message's echo that is not among these is a
+    // duplicate.
+    let mut missing: std::collections::VecDeque<u64> = std::collections::VecDeque::new();
     while plan.going_on() {
         let sent_at = Instant::now();
         message::encode(&mut out, id, seq);
@@ -525,20 +533,38 @@ pub async fn udp(addr: SocketAddr, id: u32, size: usize, wait: Duration, plan: P
             match tokio::time::timeout(wait, socket.recv(&mut echo)).await {
                 Err(_) => break None,
                 Ok(Err(_)) => break Some(Err(Failure::Io)),
-                Ok(Ok(n)) if n != size => break Some(Err(Failure::Truncated)),
+                // A datagram is whole or lost: one of another length was
+                // changed on the way (UDP has no "cut short").
+                Ok(Ok(n)) if n != size => break Some(Err(Failure::Mismatch(Mismatch::Corrupted))),
                 Ok(Ok(_)) => match message::verify(&echo[..size], id, seq) {
                     Err(Mismatch::Reordered)
-                        if u64::from_le_bytes(echo[..8].try_into().expect("8")) < seq => {}
+                        if u64::from_le_bytes(echo[..8].try_into().expect("8")) < seq =>
+                    {
+                        let earlier = u64::from_le_bytes(echo[..8].try_into().expect("8"));
+                        match missing.iter().position(|&m| m == earlier) {
+                            Some(at) => drop(missing.remove(at)),
+                            None => stats.errors.reordered += 1,
+                        }
+                    }
                     other => break Some(other.map_err(Failure::Mismatch)),
                 },
             }
         };
         match outcome {
-            None => stats.errors.lost += 1,
-            Some(Err(failure)) => {
-                count(&mut stats, failure);
+            None => {
+                stats.errors.lost += 1;
+                if missing.len() == 1024 {
+                    missing.pop_front();
+                }
+                missing.push_back(seq);
+            }
+            // Datagrams stand alone: a bad one is counted, and the next
+            // message goes on (only a socket error ends the flow).
+            Some(Err(Failure::Io)) => {
+                count(&mut stats, Failure::Io);
                 break;
             }
+            Some(Err(failure)) => count(&mut stats, failure),
             Some(Ok(())) if sent_at >= plan.measure_from => {
                 stats.count_message(sent_at.elapsed(), size as u64);
             }

@@ -237,9 +237,10 @@ impl GuardState {
         }
     }
 
-    /// Whether `payload` from `src` may be answered; if so, it is noted as
-    /// answered.
-    pub fn check(&mut self, src: SocketAddr, payload: &[u8], now: Instant) -> Result<(), Unanswered> {
+    /// Whether `src` could be a client at all: not a system service's
+    /// port, not a known service or this server, not broadcast, multicast
+    /// or unspecified (the checks that need no memory of earlier datagrams).
+    pub fn plausible(&self, src: SocketAddr) -> Result<(), Unanswered> {
         let port = src.port();
         if port < 1024 {
             return Err(Unanswered::PrivilegedPort);
@@ -247,14 +248,21 @@ impl GuardState {
         if SERVICE_PORTS.contains(&port) || port == self.local_port {
             return Err(Unanswered::ServicePort);
         }
-        let ip = src.ip().to_canonical();
-        let bad = match ip {
+        let bad = match src.ip().to_canonical() {
             IpAddr::V4(v4) => v4.is_unspecified() || v4.is_broadcast() || v4.is_multicast(),
             IpAddr::V6(v6) => v6.is_unspecified() || v6.is_multicast(),
         };
         if bad {
             return Err(Unanswered::BadSource);
         }
+        Ok(())
+    }
+
+    /// Whether `payload` from `src` may be answered; if so, it is noted as
+    /// answered.
+    pub fn check(&mut self, src: SocketAddr, payload: &[u8], now: Instant) -> Result<(), Unanswered> {
+        self.plausible(src)?;
+        let (ip, port) = (src.ip().to_canonical(), src.port());
         let digest = digest(payload);
         let came_back = self.recent.contains(&(src, digest));
         let returns = match self.answers.peek(&src) {
@@ -506,6 +514,21 @@ fn answer(
     }
     if let Err(why) = state.check(client, payload, Instant::now()) {
         return unanswered(shared, client, why);
+    }
+    if client != from {
+        // The answer goes to the datagram's own source, not to the client
+        // its header names: that source must pass the guard too, or a
+        // spoofed header would reflect answers anywhere. A balancer of
+        // --proxy-from is trusted with the rates (all its clients' traffic
+        // comes from it); anyone else is held to them as any source is.
+        let checked = if shared.config.proxy_from.is_empty() {
+            state.check(from, payload, Instant::now())
+        } else {
+            state.plausible(from)
+        };
+        if let Err(why) = checked {
+            return unanswered(shared, from, why);
+        }
     }
     if shared.config.misbehave.drop_datagram() {
         return unanswered(shared, client, Unanswered::Dropped);

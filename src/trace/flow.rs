@@ -911,6 +911,9 @@ pub struct PhaseBuilder {
     tls: Frames,
     tls_records: Vec<String>,
     tls_switched: [bool; 2],
+    /// Per direction: the end of TLS's handshake bytes (the data phase
+    /// counts what came after).
+    tls_end: [Option<u32>; 2],
     /// Per direction (client, server): the end of the highest data seen.
     data_end: [Option<u32>; 2],
     resent: u32,
@@ -985,7 +988,12 @@ impl PhaseBuilder {
             if let Some(records) = &seg.tls {
                 self.tls_records.push(records.clone());
             }
-            self.note_data(tcp, side);
+            if seg.payload_len() > 0 {
+                let end = tcp.seq.wrapping_add(seg.payload_len());
+                if self.tls_end[side].is_none_or(|h| gt(end, h)) {
+                    self.tls_end[side] = Some(end);
+                }
+            }
             self.tls.push(no);
         } else {
             self.handshake_done = true;
@@ -1030,17 +1038,6 @@ impl PhaseBuilder {
         }
     }
 
-    /// The end of the highest data from `side`, for the byte counts.
-    fn note_data(&mut self, tcp: &TcpRow, side: usize) {
-        if tcp.seg.payload_len() > 0 {
-            let end = tcp.seq.wrapping_add(tcp.seg.payload_len());
-            let highest = &mut self.data_end[side];
-            if highest.is_none_or(|h| gt(end, h)) {
-                *highest = Some(end);
-            }
-        }
-    }
-
     /// The phases, in order.
     pub fn finish(self) -> Vec<Phase> {
         let mut phases = Vec::new();
@@ -1070,7 +1067,9 @@ impl PhaseBuilder {
         // Relative numbers start at 1: the end of the highest data is one
         // more than the bytes sent.
         let bytes = |end: Option<u32>| end.map_or(0, |end| u64::from(end.saturating_sub(1)));
-        let (client_bytes, server_bytes) = (bytes(self.data_end[0]), bytes(self.data_end[1]));
+        // Over TLS, the data phase's bytes are those after TLS's handshake.
+        let after_tls = |side: usize| bytes(self.data_end[side]).saturating_sub(bytes(self.tls_end[side]));
+        let (client_bytes, server_bytes) = (after_tls(0), after_tls(1));
         let over_tls = !self.tls.is_empty();
         if over_tls {
             phases.push(Phase::Tls { frames: self.tls, records: self.tls_records });
