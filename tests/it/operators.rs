@@ -638,6 +638,9 @@ fn options_that_would_do_nothing_are_refused() {
         (&["server", "--tls", "--alpn", ""], "--alpn"),
         (&["client", "--tls", "--alpn", ","], "--alpn"),
         (&["client", "--tls", "--pin", "12:34"], "--pin"),
+        (&["server", "--udp", "--once"], "--once"),
+        (&["server", "--udp", "--max-conns", "5"], "--max-conns"),
+        (&["server", "--udp-rate", "5"], "--udp-rate"),
     ] {
         let out = eco_output(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out.stderr));
@@ -669,6 +672,10 @@ fn tls_client_errors_and_pinning() {
         "{}",
         text(&plain_client.stderr)
     );
+    // eco bench says the same, at once, before any load.
+    let bench = eco_output(&["bench", "--port", &server.port(), "--tls", "-d", "5"]);
+    assert_eq!(bench.status.code(), Some(1));
+    assert!(text(&bench.stderr).contains("not trusted"), "{}", text(&bench.stderr));
     let untrusted = eco_output(&["client", "--port", &server.port(), "--tls"]);
     assert!(text(&untrusted.stderr).contains("--pin"), "{}", text(&untrusted.stderr));
     let pinned = eco_output(&["client", "--port", &server.port(), "--tls", "--pin", &fingerprint]);
@@ -704,4 +711,88 @@ fn bench_bulk_against_a_stalled_server_ends_on_time() {
     assert!(started.elapsed() < Duration::from_secs(8), "{:?}", started.elapsed());
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["errors"]["timeout"], 1, "{report}");
+}
+
+/// A Python echo server that misbehaves in one way, and its port.
+struct BadEcho(std::process::Child, String);
+
+impl BadEcho {
+    fn start(mode: &str) -> Option<BadEcho> {
+        let python = tool("python3")?;
+        let mut child = Command::new(python)
+            .arg(python_script("bad_echo.py"))
+            .arg(mode)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line)
+            .unwrap();
+        Some(BadEcho(child, line.trim().to_string()))
+    }
+}
+
+impl Drop for BadEcho {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// eco bench names each fault once and rightly: a TCP echo repeated once
+/// is one reordered echo per connection (not one more for the bytes left
+/// at close); over UDP a datagram one byte longer is corrupted (not "cut
+/// short"), a duplicate is counted, and the flow goes on after either.
+#[test]
+fn bench_names_each_fault_once_and_rightly() {
+    let run = |port: &str, extra: &[&str]| -> serde_json::Value {
+        let mut args =
+            vec!["bench", "--port", port, "-c", "2", "-d", "1", "--warmup", "0", "--timeout", "1", "--json"];
+        args.extend_from_slice(extra);
+        let out = eco_output(&args);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let Some(tcp) = BadEcho::start("tcp-repeat") else { return };
+    let report = run(&tcp.1, &[]);
+    assert_eq!(report["errors"]["reordered"], 2, "{}", report["errors"]);
+    assert_eq!(report["errors"]["corrupted"], 0, "{}", report["errors"]);
+    let longer = BadEcho::start("udp-longer").unwrap();
+    let report = run(&longer.1, &["--udp"]);
+    assert_eq!(report["errors"]["truncated"], 0, "{}", report["errors"]);
+    assert!(report["errors"]["corrupted"].as_u64().unwrap() >= 2, "{}", report["errors"]);
+    assert!(report["messages"].as_u64().unwrap() > 500, "the flows go on: {report}");
+    let twice = BadEcho::start("udp-twice").unwrap();
+    let report = run(&twice.1, &["--udp"]);
+    assert!(report["errors"]["reordered"].as_u64().unwrap() >= 2, "{}", report["errors"]);
+}
+
+/// `--udp --proxy-protocol`: a header cannot turn the server into a
+/// reflector. Datagrams from port 7 (a service port) naming plausible
+/// clients in their headers get no answer: the answer would go to port 7.
+#[test]
+fn udp_proxy_headers_do_not_open_a_reflector() {
+    let Some(python) = tool("python3") else { return };
+    if !root() {
+        return;
+    }
+    let server = Server::start(&["--udp", "--proxy-protocol"]);
+    let script = format!(
+        "import socket,struct\n\
+         s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n\
+         s.bind(('127.0.0.1',7));s.settimeout(1)\n\
+         sig=b'\\r\\n\\r\\n\\x00\\r\\nQUIT\\n'\n\
+         for i in range(20):\n\
+         \x20 body=socket.inet_aton('10.0.%d.9'%i)+socket.inet_aton('192.0.2.1')+struct.pack('!HH',40000,7)\n\
+         \x20 s.sendto(sig+bytes([0x21,0x12])+struct.pack('!H',len(body))+body+b'payload',('127.0.0.1',{}))\n\
+         got=0\n\
+         try:\n\
+         \x20 while True: s.recvfrom(100); got+=1\n\
+         except socket.timeout: pass\n\
+         print(got)",
+        server.addr.port()
+    );
+    let out = Command::new(python).args(["-c", &script]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "0", "answers reflected to port 7");
 }
