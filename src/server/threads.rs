@@ -17,6 +17,12 @@ use crate::error::Result;
 /// on the heap); 2 MiB, Rust's default, would only reserve address space.
 const STACK: usize = 128 * 1024;
 
+/// Stack for a connection served on a runtime of its thread (PROXY header,
+/// TLS, misbehaviour: see `custom`): a TLS handshake with an RSA key needs
+/// far more than the plain loop (it overflowed 128 KiB, killing the
+/// server). 2 MiB, Rust's default: address space, not memory, until used.
+const CUSTOM_STACK: usize = 2 * 1024 * 1024;
+
 pub(super) fn serve(listener: TcpListener, shared: &Arc<Shared>, stop: &Stop) -> Result<()> {
     let mut backoff = Backoff::default();
     loop {
@@ -46,8 +52,10 @@ pub(super) fn serve(listener: TcpListener, shared: &Arc<Shared>, stop: &Stop) ->
             }
             continue;
         }
-        let spawned =
-            std::thread::Builder::new().name(format!("eco-{peer}")).stack_size(STACK).spawn(move || {
+        let spawned = std::thread::Builder::new()
+            .name(format!("eco-{peer}"))
+            .stack_size(if shared.config.custom() { CUSTOM_STACK } else { STACK })
+            .spawn(move || {
                 single::handle(stream, guard, &mut buf);
             });
         if spawned.is_err() {

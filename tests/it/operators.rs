@@ -796,3 +796,28 @@ fn udp_proxy_headers_do_not_open_a_reflector() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout).trim(), "0", "answers reflected to port 7");
 }
+
+/// A TLS handshake with an RSA key in `--mode threads` (the thread of a
+/// plain connection has a small stack; this one overflowed it, and the
+/// whole server died): served, and the server goes on.
+#[test]
+fn tls_with_an_rsa_key_in_thread_mode() {
+    let Some(openssl) = tool("openssl") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(openssl)
+        .current_dir(dir.path())
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "rsa.key", "-out", "rsa.pem"])
+        .args(["-subj", "/CN=localhost", "-days", "2", "-addext", "basicConstraints=CA:FALSE"])
+        .args(["-addext", "subjectAltName=DNS:localhost"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (cert, key) = (path(dir.path(), "rsa.pem"), path(dir.path(), "rsa.key"));
+    let mut server = Server::start(&["--mode", "threads", "--tls", "--cert", &cert, "--key", &key]);
+    for _ in 0..2 {
+        let out =
+            eco_output(&["client", "--port", &server.port(), "--tls", "--ca", &cert, "--host", "localhost"]);
+        assert!(out.status.success(), "{}{}", text(&out.stderr), server.stderr());
+    }
+    assert!(server.is_running());
+}
