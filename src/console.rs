@@ -413,11 +413,29 @@ impl Lossy {
         sent
     }
 
+    /// Waits, at most `limit` in all, until what was queued before is
+    /// written. A full queue is no reason to give up at once: its reader
+    /// may be taking lines again, so the marker is offered until it fits.
     fn flush_within(&self, limit: Duration) {
+        let deadline = std::time::Instant::now() + limit;
         let (done, flushed) = mpsc::channel();
-        if self.send(Item::Flushed(done)) {
-            let _ = flushed.recv_timeout(limit);
+        let mut marker = Item::Flushed(done);
+        loop {
+            self.queued.fetch_add(1, Ordering::Relaxed);
+            match self.queue.try_send(marker) {
+                Ok(()) => break,
+                Err(refused) => {
+                    self.queued.fetch_sub(1, Ordering::Relaxed);
+                    let mpsc::TrySendError::Full(back) = refused else { return };
+                    if std::time::Instant::now() >= deadline {
+                        return;
+                    }
+                    marker = back;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
         }
+        let _ = flushed.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()));
     }
 }
 
