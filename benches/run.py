@@ -35,6 +35,7 @@ RUST_REFS = os.path.join(REF, "rust", "target", "release")
 # name -> command (the port is appended)
 SERVERS = {
     "eco async": [ECO, "server", "-q", "--mode", "async", "--port"],
+    "eco uring": [ECO, "server", "-q", "--mode", "uring", "--port"],
     "eco threads": [ECO, "server", "-q", "--mode", "threads", "--port"],
     "eco single": [ECO, "server", "-q", "--mode", "single", "--port"],
     "tokio (ref)": [os.path.join(RUST_REFS, "tokio_echo")],
@@ -252,7 +253,32 @@ def main():
     parser.add_argument("--output", default=os.path.join(ROOT, "benches", "RESULTS.md"))
     parser.add_argument("--raw", help="also write every run's JSON report here")
     parser.add_argument("--from-raw", help="write the results from a --raw file of an earlier run, without running")
+    parser.add_argument("--only", help="a quick look: only these servers (comma-separated names), "
+                        "printed, not written to the results")
+    parser.add_argument("--points", help="a quick look: only the points whose names contain one of these "
+                        "(comma-separated), printed, not written to the results")
     opts = parser.parse_args()
+    if opts.points:
+        wanted = [part.strip() for part in opts.points.split(",")]
+        names = ", ".join(POINTS)
+        for point in list(POINTS):
+            if not any(part in point for part in wanted):
+                del POINTS[point]
+        if not POINTS:
+            sys.exit(f"--points: no point matches; the points are: {names}")
+        opts.output = None
+    if opts.only:
+        wanted = [name.strip() for name in opts.only.split(",")]
+        for name in wanted:
+            if name not in SERVERS:
+                sys.exit(f"--only: no server {name!r}; the servers are: {', '.join(SERVERS)}")
+        for point, (args, servers) in list(POINTS.items()):
+            kept = [s for s in servers if s in wanted]
+            if kept:
+                POINTS[point] = (args, kept)
+            else:
+                del POINTS[point]
+        opts.output = None
     runs = {p: {s: [] for s in servers} for p, (_, servers) in POINTS.items()}
     raw = []
     if opts.from_raw:
@@ -283,6 +309,10 @@ def main():
     if opts.raw and not opts.from_raw:
         with open(opts.raw, "w") as f:
             json.dump(raw, f, indent=1)
+    if opts.output is None:
+        for point, r in res.items():
+            print(f"## {point}\n\n{table(point, r)}")
+        return
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     lines = [
         "# eco benchmark results",

@@ -174,3 +174,21 @@ pub async fn splice_out_some(pipe: &Pipe, socket: &AsyncFd<TcpStream>, len: usiz
         }
     }
 }
+
+/// [`splice_in`] without waiting, for a caller that learnt otherwise that
+/// the socket is readable (`--mode uring`): "would block" when it is empty.
+pub fn splice_in_now(socket: &TcpStream, pipe: &Pipe, len: usize) -> io::Result<Spliced> {
+    match splice(socket, &pipe.write, len) {
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => match socket.peek(&mut [0u8]) {
+            Ok(n) if n > 0 => Ok(Spliced::AtUrgentMark),
+            _ => Err(e),
+        },
+        other => other.map(Spliced::Moved),
+    }
+}
+
+/// Some of the `len` bytes in `pipe` out to the socket, without waiting
+/// ("would block" when its send buffer is full).
+pub fn splice_out_now(pipe: &Pipe, socket: &TcpStream, len: usize) -> io::Result<usize> {
+    splice(&pipe.read, socket, len)
+}

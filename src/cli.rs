@@ -113,6 +113,9 @@ pub enum ModeArg {
     Threads,
     /// tokio, one task per connection.
     Async,
+    /// io_uring, one ring per CPU: one system call for many messages
+    /// (Linux 6.1 or later; elsewhere it serves as `async`, and says so).
+    Uring,
 }
 
 impl From<ModeArg> for Mode {
@@ -121,6 +124,7 @@ impl From<ModeArg> for Mode {
             ModeArg::Single => Mode::Single,
             ModeArg::Threads => Mode::Threads,
             ModeArg::Async => Mode::Async,
+            ModeArg::Uring => Mode::Uring,
         }
     }
 }

@@ -201,7 +201,8 @@ pub fn help(name: &str, id: &str) -> Option<&'static str> {
         ("server", "mode") => {
             "Como as conexões são atendidas: `single` (bloqueante, um cliente por vez: o servidor.py do \
              exercício), `threads` (uma thread do sistema por conexão), `async` (tokio, uma tarefa por \
-             conexão)"
+             conexão), `uring` (io_uring, um anel por CPU: uma chamada ao sistema para muitas mensagens; \
+             Linux 6.1 ou mais novo, senão atende como `async` e avisa)"
         }
         ("server", "once") => "Atende exatamente uma conexão e sai com 0 (como termina o exercício)",
         ("server", "inetd") => {
@@ -351,7 +352,7 @@ pub fn help(name: &str, id: &str) -> Option<&'static str> {
             "Porta do servidor; 0 escolhe uma livre. Com --attach: a porta a observar. Com --read: só os \
              quadros de ou para esta porta"
         }
-        ("trace", "mode") => "Como o servidor atende a troca: `single`, `threads` ou `async`",
+        ("trace", "mode") => "Como o servidor atende a troca: `single`, `threads`, `async` ou `uring`",
         ("trace", "ack_fin_apart") => {
             "O servidor confirma o FIN do cliente num segmento só seu (TCP_QUICKACK), como na captura de 11 \
              quadros do exercício. Senão o Linux deixa esse ACK ir junto com o FIN do servidor (10 quadros)"

@@ -33,6 +33,8 @@ pub enum Msg<'a> {
     TlsNegotiated { negotiated: &'a crate::tls::Negotiated },
     /// At start: where `--metrics` answers.
     MetricsAt { addr: SocketAddr },
+    /// At start: `--mode uring` serves as `async`, and why.
+    UringFallback { why: &'a super::UringFallback },
     /// At start: the self-signed certificate made for `--tls`.
     SelfSigned { fingerprint: &'a str },
     /// That client's connection has closed.
@@ -76,6 +78,7 @@ impl Sentences for Msg<'_> {
             Msg::Connected { peer, via: Some(via) } => format!("Connected to {peer} (via {via})"),
             Msg::TlsNegotiated { negotiated } => format!("TLS: {}", negotiated.text(en)),
             Msg::MetricsAt { addr } => format!("metrics on http://{addr}/metrics (health: /healthz)"),
+            Msg::UringFallback { why } => why.text(en),
             Msg::Misbehaving { options } => {
                 format!("misbehaving on purpose, for testing clients: {}", options.join(", "))
             }
@@ -197,6 +200,7 @@ impl Sentences for Msg<'_> {
             Msg::Connected { peer, via: Some(via) } => format!("Conectado em {peer} (via {via})"),
             Msg::TlsNegotiated { negotiated } => format!("TLS: {}", negotiated.text(pt)),
             Msg::MetricsAt { addr } => format!("métricas em http://{addr}/metrics (saúde: /healthz)"),
+            Msg::UringFallback { why } => why.text(pt),
             Msg::Misbehaving { options } => {
                 format!("comportando-se mal de propósito, para testar clientes: {}", options.join(", "))
             }

@@ -27,6 +27,7 @@ mod single;
 mod summary;
 mod threads;
 pub mod udp;
+mod uring;
 
 use std::io;
 use std::net::{Shutdown, SocketAddr, TcpListener, UdpSocket};
@@ -54,6 +55,8 @@ pub enum Mode {
     Threads,
     /// tokio, one task per client on a small pool of threads.
     Async,
+    /// io_uring, a ring per CPU: one system call for many messages.
+    Uring,
 }
 
 impl Mode {
@@ -62,6 +65,7 @@ impl Mode {
             Mode::Single => "single",
             Mode::Threads => "threads",
             Mode::Async => "async",
+            Mode::Uring => "uring",
         }
     }
 
@@ -70,7 +74,7 @@ impl Mode {
     pub fn default_buffer(self) -> usize {
         match self {
             Mode::Single => 1024,
-            Mode::Threads | Mode::Async => 32 * 1024,
+            Mode::Threads | Mode::Async | Mode::Uring => 32 * 1024,
         }
     }
 }
@@ -111,6 +115,51 @@ pub struct Config {
     pub misbehave: misbehave::Misbehaviour,
     /// `--metrics ADDR`: where to answer Prometheus.
     pub metrics: Option<SocketAddr>,
+}
+
+/// Why `--mode uring` serves as `async`.
+#[derive(Debug)]
+pub enum UringFallback {
+    /// The kernel (or a seccomp profile, or `kernel.io_uring_disabled`)
+    /// refused to set up a ring.
+    Refused(io::Error),
+    /// `--tls`, `--proxy-protocol` or a misbehaviour: the tokio loop's.
+    Options,
+}
+
+impl UringFallback {
+    pub fn text(&self, lang: crate::i18n::Lang) -> String {
+        let en = lang == crate::i18n::Lang::En;
+        match self {
+            UringFallback::Refused(error) => {
+                let why = match (error.raw_os_error(), en) {
+                    (Some(libc::EPERM), true) => {
+                        "refused by the system: a seccomp profile such as Docker's, or kernel.io_uring_disabled"
+                    }
+                    (Some(libc::EPERM), false) => {
+                        "recusado pelo sistema: um perfil seccomp como o do Docker, ou kernel.io_uring_disabled"
+                    }
+                    (Some(libc::ENOSYS), true) => "this kernel has no io_uring",
+                    (Some(libc::ENOSYS), false) => "este kernel não tem io_uring",
+                    (_, true) => "it needs Linux 6.1 or later (DEFER_TASKRUN)",
+                    (_, false) => "é preciso Linux 6.1 ou mais novo (DEFER_TASKRUN)",
+                };
+                if en {
+                    format!("io_uring is not available here ({why}): serving with --mode async")
+                } else {
+                    format!("io_uring não está disponível aqui ({why}): atendendo com --mode async")
+                }
+            }
+            UringFallback::Options if en => {
+                "--mode uring serves the plain echo; with --tls, --proxy-protocol \
+                 or a misbehaviour option connections are served as in --mode async"
+                    .into()
+            }
+            UringFallback::Options => "--mode uring atende o eco simples; com --tls, --proxy-protocol \
+                 ou uma opção de mau comportamento as conexões são atendidas como em --mode async"
+                .into(),
+        }
+    }
 }
 
 /// `--proxy-protocol`: whether every connection must start with a header.
@@ -239,6 +288,22 @@ pub fn serve_both(
     console: Arc<Console>,
 ) -> Result<()> {
     let setup = |source| Error::Io { doing: Doing::Setup, source };
+    let mut config = config.clone();
+    if config.mode == Mode::Uring && listener.is_some() {
+        // Where io_uring is refused, or for what only the tokio loop
+        // does, `--mode uring` says so once and serves as `async`.
+        let fallback = if config.custom() || !config.misbehave.accept_delay.is_zero() {
+            Some(UringFallback::Options)
+        } else {
+            uring::available().err().map(UringFallback::Refused)
+        };
+        if let Some(why) = fallback {
+            console.note(&Msg::UringFallback { why: &why });
+            tracing::info!(reason = %why.text(crate::i18n::Lang::En), "mode uring: serving as mode async");
+            config.mode = Mode::Async;
+        }
+    }
+    let config = &config;
     let shared = Arc::new(Shared::new(console, config.clone()));
     // Signal handling first: once "listening" is printed, a Ctrl-C must
     // find it in place.
@@ -312,6 +377,7 @@ fn serve_until_stopped(
         Mode::Single => single::serve(listener, shared, stop),
         Mode::Threads => threads::serve(listener, shared, stop),
         Mode::Async => async_tokio::serve(listener, shared, stop),
+        Mode::Uring => uring::serve(listener, shared, stop),
     };
     if stop.requested() && config.mode != Mode::Async {
         stop.wait_told(config.grace + Duration::from_secs(2));

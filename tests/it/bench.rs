@@ -28,8 +28,11 @@ fn errors_total(report: &Value) -> u64 {
 #[test]
 fn every_kind_against_every_mode() {
     // The three modes at once (each bench spawns its own server).
-    let modes: Vec<_> =
-        ["single", "threads", "async"].map(|mode| thread::spawn(move || every_kind(mode))).into();
+    let modes: Vec<_> = ["single", "threads", "async", "uring"]
+        .into_iter()
+        .filter(|&mode| mode != "uring" || crate::support::uring_works())
+        .map(|mode| thread::spawn(move || every_kind(mode)))
+        .collect();
     for mode in modes {
         mode.join().unwrap();
     }

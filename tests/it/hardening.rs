@@ -17,7 +17,7 @@ fn raise_fd_limit() {
 }
 
 each_mode! {
-    [threads, async_tokio]
+    [threads, async_tokio, uring]
     /// 1 000 clients at once, each with its own random bytes (up to 256 KiB),
     /// all checked byte for byte. The clients are tokio tasks: 1 000 threads
     /// would measure the test, not the server.
@@ -68,7 +68,7 @@ each_mode! {
 const SLOW_READERS_RSS_BOUND_KIB: u64 = 64 * 1024;
 
 each_mode! {
-    [threads, async_tokio]
+    [threads, async_tokio, uring]
     fn slow_readers_keep_memory_bounded(mode) {
         raise_fd_limit();
         let server = Server::start(&["--mode", mode]);
@@ -170,7 +170,7 @@ each_mode! {
 }
 
 each_mode! {
-    [threads, async_tokio]
+    [threads, async_tokio, uring]
     fn max_conns_makes_extra_clients_wait(mode) {
         let server = Server::start(&["--mode", mode, "--max-conns", "2", "--lang", "en"]);
         // Nothing open, nothing reached (the async mode's accept loops on
@@ -205,7 +205,7 @@ each_mode! {
 }
 
 each_mode! {
-    [threads, async_tokio]
+    [threads, async_tokio, uring]
     fn max_conns_per_ip_refuses_the_excess_from_one_address(mode) {
         let server = Server::start(&["--mode", mode, "--max-conns-per-ip", "2", "--lang", "en", "-v"]);
         let mut kept = Vec::new();
@@ -232,7 +232,7 @@ each_mode! {
 }
 
 each_mode! {
-    [threads, async_tokio]
+    [threads, async_tokio, uring]
     /// SIGTERM while 50 transfers run: those finishing within the grace are
     /// byte-exact, and the process exits 0 within grace + 1 s.
     fn sigterm_during_fifty_transfers(mode) {
@@ -280,7 +280,10 @@ each_mode! {
 
 #[test]
 fn a_connection_cut_at_the_end_of_the_grace_is_logged_as_shutdown() {
-    for mode in ["threads", "async"] {
+    for mode in ["threads", "async", "uring"] {
+        if mode == "uring" && !crate::support::uring_works() {
+            continue;
+        }
         // -v: with JSON, the log includes each connection's start.
         let mut server = Server::start(&["--mode", mode, "--grace", "0.3", "--log-format", "json", "-v"]);
         let _silent = connect(server.addr);

@@ -460,7 +460,7 @@ fn bench_udp_losses_come_with_the_likely_cause() {
 }
 
 each_mode! {
-    [threads, async_tokio]
+    [threads, async_tokio, uring]
     /// A client that vanishes (its packets dropped by a firewall in a
     /// namespace) is closed by keepalive and logged as such, with the idle
     /// timeout off. It used to be logged `idle_timeout`.

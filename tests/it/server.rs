@@ -170,7 +170,7 @@ each_mode! {
 }
 
 each_mode! {
-    [threads, async_tokio]
+    [threads, async_tokio, uring]
     /// Many clients at once, each checking its own bytes (not in single mode,
     /// which serves one at a time by design).
     fn fifty_concurrent_clients(mode) {
