@@ -238,6 +238,17 @@ def goals(res, spread):
                   f"vs {sb[0]:,.2f}–{sb[1]:,.2f}")
         out.append((f"eco bench CPU per message ≤ the C epoll server's at {point}",
                     verdict(a, b, True, sa, sb), detail))
+    # io_uring (issue 14): below the epoll floor, and no worse than async
+    # where async leads.
+    uring = "eco uring"
+    for point in ["c=50, 512 B", "c=500, 64 B"]:
+        compare(f"uring: server CPU per message at {point} ≤ 0.85× C epoll", point, uring, epoll, "cpu_us_per_msg",
+                True, "µs", 2, 0.85)
+    compare("uring: bulk server CPU per GiB ≤ async's", bulk, uring, eco, "cpu_s_per_gib", True, "s/GiB", 3)
+    compare("uring: bulk GiB/s ≥ async's", bulk, uring, eco, "gib_per_s", False, "GiB/s")
+    compare("uring: connections/s ≥ async's", "connect rate, c=50", uring, eco, "rate", False, "/s", 0)
+    compare("uring: server CPU per connection ≤ async's", "connect rate, c=50", uring, eco, "cpu_us_per_msg", True,
+            "µs")
     compare("UDP datagrams/s ≥ the C recvmmsg loop", "UDP, c=50, 64 B", "eco udp", "C recvmmsg (ref)", "rate",
             False, "/s", 0)
     compare("UDP server CPU per datagram ≤ the C recvmmsg loop", "UDP, c=50, 64 B", "eco udp", "C recvmmsg (ref)",

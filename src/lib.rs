@@ -6,7 +6,8 @@
 //! - [`cli`]: clap definitions; turned into each module's `Config` in [`run`].
 //! - [`server`]: `eco server`. `server/single.rs` is the exercise's blocking
 //!   server, `threads.rs` a thread per client, `async_tokio.rs` a tokio task
-//!   per client, `udp.rs` the datagram echo and its reflection guard; what
+//!   per client, `uring.rs` the echo on io_uring, `udp.rs` the datagram echo
+//!   and its reflection guard; what
 //!   they share lives in `server/mod.rs` (config, sockets, signals),
 //!   `conn.rs` (a connection's admission and end), `limits.rs` and
 //!   `summary.rs` (floods told once a second); `messages.rs` says it all.

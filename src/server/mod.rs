@@ -12,7 +12,7 @@
 //! connection (admission, the log of its end), [`limits`] the limits. Each
 //! mode's file can be read on its own: [`single`] is the exercise,
 //! [`threads`] a thread per client, [`async_tokio`] a tokio task per client,
-//! [`udp`] the datagram echo.
+//! [`uring`] the echo on io_uring, [`udp`] the datagram echo.
 
 pub mod activation;
 mod async_tokio;

@@ -247,6 +247,8 @@ struct Worker {
     /// `--once`: ...and served (the thread ends when it has gone).
     once_served: bool,
     next_idle_check: Instant,
+    /// The completions of one turn of the loop.
+    completed: Vec<(u64, i32)>,
 }
 
 impl Worker {
@@ -268,6 +270,7 @@ impl Worker {
             once_taken: false,
             once_served: false,
             next_idle_check: Instant::now(),
+            completed: Vec::new(),
         })
     }
 
@@ -288,12 +291,14 @@ impl Worker {
             self.wait()?;
             let now = Instant::now();
             // Completions are copied out first: handling one pushes new
-            // requests, which needs the ring.
-            let completed: Vec<(u64, i32)> =
-                self.ring.completion().map(|cqe| (cqe.user_data(), cqe.result())).collect();
-            for (user_data, result) in completed {
+            // requests, which needs the ring. (Into the same Vec each time.)
+            let mut completed = std::mem::take(&mut self.completed);
+            completed.extend(self.ring.completion().map(|cqe| (cqe.user_data(), cqe.result())));
+            for &(user_data, result) in &completed {
                 self.complete(user_data, result, now)?;
             }
+            completed.clear();
+            self.completed = completed;
             self.check_idle(now)?;
         }
     }
