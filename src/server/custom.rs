@@ -11,7 +11,6 @@
 //! (before anything else, even TLS), then the TLS handshake, then the echo.
 
 use std::net::SocketAddr;
-use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -260,11 +259,10 @@ async fn echo(conn: &mut Conn, guard: &ConnGuard, cut: &CancellationToken) -> En
     let mut buf = vec![0u8; config.buffer];
     let mut idle = Idle::new(config.limits.idle_timeout);
     // The idle check asks the socket (TCP_INFO) while a read or write of
-    // the connection is under way: it gets a descriptor of its own.
-    let probe = match conn.tcp().as_fd().try_clone_to_owned() {
-        Ok(probe) => probe,
-        Err(error) => return Ended { bytes_in, bytes_out, reason: EndReason::from_error(error) },
-    };
+    // the connection is under way (and borrows `conn`): it names the same
+    // descriptor on its own rather than holding a second one (a dup would
+    // halve the connections a descriptor limit allows).
+    let probe = borrow_descriptor(conn);
     let cancelled = cut.cancelled();
     tokio::pin!(cancelled);
     // --throttle: bytes sent since `paced_from`, at most `rate` a second.
@@ -289,7 +287,7 @@ async fn echo(conn: &mut Conn, guard: &ConnGuard, cut: &CancellationToken) -> En
                 Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && matches!(conn, Conn::Tls(_)) => 0,
                 Err(error) => break EndReason::from_error(error),
             },
-            () = idle.expired(&probe) => break EndReason::IdleTimeout,
+            () = idle.expired(probe) => break EndReason::IdleTimeout,
             () = &mut cancelled => break EndReason::Shutdown,
         };
         if n == 0 {
@@ -327,7 +325,7 @@ async fn echo(conn: &mut Conn, guard: &ConnGuard, cut: &CancellationToken) -> En
             let wrote = tokio::select! {
                 biased;
                 wrote = conn.write(&buf[sent..sent + chunk]) => wrote,
-                () = idle.expired(&probe) => break 'echo EndReason::IdleTimeout,
+                () = idle.expired(probe) => break 'echo EndReason::IdleTimeout,
                 () = &mut cancelled => break 'echo EndReason::Shutdown,
             };
             match wrote {
@@ -483,4 +481,15 @@ impl AsyncWrite for Conn {
             Conn::Tls(tls) => std::pin::Pin::new(tls).poll_shutdown(cx),
         }
     }
+}
+
+/// The connection's descriptor, for the idle check's TCP_INFO while a read
+/// or write holds `conn`.
+#[allow(unsafe_code)]
+fn borrow_descriptor(conn: &Conn) -> std::os::fd::BorrowedFd<'static> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `conn` owns this descriptor and outlives every use of the
+    // result: `echo` takes `conn` by reference for its whole run, and the
+    // result never leaves `echo`.
+    unsafe { std::os::fd::BorrowedFd::borrow_raw(conn.tcp().as_raw_fd()) }
 }

@@ -821,3 +821,24 @@ fn tls_with_an_rsa_key_in_thread_mode() {
     }
     assert!(server.is_running());
 }
+
+/// A connection on the misbehaving / TLS / PROXY path holds one
+/// descriptor, as on the plain path: its idle check used to hold a second
+/// one (a dup), halving the clients a descriptor limit lets in.
+#[test]
+fn a_misbehaving_connection_holds_one_descriptor() {
+    let server = Server::start(&["--mode", "async", "--delay", "1", "--idle-timeout", "30"]);
+    let before = server.open_fds();
+    let clients: Vec<TcpStream> = (0..30)
+        .map(|_| {
+            let mut stream = connect(server.addr);
+            stream.write_all(b"x").unwrap();
+            let mut echo = [0u8; 1];
+            // Echoed: the connection is in its echo loop.
+            stream.read_exact(&mut echo).unwrap();
+            stream
+        })
+        .collect();
+    let held = server.open_fds() - before;
+    assert!(held <= clients.len() + 2, "{held} descriptors for {} connections", clients.len());
+}
