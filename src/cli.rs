@@ -565,6 +565,11 @@ pub struct BenchArgs {
     /// Also write the report as a Markdown table to FILE (`-`: stdout).
     #[arg(long, value_name = "FILE")]
     pub export_markdown: Option<PathBuf>,
+    /// How the load generator runs its connections: `uring` (io_uring: one
+    /// system call for many messages; the closed-loop ping-pong over plain
+    /// TCP only), `tokio`, or `auto`: uring where it can.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub engine: crate::bench::Engine,
     /// Start every connection with a PROXY protocol header naming it (to
     /// load a balancer, or an `eco server --proxy-protocol`).
     #[arg(long, value_enum, value_name = "VERSION", conflicts_with = "udp")]

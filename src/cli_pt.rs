@@ -319,6 +319,11 @@ pub fn help(name: &str, id: &str) -> Option<&'static str> {
             "Eco por TLS (um servidor autoassinado, um cliente que o aceita): os registros TLS recebem os \
              nomes que o Wireshark dá (Client Hello, ...), e o handshake do TLS é uma fase própria"
         }
+        ("bench", "engine") => {
+            "Como o gerador de carga roda as conexões: `uring` (io_uring: uma chamada ao sistema para \
+             muitas mensagens; só o ping-pong em laço fechado sobre TCP simples), `tokio`, ou `auto`: \
+             uring onde der"
+        }
         ("bench", "proxy_protocol") => {
             "Começa cada conexão com um cabeçalho PROXY protocol que a nomeia (para pôr carga num \
              balanceador, ou num `eco server --proxy-protocol`)"

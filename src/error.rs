@@ -94,6 +94,10 @@ pub enum Error {
     MetricsBind { addr: SocketAddr, source: io::Error },
     /// An option that does nothing in this setting (`--tls` with `--udp`).
     NotApplicable { option: &'static str, setting: Setting },
+    /// `eco bench --engine uring` for a load it does not run.
+    EngineLoad,
+    /// `eco bench --engine uring` where io_uring is refused.
+    EngineUnavailable { source: io::Error },
     /// Any other I/O failure, with what eco was doing.
     Io { doing: Doing, source: io::Error },
 }
@@ -163,7 +167,8 @@ impl Error {
             | Error::LabOptionWithoutName { .. }
             | Error::LabVariant { .. }
             | Error::Tls { .. }
-            | Error::NotApplicable { .. } => 2,
+            | Error::NotApplicable { .. }
+            | Error::EngineLoad => 2,
             _ => 1,
         }
     }
@@ -362,6 +367,12 @@ impl Sentences for Error {
             Error::NotApplicable { option, setting } => {
                 format!("{option} does nothing {}: leave it out", setting.en())
             }
+            Error::EngineLoad => "--engine uring runs only the closed-loop ping-pong over plain TCP: leave out \
+                 --rate, --bulk, --stream, --connect-rate, --udp, --tls and --proxy-protocol, or use --engine tokio"
+                .into(),
+            Error::EngineUnavailable { source } => {
+                format!("--engine uring: io_uring is not available here ({source}): use --engine tokio")
+            }
             Error::DatagramTooLong { len } => format!(
                 "a message of {len} bytes does not fit in one UDP datagram: send at most 65507 \
                  bytes with --udp, or use TCP"
@@ -558,6 +569,12 @@ impl Sentences for Error {
             }
             Error::NotApplicable { option, setting } => {
                 format!("{option} não faz nada {}: deixe-o de fora", setting.pt())
+            }
+            Error::EngineLoad => "--engine uring roda só o ping-pong em laço fechado sobre TCP simples: tire \
+                 --rate, --bulk, --stream, --connect-rate, --udp, --tls e --proxy-protocol, ou use --engine tokio"
+                .into(),
+            Error::EngineUnavailable { source } => {
+                format!("--engine uring: o io_uring não está disponível aqui ({source}): use --engine tokio")
             }
             Error::DatagramTooLong { len } => format!(
                 "uma mensagem de {len} bytes não cabe num datagrama UDP: envie no máximo 65507 \

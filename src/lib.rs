@@ -320,8 +320,10 @@ fn run_bench(args: BenchArgs, console: &Console) -> Result<u8> {
         signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&stop)).map_err(setup)?;
         signal_hook::flag::register(signal, Arc::clone(&stop)).map_err(setup)?;
     }
+    let engine = args.engine.resolve(&load, tls.is_some(), args.proxy_protocol.is_some())?;
     let addrs = net::resolve(&args.host, args.port)?;
     let mut config = bench::Config {
+        engine,
         addr: addrs[0],
         load,
         connections: args.connections as usize,

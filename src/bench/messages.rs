@@ -49,6 +49,12 @@ pub enum Msg<'a> {
         starved: u64,
         connections: usize,
     },
+    /// The load generator's CPU, and how it ran its connections.
+    BenchCpu {
+        seconds: f64,
+        per_message_us: f64,
+        engine: super::Engine,
+    },
     ServerCpu {
         seconds: f64,
         per_message_us: f64,
@@ -203,6 +209,9 @@ impl Sentences for Msg<'_> {
             Msg::ServerCpu { seconds, per_message_us } => {
                 format!("{seconds:.3} s ({per_message_us:.2} µs per message)")
             }
+            Msg::BenchCpu { seconds, per_message_us, engine } => {
+                format!("{seconds:.3} s ({per_message_us:.2} µs per message; engine {})", engine.name())
+            }
             Msg::ServerCpuBulk { seconds, per_gib_s } => format!("{seconds:.3} s ({per_gib_s:.3} s per GiB)"),
             Msg::Errors { report: r } => {
                 let e = &r.errors;
@@ -350,6 +359,9 @@ impl Sentences for Msg<'_> {
             ),
             Msg::ServerCpu { seconds, per_message_us } => {
                 format!("{seconds:.3} s ({per_message_us:.2} µs por mensagem)")
+            }
+            Msg::BenchCpu { seconds, per_message_us, engine } => {
+                format!("{seconds:.3} s ({per_message_us:.2} µs por mensagem; motor {})", engine.name())
             }
             Msg::ServerCpuBulk { seconds, per_gib_s } => format!("{seconds:.3} s ({per_gib_s:.3} s por GiB)"),
             Msg::Errors { report: r } => {

@@ -10,6 +10,7 @@ pub mod message;
 pub mod messages;
 pub mod report;
 pub mod stats;
+mod uring;
 pub mod worker;
 
 use std::io::{BufRead, BufReader, IsTerminal};
@@ -105,6 +106,48 @@ pub struct Config {
     pub proxy: Option<crate::proxy::Version>,
     /// `--tls`: every connection speaks TLS.
     pub tls: Option<worker::Tls>,
+    /// How the load generator runs its connections.
+    pub engine: Engine,
+}
+
+/// `--engine`: how the load generator runs its connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Engine {
+    /// io_uring for a plain closed-loop ping-pong where the kernel allows
+    /// it, tokio otherwise.
+    Auto,
+    /// tokio tasks, a `send` and a `recv` per message.
+    Tokio,
+    /// io_uring rings: one system call for many messages (closed-loop
+    /// ping-pong over plain TCP only).
+    Uring,
+}
+
+impl Engine {
+    /// The engine a run of `load` uses (`--engine uring` where it cannot
+    /// run it: why).
+    pub fn resolve(self, load: &Load, tls: bool, proxy: bool) -> crate::error::Result<Engine> {
+        let fits = matches!(load, Load::PingPong) && !tls && !proxy;
+        match self {
+            Engine::Tokio => Ok(Engine::Tokio),
+            Engine::Auto if fits && uring::available().is_ok() => Ok(Engine::Uring),
+            Engine::Auto => Ok(Engine::Tokio),
+            Engine::Uring if !fits => Err(crate::error::Error::EngineLoad),
+            Engine::Uring => match uring::available() {
+                Ok(()) => Ok(Engine::Uring),
+                Err(source) => Err(crate::error::Error::EngineUnavailable { source }),
+            },
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Auto => "auto",
+            Engine::Tokio => "tokio",
+            Engine::Uring => "uring",
+        }
+    }
 }
 
 /// Finds which of `addrs` (all the addresses a `--host` stands for, in
@@ -195,6 +238,11 @@ pub fn run(config: &Config, server: Option<(u32, Option<Mode>)>) -> Result<Repor
         let handle = std::thread::Builder::new()
             .name(format!("eco-bench-{share}"))
             .spawn(move || -> std::io::Result<(Stats, Instant)> {
+                if config.engine == Engine::Uring {
+                    let ids =
+                        (0..config.connections as u32).filter(|id| *id as usize % threads == share).collect();
+                    return uring::ping_pong(config.addr, ids, config.size, &plan);
+                }
                 let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
                 Ok(runtime.block_on(load(&config, share, threads, plan, block)))
             })
@@ -248,6 +296,7 @@ pub fn run(config: &Config, server: Option<(u32, Option<Mode>)>) -> Result<Repor
         ReportBase {
             target: config.addr.to_string(),
             server_mode: server.and_then(|(_, mode)| mode).map(|mode| mode.name().to_string()),
+            engine: config.engine,
             kind: config.load.kind(),
             connections: config.connections,
             size,

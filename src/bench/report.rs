@@ -67,7 +67,7 @@ pub fn print(console: &Console, report: &Report) {
         && report.kind != Kind::Bulk
         && seconds >= 0.1
     {
-        line(console, Label::BenchCpu, &Msg::ServerCpu { seconds, per_message_us });
+        line(console, Label::BenchCpu, &Msg::BenchCpu { seconds, per_message_us, engine: report.engine });
     }
     line(console, Label::Errors, &Msg::Errors { report });
     let starved = report.fairness.starved;

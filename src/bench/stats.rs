@@ -218,6 +218,8 @@ pub struct Report {
     pub target: String,
     /// The server mode when eco spawned the server (`--spawn`, `--compare`).
     pub server_mode: Option<String>,
+    /// How the load generator ran its connections: `tokio` or `uring`.
+    pub engine: super::Engine,
     /// `ping-pong`, `rate`, `bulk`, `stream`, `connect-rate` or `udp`.
     pub kind: Kind,
     pub connections: usize,
@@ -269,6 +271,7 @@ impl Report {
         Report {
             target: base.target,
             server_mode: base.server_mode,
+            engine: base.engine,
             kind: base.kind,
             connections: base.connections,
             size: base.size,
@@ -308,6 +311,7 @@ impl Report {
 pub struct ReportBase {
     pub target: String,
     pub server_mode: Option<String>,
+    pub engine: super::Engine,
     pub kind: Kind,
     pub connections: usize,
     pub size: u64,
@@ -372,6 +376,7 @@ mod tests {
             ReportBase {
                 target: "127.0.0.1:5050".into(),
                 server_mode: None,
+                engine: crate::bench::Engine::Tokio,
                 kind: Kind::PingPong,
                 connections: 3,
                 size: 1024,

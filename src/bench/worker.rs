@@ -94,7 +94,7 @@ impl Wire for tokio_rustls::client::TlsStream<TcpStream> {
 
 impl Plan {
     /// Whether to start another message (or burst, or connection).
-    fn going_on(&self) -> bool {
+    pub(super) fn going_on(&self) -> bool {
         Instant::now() < self.end && !self.stop.load(Ordering::Relaxed)
     }
 }

@@ -159,45 +159,85 @@ fn bad_server(fault: Fault) -> String {
     port
 }
 
-fn bench_bad(fault: Fault) -> (Option<i32>, Value, String) {
+fn bench_bad(fault: Fault, engine: &str) -> (Option<i32>, Value, String) {
     let port = bad_server(fault);
-    bench_json(&["--lang", "en", "--port", &port, "-c", "2", "-d", "0.5", "-s", "64", "--timeout", "1"])
+    let args = ["--lang", "en", "--port", &port, "-c", "2", "-d", "0.5", "-s", "64", "--timeout", "1"];
+    let (code, report, stderr) = bench_json(&[&args[..], &["--engine", engine]].concat());
+    assert_eq!(report["engine"], engine, "{report}");
+    (code, report, stderr)
+}
+
+/// The load generator's engines: io_uring where the kernel allows it (the
+/// default for a ping-pong), and tokio.
+fn engines() -> Vec<&'static str> {
+    if uring_works() { vec!["uring", "tokio"] } else { vec!["tokio"] }
 }
 
 #[test]
 fn a_server_that_flips_a_bit_is_caught_as_corrupted() {
-    let (code, report, stderr) = bench_bad(Fault::FlipBit);
-    assert_eq!(code, Some(1));
-    assert_eq!(report["errors"]["corrupted"], 2, "{report}");
-    assert_eq!(errors_total(&report), 2);
-    assert!(stderr.starts_with("eco: 2 echo(es) went wrong"), "{stderr}");
+    for engine in engines() {
+        let (code, report, stderr) = bench_bad(Fault::FlipBit, engine);
+        assert_eq!(code, Some(1));
+        assert_eq!(report["errors"]["corrupted"], 2, "{engine}: {report}");
+        assert_eq!(errors_total(&report), 2);
+        assert!(stderr.starts_with("eco: 2 echo(es) went wrong"), "{stderr}");
+    }
 }
 
 #[test]
 fn a_server_that_truncates_is_caught() {
-    let (code, report, _) = bench_bad(Fault::Truncate);
-    assert_eq!(code, Some(1));
-    assert_eq!(report["errors"]["truncated"], 2, "{report}");
-    assert_eq!(errors_total(&report), 2);
+    for engine in engines() {
+        let (code, report, _) = bench_bad(Fault::Truncate, engine);
+        assert_eq!(code, Some(1));
+        assert_eq!(report["errors"]["truncated"], 2, "{engine}: {report}");
+        assert_eq!(errors_total(&report), 2);
+    }
 }
 
 #[test]
 fn a_server_that_replays_old_messages_is_caught_as_reordered() {
-    let (code, report, _) = bench_bad(Fault::Replay);
-    assert_eq!(code, Some(1));
-    assert_eq!(report["errors"]["reordered"], 2, "{report}");
-    assert_eq!(errors_total(&report), 2);
+    for engine in engines() {
+        let (code, report, _) = bench_bad(Fault::Replay, engine);
+        assert_eq!(code, Some(1));
+        assert_eq!(report["errors"]["reordered"], 2, "{engine}: {report}");
+        assert_eq!(errors_total(&report), 2);
+    }
+}
+
+/// `--engine uring` runs the closed-loop ping-pong only: asked for anything
+/// else, eco says so (exit 2) rather than quietly running tokio; by default
+/// a ping-pong runs on io_uring where it can, the rest on tokio.
+#[test]
+fn the_engine_is_said_and_uring_refuses_what_it_does_not_run() {
+    let out = eco_output(&["bench", "--lang", "en", "--engine", "uring", "--rate", "100", "--port", "9"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).starts_with("eco: --engine uring runs only the closed-loop ping-pong"),
+        "{}",
+        text(&out.stderr)
+    );
+    let (code, report, _) = bench_json(&["--spawn", "async", "-c", "2", "-d", "0.2", "--rate", "200"]);
+    assert_eq!((code, report["engine"].as_str()), (Some(0), Some("tokio")), "{report}");
+    let (code, report, _) = bench_json(&["--spawn", "async", "-c", "2", "-d", "0.2"]);
+    let default = if uring_works() { "uring" } else { "tokio" };
+    assert_eq!((code, report["engine"].as_str()), (Some(0), Some(default)), "{report}");
+    let (code, report, _) = bench_json(&["--spawn", "async", "-c", "3", "-d", "0.2", "--engine", "tokio"]);
+    assert_eq!((code, report["engine"].as_str()), (Some(0), Some("tokio")), "{report}");
+    assert!(report["messages"].as_u64().unwrap() > 0, "{report}");
 }
 
 #[test]
 fn a_server_that_never_answers_times_out_and_the_run_still_ends() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port().to_string();
-    let started = std::time::Instant::now();
-    let (code, report, _) = bench_json(&["--port", &port, "-c", "2", "-d", "0.3", "--timeout", "0.5"]);
-    assert_eq!(code, Some(1));
-    assert_eq!(report["errors"]["timeout"], 2, "{report}");
-    assert!(started.elapsed() < Duration::from_secs(5));
+    for engine in engines() {
+        let started = std::time::Instant::now();
+        let args = ["--port", &port, "-c", "2", "-d", "0.3", "--timeout", "0.5", "--engine", engine];
+        let (code, report, _) = bench_json(&args);
+        assert_eq!(code, Some(1));
+        assert_eq!(report["errors"]["timeout"], 2, "{engine}: {report}");
+        assert!(started.elapsed() < Duration::from_secs(3), "{engine}: {:?}", started.elapsed());
+    }
     drop(listener);
 }
 
