@@ -137,6 +137,7 @@ pub async fn splice_in(socket: &AsyncFd<TcpStream>, pipe: &Pipe, len: usize) -> 
                 Ok(n) if n > 0 => Ok(Err(Spliced::AtUrgentMark)),
                 _ => Err(e),
             },
+            Ok(0) => Ok(at_end_or_mark(socket.get_ref()).map(|_| 0)),
             other => other.map(Ok),
         }) {
             Ok(Ok(Err(at_mark))) => return Ok(at_mark),
@@ -175,6 +176,17 @@ pub async fn splice_out_some(pipe: &Pipe, socket: &AsyncFd<TcpStream>, len: usiz
     }
 }
 
+/// What a `splice` that moved nothing means: the peer's FIN, or an urgent
+/// mark with bytes after it. Once the peer has sent its FIN the kernel's
+/// splice returns 0 at an urgent mark (not "would block"), as if the
+/// stream ended there; a peek (one byte, no wait) tells them apart.
+fn at_end_or_mark(socket: &TcpStream) -> Result<Spliced, Spliced> {
+    match socket.peek(&mut [0u8]) {
+        Ok(n) if n > 0 => Err(Spliced::AtUrgentMark),
+        _ => Ok(Spliced::Moved(0)),
+    }
+}
+
 /// [`splice_in`] without waiting, for a caller that learnt otherwise that
 /// the socket is readable (`--mode uring`): "would block" when it is empty.
 pub fn splice_in_now(socket: &TcpStream, pipe: &Pipe, len: usize) -> io::Result<Spliced> {
@@ -183,6 +195,7 @@ pub fn splice_in_now(socket: &TcpStream, pipe: &Pipe, len: usize) -> io::Result<
             Ok(n) if n > 0 => Ok(Spliced::AtUrgentMark),
             _ => Err(e),
         },
+        Ok(0) => Ok(at_end_or_mark(socket).unwrap_or_else(|at_mark| at_mark)),
         other => other.map(Spliced::Moved),
     }
 }

@@ -26,7 +26,7 @@ pub fn run(message: &str, capture: bool, view: &trace::view::View, console: &Con
         ack_fin_apart: true,
         tls: false,
     };
-    let mut exchange = exchange::run(&options, capture, lang)?;
+    let mut exchange = exchange::run(&options, capture, console)?;
     let addr = exchange.addr;
 
     console.say(&Msg::ServerTitle { addr });
@@ -40,7 +40,7 @@ pub fn run(message: &str, capture: bool, view: &trace::view::View, console: &Con
     if exchange.frames.is_empty() {
         console.say(&Msg::NoCapture);
     } else {
-        trace::print_exchange(&exchange, options.mode.name(), view, console)?;
+        trace::print_exchange(&exchange, exchange.mode.name(), view, console)?;
     }
 
     console.say(&Msg::WhatHappened);

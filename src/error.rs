@@ -586,7 +586,7 @@ impl Sentences for Error {
                         "conexões não puderam ser abertas: o servidor está rodando, \
                                         e aceita tantas conexões?"
                     }
-                    Failed::Io => "conexões foram reiniciadas ou falharam: veja o log do servidor",
+                    Failed::Io => "conexões foram cortadas com RST ou falharam: veja o log do servidor",
                     Failed::Timeout => {
                         "ecos não voltaram dentro de --timeout: o servidor está \
                                         sobrecarregado, travado, ou não é um eco"

@@ -366,8 +366,14 @@ fn run_bench(args: BenchArgs, console: &Console) -> Result<u8> {
             break;
         }
         let spawned = bench::Spawned::start(mode, &args.host, args.udp)?;
+        if spawned.mode != mode
+            && let (_, Some(why)) = server::effective_mode(&server::Config::new(mode))
+        {
+            // The spawned server said why in its own notes: said here too.
+            console.note(&server::Msg::UringFallback { why: &why });
+        }
         config.addr = spawned.addr;
-        reports.push(bench::run(&config, Some((spawned.pid(), Some(mode))))?);
+        reports.push(bench::run(&config, Some((spawned.pid(), Some(spawned.mode))))?);
     }
     if args.json {
         bench::report::export_json(std::path::Path::new("-"), &reports)?;

@@ -414,7 +414,7 @@ pub struct Spawned {
 impl Spawned {
     /// Starts `eco server --mode MODE` on `host` (a free port) and waits
     /// until it listens; `udp`: the datagram echo too.
-    pub fn start(mode: Mode, host: &str, udp: bool) -> Result<Spawned> {
+    pub fn start(mut mode: Mode, host: &str, udp: bool) -> Result<Spawned> {
         let setup = |source| Error::Io { doing: Doing::Setup, source };
         let exe = std::env::current_exe().map_err(setup)?;
         let mut cmd = Command::new(exe);
@@ -432,6 +432,13 @@ impl Spawned {
                     if let Some(rest) = line.strip_prefix("eco: listening on ")
                         && let Some(addr) = rest.split(' ').next().and_then(|a| a.parse().ok())
                     {
+                        // The mode that serves (`uring` may serve as async).
+                        if let Some(named) = rest.split("(mode ").nth(1).and_then(|m| m.strip_suffix(')')) {
+                            mode = [Mode::Single, Mode::Threads, Mode::Async, Mode::Uring]
+                                .into_iter()
+                                .find(|m| m.name() == named)
+                                .unwrap_or(mode);
+                        }
                         break addr;
                     }
                 }

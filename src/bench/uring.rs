@@ -259,12 +259,15 @@ fn complete(
         return Ok(());
     }
     if user_data & 0xff == SEND {
-        // Only a failed send speaks; its receive is cancelled.
+        // Only a failed send speaks; the receive linked after it is then
+        // cancelled without a word (the kernel skips the completions of a
+        // failed link whose head skips its own).
         conn.silent_send = false;
+        conn.inflight -= 1;
         fail(conn, |stats| stats.errors.io += 1);
         return Ok(());
     }
-    if conn.silent_send && result != -libc::ECANCELED {
+    if conn.silent_send {
         // The receive ran: the send before it went whole.
         conn.silent_send = false;
         conn.inflight -= 1;

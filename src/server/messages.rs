@@ -219,14 +219,14 @@ impl Sentences for Msg<'_> {
                 }
                 EndReason::Limit => format!("{peer} fechado: --max-bytes atingido"),
                 EndReason::Planned(act @ Act::Reset) => {
-                    format!("{peer} reiniciado (RST) de propósito ({})", act.flag())
+                    format!("{peer} encerrado com RST de propósito ({})", act.flag())
                 }
                 EndReason::Planned(act) => format!("{peer} fechado de propósito ({})", act.flag()),
                 EndReason::Tls(problem) => {
                     format!("{peer} fechado: o handshake TLS falhou: {}", problem.text(pt))
                 }
                 EndReason::Shutdown => {
-                    format!("{peer} reiniciado (RST): ainda aberto ao fim do prazo de encerramento")
+                    format!("{peer} encerrado com RST: ainda aberto ao fim do prazo de encerramento")
                 }
             },
             Msg::AcceptFailed { error } => format!(
@@ -250,9 +250,9 @@ impl Sentences for Msg<'_> {
                 grace.as_secs_f64()
             ),
             Msg::Stopped { finished, cut } => format!(
-                "encerrado: {finished} {} dentro do prazo, {cut} {} (RST) no fim dele",
+                "encerrado: {finished} {} dentro do prazo, {cut} {} com RST no fim dele",
                 plural(*finished as u64, "conexão terminou", "conexões terminaram"),
-                plural(*cut as u64, "reiniciada", "reiniciadas")
+                plural(*cut as u64, "cortada", "cortadas")
             ),
             Msg::MaxConnsReached { max } => format!(
                 "--max-conns atingido ({max} abertas): novos clientes esperam no backlog do kernel até uma fechar"

@@ -207,6 +207,22 @@ impl Config {
     }
 }
 
+/// The mode TCP connections are served in, and why it is not the one
+/// asked for: where io_uring is refused, or with what only the tokio loop
+/// does (TLS, PROXY headers, misbehaviour), `--mode uring` serves as
+/// `async`.
+pub fn effective_mode(config: &Config) -> (Mode, Option<UringFallback>) {
+    if config.mode != Mode::Uring {
+        return (config.mode, None);
+    }
+    let fallback = if config.custom() || !config.misbehave.accept_delay.is_zero() {
+        Some(UringFallback::Options)
+    } else {
+        uring::available().err().map(UringFallback::Refused)
+    };
+    (if fallback.is_some() { Mode::Async } else { Mode::Uring }, fallback)
+}
+
 /// Opens the listening socket at `addr`.
 ///
 /// Written out with socket2, one call per system call, instead of
@@ -289,19 +305,13 @@ pub fn serve_both(
 ) -> Result<()> {
     let setup = |source| Error::Io { doing: Doing::Setup, source };
     let mut config = config.clone();
-    if config.mode == Mode::Uring && listener.is_some() {
-        // Where io_uring is refused, or for what only the tokio loop
-        // does, `--mode uring` says so once and serves as `async`.
-        let fallback = if config.custom() || !config.misbehave.accept_delay.is_zero() {
-            Some(UringFallback::Options)
-        } else {
-            uring::available().err().map(UringFallback::Refused)
-        };
+    if listener.is_some() {
+        let (mode, fallback) = effective_mode(&config);
         if let Some(why) = fallback {
             console.note(&Msg::UringFallback { why: &why });
             tracing::info!(reason = %why.text(crate::i18n::Lang::En), "mode uring: serving as mode async");
-            config.mode = Mode::Async;
         }
+        config.mode = mode;
     }
     let config = &config;
     let shared = Arc::new(Shared::new(console, config.clone()));

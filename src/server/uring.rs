@@ -33,7 +33,7 @@
 #![allow(unsafe_code)]
 
 use std::io;
-use std::net::{TcpListener, TcpStream};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -168,7 +168,16 @@ pub(super) fn serve(listener: TcpListener, shared: &Arc<Shared>, stop: &Stop) ->
         }
     }
     drop(ready);
-    let mut result = readiness.iter().find_map(Result::err).map_or(Ok(()), Err);
+    // One word from each thread: its ring is set up, or why not (a
+    // thread that died without a word ends the channel).
+    let mut result = Ok(());
+    for _ in 0..handles.len() {
+        match readiness.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => result = Err(error),
+            Err(_) => break,
+        }
+    }
     if result.is_ok() {
         result = Worker::new(main).and_then(Worker::run);
     }
@@ -220,8 +229,8 @@ struct Conn {
     /// acknowledged when last looked at (see `peer_took_bytes`).
     last: Instant,
     acked: Option<u64>,
-    /// Whether the idle timeout already asked the kernel to cancel.
-    cancelled: bool,
+    /// Whether the idle timeout already reset the socket.
+    reset: bool,
 }
 
 struct Worker {
@@ -467,7 +476,7 @@ impl Worker {
             piped: 0,
             last: Instant::now(),
             acked: None,
-            cancelled: false,
+            reset: false,
         });
         self.recv(key)
     }
@@ -490,9 +499,11 @@ impl Worker {
     fn received(&mut self, key: usize, result: i32, now: Instant) -> io::Result<()> {
         let max_bytes = self.shared.config.limits.max_bytes;
         let conn = &mut self.conns[key];
-        if conn.silent_send && result != -libc::ECANCELED {
+        if conn.silent_send {
             // This recv ran, so the send linked before it completed
             // whole: it said nothing (CQE_SKIP_SUCCESS), and counts now.
+            // (Had it failed, it would have said so, and this recv would
+            // have been cancelled without a completion.)
             conn.silent_send = false;
             conn.inflight -= 1;
             conn.bytes_out += conn.sending as u64;
@@ -502,11 +513,6 @@ impl Worker {
             // Ended meanwhile (the idle timeout): what is due still
             // comes, then it goes.
             return self.settle(key);
-        }
-        if result == -libc::ECANCELED && conn.inflight > 0 {
-            // The send before this linked recv failed: its own completion
-            // says how.
-            return Ok(());
         }
         if result < 0 {
             return self.end(key, EndReason::from_error(io::Error::from_raw_os_error(-result)));
@@ -568,8 +574,13 @@ impl Worker {
 
     fn sent(&mut self, key: usize, result: i32, now: Instant) -> io::Result<()> {
         let conn = &mut self.conns[key];
-        // A silent send speaks only when it failed (its recv is cancelled).
-        conn.silent_send = false;
+        if conn.silent_send {
+            // A silent send speaks only when it failed; the recv linked
+            // after it is then cancelled without a word (the kernel skips
+            // the completions of a failed link whose head skips its own).
+            conn.silent_send = false;
+            conn.inflight -= 1;
+        }
         if result > 0 {
             conn.bytes_out += result as u64;
             conn.last = now;
@@ -720,34 +731,38 @@ impl Worker {
     }
 
     /// The idle timeout, checked a few times a second: a connection without
-    /// progress for the limit (and whose peer acknowledged nothing meanwhile)
-    /// has its requests cancelled, and ends.
+    /// progress for the limit (and whose peer acknowledged nothing
+    /// meanwhile) ends. Its requests are ended by shutting its socket's
+    /// reading down: a pending receive then completes with 0, after which
+    /// the connection closes with a FIN, its echo complete. A send still
+    /// pending on the next check (the client stopped reading: echo owed)
+    /// is ended by a reset.
+    ///
+    /// Not by cancelling the requests (AsyncCancel): a cancelled receive
+    /// cannot tell whether the silent send linked before it went whole.
     fn check_idle(&mut self, now: Instant) -> io::Result<()> {
         let Some(limit) = self.shared.config.limits.idle_timeout else { return Ok(()) };
         if now < self.next_idle_check {
             return Ok(());
         }
         self.next_idle_check = now + (limit / 8).clamp(Duration::from_millis(10), Duration::from_millis(250));
-        let mut expired = Vec::new();
-        for (key, conn) in &mut self.conns {
-            if conn.ending.is_none() && now >= conn.last + limit {
+        for (_, conn) in &mut self.conns {
+            if conn.ending.is_some() {
+                if conn.inflight > 0 && !conn.reset {
+                    // Still not over after the shutdown: a send waits for a
+                    // client that does not read.
+                    conn.reset = true;
+                    reset(&*conn.stream);
+                }
+                continue;
+            }
+            if now >= conn.last + limit {
                 if peer_took_bytes(&*conn.stream, &mut conn.acked) {
                     conn.last = now;
                 } else {
-                    expired.push(key);
+                    conn.ending = Some(EndReason::IdleTimeout);
+                    let _ = conn.stream.shutdown(Shutdown::Read);
                 }
-            }
-        }
-        for key in expired {
-            let conn = &mut self.conns[key];
-            conn.ending = Some(EndReason::IdleTimeout);
-            if !conn.cancelled {
-                conn.cancelled = true;
-                // Every request on this socket ends now, with ECANCELED.
-                let fd = types::Fd(conn.stream.as_raw_fd());
-                let cancel =
-                    opcode::AsyncCancel2::new(types::CancelBuilder::fd(fd).all()).build().user_data(CANCEL);
-                self.push(cancel)?;
             }
         }
         Ok(())

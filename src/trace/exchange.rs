@@ -14,7 +14,6 @@ use super::capture::{Capture, Frame};
 use super::packet::{self, ACK, Decoded, FIN, RST, linktype};
 use crate::console::{Captured, Console};
 use crate::error::{Doing, Error, Result};
-use crate::i18n::Lang;
 use crate::tcp_info::{TcpInfo, tcp_info};
 use crate::{client, server};
 
@@ -44,6 +43,8 @@ pub struct Options {
 pub struct Exchange {
     /// Where the server listened.
     pub addr: SocketAddr,
+    /// The mode that served it (`--mode uring` may serve as async).
+    pub mode: server::Mode,
     pub server_out: Captured,
     pub server_err: Captured,
     pub client_out: Captured,
@@ -64,17 +65,26 @@ pub struct Exchange {
 const LINGER: Duration = Duration::from_secs(2);
 const DEADLINE: Duration = Duration::from_secs(30);
 
-pub fn run(options: &Options, capture: bool, lang: Lang) -> Result<Exchange> {
+pub fn run(options: &Options, capture: bool, console: &Console) -> Result<Exchange> {
+    let lang = console.lang();
     let setup = |source| Error::Io { doing: Doing::Setup, source };
     let tls =
         options.tls.then(|| crate::tls::Server::new(&crate::tls::ServerOptions::default())).transpose()?;
-    let config = server::Config {
+    let mut config = server::Config {
         once: true,
         handle_signals: false,
         ack_fin_apart: options.ack_fin_apart,
         tls,
         ..server::Config::new(options.mode)
     };
+    // `--mode uring` where it serves as async: said here (the server's own
+    // notes are the exchange's, not shown), and the title names the mode
+    // that served.
+    let (mode, fallback) = server::effective_mode(&config);
+    if let Some(why) = fallback {
+        console.note(&server::Msg::UringFallback { why: &why });
+    }
+    config.mode = mode;
     let listener = server::listen(options.addr, false, &config)?;
     let addr = listener.local_addr().map_err(setup)?;
     let capture = if capture {
@@ -110,6 +120,7 @@ pub fn run(options: &Options, capture: bool, lang: Lang) -> Result<Exchange> {
     let frames = capturing.map(|t| t.join().unwrap_or_default()).unwrap_or_default();
     Ok(Exchange {
         addr,
+        mode,
         server_out,
         server_err,
         client_out,

@@ -144,11 +144,11 @@ pub struct TraceJob {
 
 /// `eco trace`: one exchange, captured (when `capture`), then explained.
 pub fn run_live(job: &TraceJob, capture: Result<(), String>, console: &Console) -> Result<()> {
-    let exchange = exchange::run(&job.options, capture.is_ok(), console.lang())?;
+    let exchange = exchange::run(&job.options, capture.is_ok(), console)?;
     if job.json {
         json::exchange(&exchange, console);
     } else {
-        print_exchange(&exchange, job.options.mode.name(), &job.view, console)?;
+        print_exchange(&exchange, exchange.mode.name(), &job.view, console)?;
     }
     if let Some(path) = &job.pcap {
         write_pcap(path, &exchange.frames, console)?;

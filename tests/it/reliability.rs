@@ -567,6 +567,33 @@ each_mode! {
         assert_eq!(&echo, b"ghi");
     }
 
+    /// An urgent byte in a stream that then ends (FIN) at once: the whole
+    /// stream comes back but the urgent byte, then a FIN. Once the FIN is
+    /// in, the kernel's splice stops at the urgent mark as at the end of
+    /// the stream: the async and uring modes took it for the client's FIN,
+    /// closed with bytes unread (a reset) and logged a clean end.
+    fn an_urgent_byte_before_the_fin_does_not_cut_the_stream(mode) {
+        let server = Server::start(&["--mode", mode]);
+        for round in 0..4 {
+            let stream = connect(server.addr);
+            let reader = stream.try_clone().unwrap();
+            let read = thread::spawn(move || {
+                let mut got = Vec::new();
+                (&reader).read_to_end(&mut got).map(|_| got)
+            });
+            let socket = socket2::SockRef::from(&stream);
+            (&stream).write_all(&vec![b'A'; 200_000]).unwrap();
+            socket.send_out_of_band(b"X").unwrap();
+            (&stream).write_all(&vec![b'B'; 200_000]).unwrap();
+            stream.shutdown(Shutdown::Write).unwrap();
+            let got = read.join().unwrap().unwrap_or_else(|e| panic!("round {round}: {e}"));
+            let want: Vec<u8> = [vec![b'A'; 200_000], vec![b'B'; 200_000]].concat();
+            assert_eq!(got.len(), want.len(), "round {round}");
+            assert!(got == want, "round {round}: the echo differs");
+        }
+        assert!(!server.stderr().contains("reset"), "{}", server.stderr());
+    }
+
     /// A client that stops reading while eco still owes it echo, past
     /// --idle-timeout, with nothing left for eco to read (so a close
     /// would be a plain FIN): it gets everything and a FIN, or a reset,

@@ -37,6 +37,30 @@ fn refused_io_uring_falls_back_to_async_with_one_line() {
         assert!(lines[0].ends_with("--mode async"), "{log}");
         assert!(log.contains(listening), "{log}");
     }
+    // The commands that start a server of their own say it too, and name
+    // the mode that served.
+    let wrapped = |args: &[&str]| {
+        let mut cmd = Command::new(&python);
+        cmd.arg(python_script("no_io_uring.py")).arg(eco_bin()).args(args);
+        cmd.output().unwrap()
+    };
+    let out = wrapped(&[
+        "bench", "--lang", "en", "--spawn", "uring", "-c", "2", "-d", "0.2", "--warmup", "0.1", "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((report["server_mode"].as_str(), report["engine"].as_str()), (Some("async"), Some("tokio")));
+    assert!(text(&out.stderr).starts_with("eco: io_uring is not available here"), "{}", text(&out.stderr));
+    if root() {
+        let out = wrapped(&["trace", "--lang", "en", "--mode", "uring"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert!(text(&out.stdout).contains(", server mode async ──"), "{}", text(&out.stdout));
+        assert!(
+            text(&out.stderr).starts_with("eco: io_uring is not available here"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
 }
 
 /// What only the tokio loop does (TLS, PROXY headers, misbehaviour) makes
@@ -147,4 +171,28 @@ fn clients_that_reset_mid_send_are_forgotten() {
         "{}",
         server.stderr()
     );
+}
+
+/// One ring per CPU, each serving: the main thread's ring used to be made
+/// only after a stop (it waited for words its helper threads never
+/// finished sending), leaving one CPU's ring out.
+#[test]
+fn every_cpu_gets_a_ring() {
+    if !uring_works() {
+        eprintln!("skipped: this kernel refuses io_uring");
+        return;
+    }
+    let server = Server::start(&["--mode", "uring"]);
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let rings = || {
+        std::fs::read_dir(format!("/proc/{}/fd", server.pid()))
+            .unwrap()
+            .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+            .filter(|target| target.to_string_lossy() == "anon_inode:[io_uring]")
+            .count()
+    };
+    assert!(eventually(|| rings() == cpus), "{} rings for {cpus} CPUs", rings());
+    for _ in 0..20 {
+        assert_eq!(echo_of(server.addr, b"ring"), b"ring");
+    }
 }
