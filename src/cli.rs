@@ -139,9 +139,10 @@ pub struct ServerArgs {
     #[arg(long, short, default_value_t = 5050)]
     pub port: u16,
 
-    /// How connections are served.
-    #[arg(long, value_enum, default_value_t = ModeArg::Async)]
-    pub mode: ModeArg,
+    /// How connections are served [default: uring where the kernel allows
+    /// it and the options are the plain echo's, else async].
+    #[arg(long, value_enum)]
+    pub mode: Option<ModeArg>,
 
     /// Serve exactly one connection, then exit 0 (how the exercise's run ends).
     #[arg(long)]

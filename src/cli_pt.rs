@@ -202,7 +202,8 @@ pub fn help(name: &str, id: &str) -> Option<&'static str> {
             "Como as conexões são atendidas: `single` (bloqueante, um cliente por vez: o servidor.py do \
              exercício), `threads` (uma thread do sistema por conexão), `async` (tokio, uma tarefa por \
              conexão), `uring` (io_uring, um anel por CPU: uma chamada ao sistema para muitas mensagens; \
-             Linux 6.1 ou mais novo, senão atende como `async` e avisa)"
+             Linux 6.1 ou mais novo, senão atende como `async` e avisa) [padrão: uring onde o kernel \
+             deixa e as opções são as do eco simples, senão async]"
         }
         ("server", "once") => "Atende exatamente uma conexão e sai com 0 (como termina o exercício)",
         ("server", "inetd") => {

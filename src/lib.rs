@@ -340,7 +340,7 @@ fn run_bench(args: BenchArgs, console: &Console) -> Result<u8> {
         }),
     };
     let modes: Vec<server::Mode> = if args.compare {
-        vec![server::Mode::Async, server::Mode::Threads, server::Mode::Single]
+        vec![server::Mode::Uring, server::Mode::Async, server::Mode::Threads, server::Mode::Single]
     } else {
         args.spawn.map(server::Mode::from).into_iter().collect()
     };
@@ -472,7 +472,7 @@ fn not_applicable(args: &ServerArgs) -> Result<()> {
     use error::Setting;
     let tcp_only: [(&'static str, bool); 15] = [
         ("--once", args.once),
-        ("--mode", args.mode != cli::ModeArg::Async),
+        ("--mode", args.mode.is_some()),
         ("--max-conns", args.max_conns > 0),
         ("--max-conns-per-ip", args.max_conns_per_ip > 0),
         ("--max-bytes", args.max_bytes > 0),
@@ -509,7 +509,8 @@ fn run_server(
     console: Arc<Console>,
 ) -> Result<()> {
     not_applicable(&args)?;
-    let mode = server::Mode::from(args.mode);
+    // No --mode: io_uring where it serves (quietly async elsewhere).
+    let mode = args.mode.map_or(server::Mode::Uring, server::Mode::from);
     let nonzero = |n: usize| (n > 0).then_some(n);
     let config = server::Config {
         once: args.once,
@@ -527,6 +528,7 @@ fn run_server(
         },
         udp: server::udp::Guard { per_source_rate: args.udp_rate_per_ip, global_rate: args.udp_rate },
         inherited: inherited.is_some(),
+        mode_asked: args.mode.is_some(),
         proxy: args.proxy_protocol,
         proxy_from: args.proxy_from,
         tls: if args.tls {

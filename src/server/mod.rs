@@ -104,6 +104,9 @@ pub struct Config {
     /// The listening socket came from systemd: a stop must not shut it
     /// down (systemd keeps it for the next start).
     pub inherited: bool,
+    /// `--mode` was given: if `uring` serves as `async`, say so (without
+    /// it, uring is only the default where it serves).
+    pub mode_asked: bool,
     /// `--proxy-protocol`: a balancer's header comes first.
     pub proxy: Option<ProxyMode>,
     /// `--proxy-from`: the balancers whose headers are believed (empty:
@@ -185,6 +188,7 @@ impl Config {
             limits: Limits::default(),
             udp: udp::Guard::default(),
             inherited: false,
+            mode_asked: true,
             proxy: None,
             proxy_from: Vec::new(),
             tls: None,
@@ -307,9 +311,13 @@ pub fn serve_both(
     let mut config = config.clone();
     if listener.is_some() {
         let (mode, fallback) = effective_mode(&config);
-        if let Some(why) = fallback {
-            console.note(&Msg::UringFallback { why: &why });
-            tracing::info!(reason = %why.text(crate::i18n::Lang::En), "mode uring: serving as mode async");
+        match fallback {
+            Some(why) if config.mode_asked => {
+                console.note(&Msg::UringFallback { why: &why });
+                tracing::info!(reason = %why.text(crate::i18n::Lang::En), "mode uring: serving as mode async");
+            }
+            Some(why) => tracing::debug!(reason = %why.text(crate::i18n::Lang::En), "serving as mode async"),
+            None => {}
         }
         config.mode = mode;
     }

@@ -258,6 +258,9 @@ struct Worker {
     next_idle_check: Instant,
     /// The completions of one turn of the loop.
     completed: Vec<(u64, i32)>,
+    /// Where the accept in the kernel writes the client's address (boxed:
+    /// it stays put while the kernel holds it).
+    peer: Box<(socket2::SockAddrStorage, libc::socklen_t)>,
 }
 
 impl Worker {
@@ -280,6 +283,7 @@ impl Worker {
             once_served: false,
             next_idle_check: Instant::now(),
             completed: Vec::new(),
+            peer: Box::new((socket2::SockAddrStorage::zeroed(), 0)),
         })
     }
 
@@ -349,8 +353,9 @@ impl Worker {
         loop {
             // SAFETY: every entry pushed here points only into memory that
             // outlives its request: a connection's `buf` (dropped only when
-            // its `inflight` count is back to zero) and `wake_buf` (the
-            // worker's own, which lives until the ring is dropped with it).
+            // its `inflight` count is back to zero), and `wake_buf` and
+            // `peer` (the worker's own, which live until the ring is
+            // dropped with it, first).
             if unsafe { self.ring.submission().push(&entry) }.is_ok() {
                 return Ok(());
             }
@@ -375,15 +380,17 @@ impl Worker {
             }
         }
         // accept4(): the kernel's next finished handshake, as a new socket
-        // (close-on-exec, as the standard library's accept makes it).
-        let accept = opcode::Accept::new(
-            types::Fd(self.listener.as_raw_fd()),
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-        )
-        .flags(libc::SOCK_CLOEXEC)
-        .build()
-        .user_data(ACCEPT);
+        // (close-on-exec, as the standard library's accept makes it), and
+        // the client's address (which a client that already reset no
+        // longer has for getpeername).
+        let peer = &mut *self.peer;
+        peer.1 = peer.0.size_of();
+        // SAFETY: a sockaddr fits in the storage, which is made for it.
+        let address: *mut libc::sockaddr = unsafe { peer.0.view_as::<libc::sockaddr>() };
+        let accept = opcode::Accept::new(types::Fd(self.listener.as_raw_fd()), address, &raw mut peer.1)
+            .flags(libc::SOCK_CLOEXEC)
+            .build()
+            .user_data(ACCEPT);
         self.push(accept)?;
         self.accepting = true;
         Ok(())
@@ -448,8 +455,11 @@ impl Worker {
             return Ok(());
         }
         self.shared.accepted(&mut self.backoff);
-        let Ok(peer) = stream.peer_addr() else {
-            // Gone already (reset before we looked).
+        let storage = std::mem::replace(&mut self.peer.0, socket2::SockAddrStorage::zeroed());
+        // SAFETY: the accept wrote a socket address of `peer.1` bytes
+        // (at most the storage's size, which it was told) into `storage`.
+        let address = unsafe { socket2::SockAddr::new(storage, self.peer.1) };
+        let Some(peer) = address.as_socket() else {
             self.give_back_place();
             return Ok(());
         };

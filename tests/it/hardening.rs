@@ -661,6 +661,6 @@ each_mode! {
         server.signal("INT");
         let status = server.wait(Duration::from_secs(4)).expect("a stop ends the server");
         assert_eq!(status.code(), Some(0));
-        assert!(server.stderr().contains(r#""message":"stopping","open":0"#), "{}", server.stderr());
+        assert!(server.stderr().contains(r#""message":"stopped""#), "{}", server.stderr());
     }
 }

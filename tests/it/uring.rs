@@ -196,3 +196,24 @@ fn every_cpu_gets_a_ring() {
         assert_eq!(echo_of(server.addr, b"ring"), b"ring");
     }
 }
+
+/// Without `--mode`, a plain echo is served on io_uring where the kernel
+/// allows it; where it does not, or with options only the tokio loop has,
+/// as async, quietly: nobody asked for uring.
+#[test]
+fn the_default_mode_is_uring_where_it_serves_and_async_quietly_elsewhere() {
+    let default = if uring_works() { "(mode uring)" } else { "(mode async)" };
+    let server = Server::start(&["--lang", "en"]);
+    assert!(server.stderr().contains(default), "{}", server.stderr());
+    assert_eq!(echo_of(server.addr, b"default"), b"default");
+    let server = Server::start(&["--lang", "en", "--tls"]);
+    assert!(server.stderr().contains("(mode async)"), "{}", server.stderr());
+    assert!(!server.stderr().contains("uring"), "{}", server.stderr());
+    let Some(python) = tool("python3") else { return };
+    let mut cmd = Command::new(&python);
+    cmd.arg(python_script("no_io_uring.py")).arg(eco_bin()).args(["server", "--port", "0", "--lang", "en"]);
+    let server = Server::spawn(cmd);
+    assert_eq!(echo_of(server.addr, b"quiet"), b"quiet");
+    assert!(server.stderr().contains("(mode async)"), "{}", server.stderr());
+    assert!(!server.stderr().contains("io_uring"), "{}", server.stderr());
+}
