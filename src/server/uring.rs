@@ -11,7 +11,10 @@
 //! in the kernel: `recv` into the buffer; once bytes came, `send` them
 //! (MSG_WAITALL: the kernel retries until all went) *linked* to the next
 //! `recv` into the same buffer, which the kernel starts only after the
-//! send is complete. Both go in the same `io_uring_enter`.
+//! send is complete. Both go in the same `io_uring_enter`, and the send
+//! says nothing when it succeeds (CQE_SKIP_SUCCESS): the `recv`'s
+//! completion tells both. (When such a send fails, the kernel skips the
+//! linked `recv`'s completion too: see `sent`.)
 //! A client that streams (a `recv` fills the buffer) is moved socket →
 //! pipe → socket inside the kernel (`splice`, as in `async` mode), the ring
 //! telling when the socket is readable or writable (`poll`).
@@ -19,8 +22,8 @@
 //! The ring is set up with SINGLE_ISSUER and DEFER_TASKRUN (Linux 6.1):
 //! completions are run when this thread asks for them, not by interrupting
 //! it. Where io_uring is refused (an older kernel, a seccomp profile such
-//! as Docker's default, `kernel.io_uring_disabled`), `--mode uring` says so
-//! in one line and serves with `async` instead (see [`available`]).
+//! as Docker's default, `kernel.io_uring_disabled`), eco serves with
+//! `async` instead (see [`available`] and `server::effective_mode`).
 //!
 //! Everything else is the blocking modes' own: admission and limits in
 //! [`Shared::admit`], the signal thread's grace and cut-off (it resets the
