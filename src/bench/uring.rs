@@ -82,7 +82,7 @@ pub fn ping_pong(
 ) -> std::io::Result<(Stats, Instant)> {
     let entries = (2 * ids.len()).next_power_of_two().clamp(8, 4096) as u32;
     let mut ring = ring(entries)?;
-    let mut conns: Vec<Conn> = ids.into_iter().map(|id| open(addr, id, size, plan)).collect();
+    let mut conns = open_all(addr, ids, size, plan);
     let mut result = Ok(());
     for key in 0..conns.len() {
         if !conns[key].done {
@@ -94,9 +94,17 @@ pub fn ping_pong(
     let mut abort_by: Option<std::time::Instant> = None;
     let mut completed = Vec::new();
     let mut last_done = Instant::now();
+    // Ctrl-C: no new messages (see `Plan::going_on`), and the echoes
+    // still owed get `--timeout` from then, not from the planned end.
+    let mut hard_deadline = plan.hard_deadline;
+    let mut stop_seen = false;
     while conns.iter().any(|conn| conn.inflight > 0) {
         let now = Instant::now();
-        if result.is_err() || now >= plan.hard_deadline {
+        if !stop_seen && plan.stop.load(std::sync::atomic::Ordering::Relaxed) {
+            stop_seen = true;
+            hard_deadline = hard_deadline.min(now + plan.timeout);
+        }
+        if result.is_err() || now >= hard_deadline {
             if abort_by.is_none() {
                 abort_by = Some(std::time::Instant::now() + Duration::from_secs(2));
                 for conn in conns.iter_mut().filter(|conn| conn.inflight > 0) {
@@ -159,41 +167,88 @@ fn shut(conn: &Conn, how: std::net::Shutdown) {
     }
 }
 
-/// Connects (the handshake timed as in `worker::connect`).
-fn open(addr: SocketAddr, id: u32, size: usize, plan: &Plan) -> Conn {
+/// Opens this thread's connections, all at once as the tokio engine does:
+/// a non-blocking `connect()` each, then `poll()` until every handshake is
+/// done, the run's hard deadline passes, or Ctrl-C. Each handshake is
+/// timed from the start (as in `worker::connect`).
+fn open_all(addr: SocketAddr, ids: Vec<u32>, size: usize, plan: &Plan) -> Vec<Conn> {
+    use rustix::event::{PollFd, PollFlags, poll};
+    use socket2::{Domain, Protocol, Socket, Type};
     let started = Instant::now();
-    let mut stats = Stats::default();
-    let wait = plan.timeout.max(Duration::from_millis(100));
-    let stream = TcpStream::connect_timeout(&addr, wait).and_then(|stream| {
-        // Small messages must not wait for Nagle.
-        stream.set_nodelay(true)?;
-        Ok(stream)
-    });
-    let stream = match stream {
-        Ok(stream) => {
-            stats.record_connect(started.elapsed());
-            Some(stream)
+    let mut conns: Vec<Conn> = ids.into_iter().map(|id| Conn::new(id, size, started)).collect();
+    let mut pending: Vec<(usize, Socket)> = Vec::new();
+    for (key, conn) in conns.iter_mut().enumerate() {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
+            .and_then(|socket| socket.set_nonblocking(true).map(|()| socket));
+        let Ok(socket) = socket else {
+            conn.stats.errors.connect += 1;
+            continue;
+        };
+        match socket.connect(&addr.into()) {
+            Ok(()) => pending.push((key, socket)),
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => pending.push((key, socket)),
+            Err(_) => conn.stats.errors.connect += 1,
         }
-        Err(_) => {
-            stats.errors.connect += 1;
-            None
+    }
+    while !pending.is_empty() {
+        if Instant::now() >= plan.hard_deadline || plan.stop.load(std::sync::atomic::Ordering::Relaxed) {
+            for (key, _) in pending.drain(..) {
+                conns[key].stats.errors.connect += 1;
+            }
+            break;
         }
-    };
-    Conn {
-        done: stream.is_none(),
-        stream,
-        id,
-        seq: 0,
-        out: vec![0; size],
-        echo: vec![0; size],
-        got: 0,
-        reads: 0,
-        sent_at: started,
-        inflight: 0,
-        silent_send: false,
-        drain_until: None,
-        failed: false,
-        stats,
+        let mut fds: Vec<PollFd<'_>> =
+            pending.iter().map(|(_, socket)| PollFd::new(socket, PollFlags::OUT)).collect();
+        // At most 50 ms: the deadline and Ctrl-C are looked at between.
+        let timeout = rustix::event::Timespec { tv_sec: 0, tv_nsec: 50_000_000 };
+        if poll(&mut fds, Some(&timeout)).is_err() {
+            continue;
+        }
+        let ready: Vec<bool> = fds.iter().map(|fd| !fd.revents().is_empty()).collect();
+        drop(fds);
+        let mut still = Vec::new();
+        for ((key, socket), ready) in pending.drain(..).zip(ready) {
+            if !ready {
+                still.push((key, socket));
+                continue;
+            }
+            let conn = &mut conns[key];
+            // Small messages must not wait for Nagle; the ring's requests
+            // need no non-blocking socket.
+            let set = socket.set_tcp_nodelay(true).and_then(|()| socket.set_nonblocking(false));
+            match (socket.take_error(), set) {
+                (Ok(None), Ok(())) => {
+                    conn.stats.record_connect(started.elapsed());
+                    conn.stream = Some(socket.into());
+                    conn.done = false;
+                }
+                _ => conn.stats.errors.connect += 1,
+            }
+        }
+        pending = still;
+    }
+    conns
+}
+
+impl Conn {
+    /// A connection not (yet) open.
+    fn new(id: u32, size: usize, started: Instant) -> Conn {
+        Conn {
+            stream: None,
+            id,
+            seq: 0,
+            out: vec![0; size],
+            echo: vec![0; size],
+            got: 0,
+            reads: 0,
+            sent_at: started,
+            inflight: 0,
+            silent_send: false,
+            done: true,
+            drain_until: None,
+            failed: false,
+            stats: Stats::default(),
+        }
     }
 }
 

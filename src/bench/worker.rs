@@ -215,7 +215,14 @@ async fn round_trip(
     stats: &mut Stats,
 ) -> Result<(), Failure> {
     message::encode(out, id, seq);
-    socket.send(out).await.map_err(|_| Failure::Io)?;
+    // Bounded like the reading: a server that stops reading would
+    // otherwise hold a message that does not fit in the socket buffers
+    // here for good.
+    tokio::select! {
+        biased;
+        sent = socket.send(out) => sent.map_err(|_| Failure::Io)?,
+        _ = deadline.as_mut() => return Err(Failure::Timeout),
+    }
     read_echo(socket, echo, deadline, stats).await?;
     message::check(echo, out, id, seq).map_err(Failure::Mismatch)
 }

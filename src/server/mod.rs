@@ -560,6 +560,9 @@ impl Stop {
                 let deadline = Instant::now() + shared.config.grace;
                 shared.active.wait_below(1, deadline);
                 let cut = shared.cut_all();
+                // The cut connections tell their end first (their loops
+                // wake at once): "stopped" is the last word.
+                shared.active.wait_below(1, Instant::now() + Duration::from_secs(1));
                 shared.tell_stopped(open.saturating_sub(cut), cut);
                 *watch.told.lock().unwrap_or_else(PoisonError::into_inner) = true;
                 watch.told_cv.notify_all();

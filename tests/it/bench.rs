@@ -319,3 +319,48 @@ fn bench_against_a_running_server_with_its_pid() {
     assert!(report["short_reads"].as_u64().is_some());
     let _ = TcpStream::connect(server.addr);
 }
+
+/// A server whose backlog is full (it never accepts): the connections are
+/// opened all at once and given up at the run's deadline, on both engines.
+/// The io_uring engine used to connect one at a time, each with the whole
+/// `--timeout` (20 connections: 20 timeouts in a row).
+#[test]
+fn a_full_backlog_ends_the_run_at_its_deadline() {
+    for engine in engines() {
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        socket.bind(&"127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap().into()).unwrap();
+        socket.listen(1).unwrap();
+        let port = socket.local_addr().unwrap().as_socket().unwrap().port().to_string();
+        let started = std::time::Instant::now();
+        let args = ["--port", &port, "-c", "20", "-d", "0.3", "--timeout", "1", "--engine", engine];
+        let (code, report, _) = bench_json(&args);
+        assert_eq!(code, Some(1), "{engine}: {report}");
+        assert!(errors_total(&report) > 0, "{engine}: {report}");
+        assert!(started.elapsed() < Duration::from_secs(8), "{engine}: {:?}", started.elapsed());
+    }
+}
+
+/// A server that accepts and never reads, and a message too large for the
+/// socket buffers: the send itself times out, on both engines. The tokio
+/// engine used to wait on that send for good.
+#[test]
+fn a_send_that_never_completes_times_out() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let _held = thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().take(8) {
+            held.push(stream);
+        }
+        thread::sleep(Duration::from_secs(30));
+    });
+    for engine in engines() {
+        let started = std::time::Instant::now();
+        let args =
+            ["--port", &port, "-c", "1", "-s", "16777216", "-d", "0.3", "--timeout", "1", "--engine", engine];
+        let (code, report, _) = bench_json(&args);
+        assert_eq!(code, Some(1), "{engine}: {report}");
+        assert_eq!(report["errors"]["timeout"], 1, "{engine}: {report}");
+        assert!(started.elapsed() < Duration::from_secs(8), "{engine}: {:?}", started.elapsed());
+    }
+}
