@@ -161,6 +161,8 @@ pub(super) struct Shared {
     open: Mutex<HashMap<u64, Arc<TcpStream>>>,
     next_id: AtomicU64,
     cut: AtomicBool,
+    /// An `accept` failed since the last one that worked (any thread's).
+    accept_failing: AtomicBool,
     /// Blocking modes: cancelled with [`Shared::cut_all`], for the
     /// connections served on a runtime of their thread ([`super::custom`]),
     /// which may be asleep (`--delay`) rather than blocked on the socket.
@@ -200,6 +202,7 @@ impl Shared {
             open: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(0),
             cut: AtomicBool::new(false),
+            accept_failing: AtomicBool::new(false),
             cut_token: tokio_util::sync::CancellationToken::new(),
             at_max: Mutex::new(None),
         }
@@ -272,6 +275,7 @@ impl Shared {
     /// a connection that closes ends the pause early (see [`Backoff`]).
     pub(super) fn accept_failed(&self, error: &io::Error, backoff: &mut Backoff) -> Duration {
         self.metrics.accept_failed();
+        self.accept_failing.store(true, Ordering::Relaxed);
         match error.kind() {
             // A client gave up between its handshake and our accept(), or a
             // signal interrupted the call: nothing to wait for.
@@ -287,8 +291,10 @@ impl Shared {
 
     /// An `accept` that worked: after failures, says it works again.
     pub(super) fn accepted(&self, backoff: &mut Backoff) {
-        if backoff.failures > 0 {
-            backoff.failures = 0;
+        backoff.failures = 0;
+        // Whichever thread failed: with a thread per CPU accepting, the
+        // one that accepts again is often not the one that failed.
+        if self.accept_failing.swap(false, Ordering::Relaxed) {
             self.summary.accepted();
         }
     }
